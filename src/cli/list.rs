@@ -1,0 +1,94 @@
+//! `kith list`: people, filtered by tag or company; or companies.
+
+use clap::Args;
+use kith::model::Kind;
+use kith::ops::ListFilter;
+use kith::view::{self, Detail};
+
+use super::{Env, print_json};
+
+/// List people by sort name, or companies
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Only people with this tag
+    #[arg(long)]
+    tag: Option<String>,
+    /// Only people at this company
+    #[arg(long)]
+    company: Option<String>,
+    /// List companies instead of people
+    #[arg(long, conflicts_with_all = ["tag", "company"])]
+    companies: bool,
+    /// List removed people, whom `kith restore` can bring back
+    #[arg(long)]
+    removed: bool,
+    /// At most this many
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Print as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(env: &Env, args: ListArgs) -> anyhow::Result<()> {
+    let ledger = env.open()?;
+    let index = ledger.index();
+    let s = env.style();
+    if args.companies {
+        let views = ledger
+            .list_companies(args.removed, args.limit)?
+            .iter()
+            .map(|c| view::company(index, c, Detail::Summary))
+            .collect::<kith::Result<Vec<_>>>()?;
+        if args.json {
+            return print_json(&views);
+        }
+        for c in views {
+            println!(
+                "{:<32} {:>4} people  {}",
+                c.name,
+                c.people.len(),
+                s.dim(c.id.short())
+            );
+        }
+        return Ok(());
+    }
+    let company = match &args.company {
+        Some(c) => Some(ledger.resolve(c, &[Kind::Company], false)?.id),
+        None => None,
+    };
+    let filter = ListFilter {
+        tag: args.tag,
+        company,
+        removed: args.removed,
+        limit: args.limit,
+    };
+    let views = ledger
+        .list_people(&filter)?
+        .iter()
+        .map(|p| view::person(index, p, Detail::Summary))
+        .collect::<kith::Result<Vec<_>>>()?;
+    if args.json {
+        return print_json(&views);
+    }
+    for p in &views {
+        let at = match (&p.title, &p.company) {
+            (Some(t), Some(c)) => format!("{t}, {c}"),
+            (None, Some(c)) => c.clone(),
+            (Some(t), None) => t.clone(),
+            (None, None) => String::new(),
+        };
+        let tags = if p.tags.is_empty() {
+            String::new()
+        } else {
+            format!("  #{}", p.tags.join(" #"))
+        };
+        println!(
+            "{:<28} {at}{}  {}",
+            p.name,
+            s.dim(&tags),
+            s.dim(p.id.short())
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! The command line: one file per subcommand, a shared [`Env`] that knows
+//! where the ledger is and opens it only when a command needs it, and the one
+//! place errors become messages and exit codes (0 ok, 1 error, 2 usage).
+
+mod add;
+mod add_company;
+mod demo;
+mod done;
+mod export;
+mod fact;
+mod find;
+mod follow_up;
+mod history;
+mod import;
+mod keep_in_touch;
+mod link;
+mod list;
+mod log;
+mod maintenance;
+mod note;
+mod rm;
+mod set;
+mod show;
+mod style;
+mod today;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use kith::model::Privacy;
+use kith::{Ledger, OpenOptions};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kith",
+    version,
+    about = "A local-first contact and relationship ledger for people who sell"
+)]
+pub struct Cli {
+    /// The kith home holding the ledger [default: the platform data directory]
+    #[arg(long, global = true, env = "KITH_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+
+    /// Say more about what kith does (-vv for more still); RUST_LOG also works
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// When to use colour
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Demo(demo::DemoArgs),
+    Add(add::AddArgs),
+    AddCompany(add_company::AddCompanyArgs),
+    Show(show::ShowArgs),
+    List(list::ListArgs),
+    Set(set::SetArgs),
+    Unset(set::UnsetArgs),
+    Rm(rm::RmArgs),
+    Restore(rm::RestoreArgs),
+    Fact(fact::FactArgs),
+    Note(note::NoteArgs),
+    Link(link::LinkArgs),
+    Log(log::LogArgs),
+    FollowUp(follow_up::FollowUpArgs),
+    Done(done::DoneArgs),
+    KeepInTouch(keep_in_touch::KeepInTouchArgs),
+    Today(today::TodayArgs),
+    Find(find::FindArgs),
+    History(history::HistoryArgs),
+    Export(export::ExportArgs),
+    Import(import::ImportArgs),
+    Check(maintenance::CheckArgs),
+    Reindex(maintenance::ReindexArgs),
+    Compact(maintenance::CompactArgs),
+}
+
+/// `--shared` / `--private`, for commands that add an item.
+#[derive(Args, Debug, Clone, Copy)]
+#[group(multiple = false)]
+pub struct PrivacyFlags {
+    /// Keep it in the shared part, which teammates may read
+    #[arg(long)]
+    shared: bool,
+    /// Keep it in the private part, which never leaves your own devices
+    #[arg(long)]
+    private: bool,
+}
+
+impl PrivacyFlags {
+    pub fn choice(&self) -> Option<Privacy> {
+        if self.shared {
+            Some(Privacy::Shared)
+        } else if self.private {
+            Some(Privacy::Private)
+        } else {
+            None
+        }
+    }
+}
+
+/// What every command may need, resolved once; the ledger is opened only
+/// by commands that use it.
+pub struct Env {
+    pub home: PathBuf,
+    pub now: jiff::Timestamp,
+    pub tz: jiff::tz::TimeZone,
+    pub color: bool,
+    pub interactive: bool,
+}
+
+impl Env {
+    fn new(cli: &Cli) -> anyhow::Result<Env> {
+        let home = match &cli.home {
+            Some(h) => h.clone(),
+            None => directories::ProjectDirs::from("", "", "kith")
+                .context("no home directory to keep the ledger in; pass --home or set KITH_HOME")?
+                .data_dir()
+                .to_path_buf(),
+        };
+        // KITH_NOW pins the clock, for tests and demos.
+        let now = match std::env::var("KITH_NOW") {
+            Ok(s) => parse_now(&s).with_context(|| format!("KITH_NOW='{s}' is not a time"))?,
+            Err(_) => jiff::Timestamp::now(),
+        };
+        let tz = match std::env::var("KITH_TZ") {
+            Ok(name) => jiff::tz::TimeZone::get(&name)
+                .with_context(|| format!("KITH_TZ='{name}' is not a time zone"))?,
+            Err(_) => jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC),
+        };
+        let stdout_tty = std::io::stdout().is_terminal();
+        let color = match cli.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none(),
+        };
+        Ok(Env {
+            home,
+            now,
+            tz,
+            color,
+            interactive: std::io::stderr().is_terminal(),
+        })
+    }
+
+    /// Opens the ledger, with a progress bar if the index must be rebuilt.
+    pub fn open(&self) -> anyhow::Result<Ledger> {
+        let bar = style::Progress::new(self.interactive, "indexing");
+        let ledger = Ledger::open(
+            &self.home,
+            OpenOptions {
+                now: self.now,
+                time_zone: self.tz.clone(),
+                progress: &|done, total| bar.set(done, total),
+            },
+        )
+        .with_context(|| format!("cannot open the ledger in {}", self.home.display()))?;
+        bar.finish();
+        Ok(ledger)
+    }
+
+    pub fn style(&self) -> style::Style {
+        style::Style::new(self.color)
+    }
+}
+
+fn parse_now(s: &str) -> anyhow::Result<jiff::Timestamp> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let date: jiff::civil::Date = s.parse()?;
+    Ok(date
+        .at(9, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)?
+        .timestamp())
+}
+
+/// Tells the user about chunks that loading had to set aside.
+pub fn report_problems(ledger: &Ledger) {
+    for q in &ledger.report.quarantined {
+        eprintln!(
+            "kith: warning: {} is damaged ({}); moved to {}; everything else loads",
+            q.file.display(),
+            q.reason,
+            q.moved_to.display()
+        );
+    }
+    for shard in &ledger.report.incomplete {
+        eprintln!(
+            "kith: warning: {shard} holds changes that wait for a missing chunk; they are kept and will apply when it returns"
+        );
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    init_logging(cli.verbose);
+    let result = Env::new(&cli).and_then(|env| dispatch(&env, cli.command));
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            print_error(&err);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn dispatch(env: &Env, command: Command) -> anyhow::Result<ExitCode> {
+    let ok = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
+    match command {
+        Command::Demo(a) => ok(demo::run(env, a)),
+        Command::Add(a) => ok(add::run(env, a)),
+        Command::AddCompany(a) => ok(add_company::run(env, a)),
+        Command::Show(a) => ok(show::run(env, a)),
+        Command::List(a) => ok(list::run(env, a)),
+        Command::Set(a) => ok(set::run(env, a)),
+        Command::Unset(a) => ok(set::run_unset(env, a)),
+        Command::Rm(a) => ok(rm::run(env, a)),
+        Command::Restore(a) => ok(rm::run_restore(env, a)),
+        Command::Fact(a) => ok(fact::run(env, a)),
+        Command::Note(a) => ok(note::run(env, a)),
+        Command::Link(a) => ok(link::run(env, a)),
+        Command::Log(a) => ok(log::run(env, a)),
+        Command::FollowUp(a) => ok(follow_up::run(env, a)),
+        Command::Done(a) => ok(done::run(env, a)),
+        Command::KeepInTouch(a) => ok(keep_in_touch::run(env, a)),
+        Command::Today(a) => ok(today::run(env, a)),
+        Command::Find(a) => ok(find::run(env, a)),
+        Command::History(a) => ok(history::run(env, a)),
+        Command::Export(a) => ok(export::run(env, a)),
+        Command::Import(a) => import::run(env, a),
+        Command::Check(a) => ok(maintenance::run_check(env, a)),
+        Command::Reindex(a) => ok(maintenance::run_reindex(env, a)),
+        Command::Compact(a) => ok(maintenance::run_compact(env, a)),
+    }
+}
+
+/// One line for the error and its causes; candidates for an ambiguous name
+/// on the lines after.
+fn print_error(err: &anyhow::Error) {
+    let mut line = format!("kith: error: {err}");
+    let mut candidates = Vec::new();
+    for cause in err.chain().skip(1) {
+        if let Some(kith::Error::Ambiguous {
+            query,
+            candidates: c,
+        }) = cause.downcast_ref()
+        {
+            line = format!("kith: error: '{query}' could be more than one; name one of:");
+            candidates = c.clone();
+            break;
+        }
+        line.push_str(&format!(": {cause}"));
+    }
+    if let Some(kith::Error::Ambiguous {
+        query,
+        candidates: c,
+    }) = err.downcast_ref()
+    {
+        line = format!("kith: error: '{query}' could be more than one; name one of:");
+        candidates = c.clone();
+    }
+    eprintln!("{line}");
+    for c in candidates {
+        eprintln!("  {c}");
+    }
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Resolves a WHO argument to a person, with the argument named on failure.
+pub fn person(ledger: &Ledger, who: &str) -> anyhow::Result<kith::model::Entity> {
+    Ok(ledger.resolve_person(who)?)
+}

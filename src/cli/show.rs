@@ -1,0 +1,232 @@
+//! `kith show WHO`: everything about one person or company.
+
+use clap::Args;
+use kith::model::Kind;
+use kith::view::{self, CompanyView, Detail, PersonView};
+
+use super::style::Style;
+use super::{Env, print_json};
+
+/// Show everything about a person or company
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// A name (typos are fine), an email, or an id prefix
+    who: String,
+    /// How many interactions to show
+    #[arg(long, default_value_t = 10)]
+    interactions: usize,
+    /// Print as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(env: &Env, args: ShowArgs) -> anyhow::Result<()> {
+    let ledger = env.open()?;
+    let entity = ledger.resolve(&args.who, &[Kind::Person, Kind::Company], false)?;
+    let detail = Detail::Full {
+        interactions: args.interactions,
+    };
+    let s = env.style();
+    match entity.kind {
+        Kind::Company => {
+            let v = view::company(ledger.index(), &entity, detail)?;
+            if args.json {
+                return print_json(&v);
+            }
+            print!("{}", render_company(&v, s));
+        }
+        _ => {
+            let v = view::person(ledger.index(), &entity, detail)?;
+            if args.json {
+                return print_json(&v);
+            }
+            print!("{}", render_person(&v, s));
+        }
+    }
+    super::report_problems(&ledger);
+    Ok(())
+}
+
+fn labeled(values: &[kith::model::Labeled]) -> String {
+    values
+        .iter()
+        .map(|v| {
+            if v.label.is_empty() {
+                v.value.clone()
+            } else {
+                format!("{} ({})", v.value, v.label)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A person as people read it. Private items carry a marker.
+pub fn render_person(v: &PersonView, s: Style) -> String {
+    let mut out = String::new();
+    let mut line = |t: String| {
+        out.push_str(&t);
+        out.push('\n');
+    };
+    let removed = if v.deleted {
+        s.alert(" (removed)")
+    } else {
+        String::new()
+    };
+    line(format!(
+        "{}{removed}  {}",
+        s.bold(&v.name),
+        s.dim(v.id.short())
+    ));
+    match (&v.title, &v.company) {
+        (Some(t), Some(c)) => line(format!("  {t} at {c}")),
+        (None, Some(c)) => line(format!("  {c}")),
+        (Some(t), None) => line(format!("  {t}")),
+        (None, None) => {}
+    }
+    let private = |f: &str| s.private(v.private.iter().any(|p| p == f));
+    let mut field = |label: &str, value: String, key: &str| {
+        if !value.is_empty() {
+            line(format!("  {:<14}{value}{}", s.dim(label), private(key)));
+        }
+    };
+    field(
+        "nickname",
+        v.nickname.clone().unwrap_or_default(),
+        "nickname",
+    );
+    field("email", labeled(&v.emails), "emails");
+    field("phone", labeled(&v.phones), "phones");
+    field("address", labeled(&v.addresses), "addresses");
+    field(
+        "birthday",
+        v.birthday.clone().unwrap_or_default(),
+        "birthday",
+    );
+    field(
+        "anniversary",
+        v.anniversary.clone().unwrap_or_default(),
+        "anniversary",
+    );
+    field("tags", v.tags.join(", "), "tags");
+    let touch = match (&v.keep_in_touch, &v.last_contact) {
+        (Some(every), Some(last)) => format!(
+            "every {every}, last contact {}",
+            &last[..last.len().min(10)]
+        ),
+        (Some(every), None) => format!("every {every}, no contact yet"),
+        _ => String::new(),
+    };
+    field("keep in touch", touch, "cadence_days");
+    if !v.facts.is_empty() {
+        line(s.bold("Facts"));
+        for f in &v.facts {
+            line(format!(
+                "  - {} {}{}",
+                f.text,
+                s.dim(&format!("({})", f.date)),
+                s.private(f.private)
+            ));
+        }
+    }
+    if let Some(rels) = v.relationships.as_ref().filter(|r| !r.is_empty()) {
+        line(s.bold("Relationships"));
+        for r in rels {
+            line(format!(
+                "  {:<14}{}{}",
+                r.relation,
+                r.person,
+                s.private(r.private)
+            ));
+        }
+    }
+    if let Some(items) = v.interactions.as_ref().filter(|r| !r.is_empty()) {
+        line(s.bold("Interactions"));
+        for i in items {
+            let others: Vec<&String> = i.with.iter().filter(|n| **n != v.name).collect();
+            let with = if others.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (with {})",
+                    others
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            line(format!(
+                "  {}  {:<8}{}{with}{}",
+                &i.at[..i.at.len().min(10)],
+                i.channel,
+                i.summary.clone().unwrap_or_default(),
+                s.private(i.private)
+            ));
+        }
+    }
+    if let Some(items) = v.follow_ups.as_ref().filter(|r| !r.is_empty()) {
+        line(s.bold("Follow-ups"));
+        for f in items {
+            let mark = if f.done.is_some() {
+                s.good("done")
+            } else {
+                "open".to_string()
+            };
+            line(format!(
+                "  {mark}  due {}  {}  {}{}",
+                f.due,
+                f.text,
+                s.dim(f.id.short()),
+                s.private(f.private)
+            ));
+        }
+    }
+    if let Some(notes) = v.notes.as_ref().filter(|r| !r.is_empty()) {
+        line(s.bold("Notes"));
+        for n in notes {
+            line(format!(
+                "  - {} {}{}",
+                n.text,
+                s.dim(&format!("({})", n.date)),
+                s.private(n.private)
+            ));
+        }
+    }
+    out
+}
+
+fn render_company(v: &CompanyView, s: Style) -> String {
+    let mut out = format!("{}  {}\n", s.bold(&v.name), s.dim(v.id.short()));
+    if let Some(d) = &v.domain {
+        out.push_str(&format!("  {:<14}{d}\n", s.dim("domain")));
+    }
+    if !v.tags.is_empty() {
+        out.push_str(&format!("  {:<14}{}\n", s.dim("tags"), v.tags.join(", ")));
+    }
+    if !v.people.is_empty() {
+        out.push_str(&format!("{}\n", s.bold("People")));
+        for p in &v.people {
+            let title = p
+                .title
+                .as_deref()
+                .map(|t| format!(", {t}"))
+                .unwrap_or_default();
+            out.push_str(&format!("  {}{title}\n", p.name));
+        }
+    }
+    for (heading, items) in [("Facts", Some(&v.facts)), ("Notes", v.notes.as_ref())] {
+        if let Some(items) = items.filter(|i| !i.is_empty()) {
+            out.push_str(&format!("{}\n", s.bold(heading)));
+            for f in items {
+                out.push_str(&format!(
+                    "  - {} ({}){}\n",
+                    f.text,
+                    f.date,
+                    s.private(f.private)
+                ));
+            }
+        }
+    }
+    out
+}

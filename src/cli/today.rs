@@ -1,0 +1,76 @@
+//! `kith today`: what matters this morning.
+
+use clap::Args;
+
+use super::{Env, print_json};
+
+/// Show birthdays, anniversaries, follow-ups and people to call, today and the days ahead
+#[derive(Args, Debug)]
+pub struct TodayArgs {
+    /// How many days ahead to look
+    #[arg(long, default_value_t = 7)]
+    days: u32,
+    /// Print as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(env: &Env, args: TodayArgs) -> anyhow::Result<()> {
+    let ledger = env.open()?;
+    let agenda = ledger.agenda(args.days)?;
+    if args.json {
+        return print_json(&agenda);
+    }
+    let s = env.style();
+    println!("{}", s.bold(&format!("Today, {}", agenda.today)));
+    let nothing = agenda.occasions.is_empty()
+        && agenda.follow_ups.is_empty()
+        && agenda.keep_in_touch.is_empty();
+    if nothing {
+        println!("  nothing due in the next {} days", agenda.days);
+    }
+    if !agenda.occasions.is_empty() {
+        println!("{}", s.bold("Birthdays and anniversaries"));
+        for o in &agenda.occasions {
+            let when = match o.in_days {
+                0 => s.warn("today"),
+                1 => "tomorrow".to_string(),
+                n => format!("in {n} days"),
+            };
+            let years = o.years.map(|y| format!(" ({y})")).unwrap_or_default();
+            println!("  {} {}{years}  {}, {when}", o.person, o.occasion, o.date);
+        }
+    }
+    if !agenda.follow_ups.is_empty() {
+        println!("{}", s.bold("Follow-ups"));
+        for f in &agenda.follow_ups {
+            let due = if f.due.as_str() < agenda.today.as_str() {
+                s.alert(&format!("overdue since {}", f.due))
+            } else if f.due == agenda.today {
+                s.warn("due today")
+            } else {
+                format!("due {}", f.due)
+            };
+            println!("  {}  {}: {}  {due}", s.dim(f.id.short()), f.person, f.text);
+        }
+    }
+    if !agenda.keep_in_touch.is_empty() {
+        println!("{}", s.bold("Keep in touch"));
+        for k in &agenda.keep_in_touch {
+            let last = k
+                .last_contact
+                .as_deref()
+                .map(|l| format!("last contact {}", &l[..l.len().min(10)]))
+                .unwrap_or_else(|| "no contact yet".into());
+            let state = if k.days_overdue > 0 {
+                s.alert(&format!("{} days overdue", k.days_overdue))
+            } else if k.days_overdue == 0 {
+                s.warn("due today")
+            } else {
+                format!("due in {} days", -k.days_overdue)
+            };
+            println!("  {} (every {}, {last}): {state}", k.person, k.every);
+        }
+    }
+    Ok(())
+}

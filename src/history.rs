@@ -1,0 +1,215 @@
+//! `kith history WHO`: a person's timeline. Interactions from the index, and
+//! every change to the person and their facts, notes, relationships and
+//! follow-ups read from the automerge history itself: what changed, when,
+//! and on which device.
+
+use std::collections::HashSet;
+
+use automerge::{ChangeHash, PatchAction, Prop};
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::error::Result;
+use crate::ledger::Ledger;
+use crate::model::{Entity, Id, Kind};
+use crate::store::{Part, ShardDoc};
+use crate::view::interaction_view;
+
+#[derive(Debug, Serialize)]
+pub struct Event {
+    /// RFC 3339 time of a change, or the date of an interaction.
+    pub at: String,
+    /// "interaction" or "change".
+    pub kind: &'static str,
+    pub summary: String,
+    /// Field-level detail of a change: "title: Buyer".
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+    pub device: Option<String>,
+    /// The automerge actor that made the change.
+    pub actor: Option<String>,
+    pub private: bool,
+}
+
+impl Ledger {
+    /// The whole timeline of a person, newest first, at most `limit` events.
+    pub fn history(&mut self, person: &Entity, limit: Option<usize>) -> Result<Vec<Event>> {
+        let mut events = Vec::new();
+        let index = self.index();
+        for e in index.query_entities(
+            "SELECT e.json FROM involved v JOIN entities e ON e.id = v.interaction WHERE v.person = ?1",
+            [person.id.as_str()],
+        )? {
+            let v = interaction_view(index, e);
+            events.push(Event {
+                at: v.at.clone(),
+                kind: "interaction",
+                summary: format!(
+                    "{} with {}{}",
+                    v.channel,
+                    v.with.join(", "),
+                    v.summary.map(|s| format!(": {s}")).unwrap_or_default()
+                ),
+                details: Vec::new(),
+                device: None,
+                actor: None,
+                private: v.private,
+            });
+        }
+        // The person and everything kept beside them in their shard.
+        let mut ids: HashSet<String> = HashSet::from([person.id.to_string()]);
+        for id in index.ids(
+            "SELECT id FROM items WHERE subject = ?1 OR other = ?1 UNION SELECT id FROM follow_ups WHERE person = ?1",
+            [person.id.as_str()],
+        )? {
+            ids.insert(id.to_string());
+        }
+        let mut pair = self.load_pair(&person.id)?;
+        let shared = changes_touching(&mut pair.shared.doc, &ids)?;
+        let private = changes_touching(&mut pair.private.doc, &ids)?;
+        events.extend(merge_parts(shared, private));
+        // Newest first; a stable sort keeps same-second edits in the order made.
+        events.reverse();
+        events.sort_by(|a, b| b.at.cmp(&a.at));
+        if let Some(n) = limit {
+            events.truncate(n);
+        }
+        Ok(events)
+    }
+}
+
+/// One edit is one commit in each part it touched; show it once, with the
+/// private part's details marked.
+fn merge_parts(shared: Vec<Event>, private: Vec<Event>) -> Vec<Event> {
+    let mut out: Vec<Event> = shared;
+    for mut p in private {
+        let twin = out.iter_mut().find(|e| {
+            e.kind == "change" && e.at == p.at && e.summary == p.summary && e.device == p.device
+        });
+        match twin {
+            Some(e) => {
+                for d in p.details.drain(..) {
+                    if !d.starts_with("created ") {
+                        e.details.push(format!("{d} (private)"));
+                    }
+                }
+            }
+            None => out.push(p),
+        }
+    }
+    out
+}
+
+/// Changes in one part's history that touch any of `ids`.
+fn changes_touching<P: Part>(doc: &mut ShardDoc<P>, ids: &HashSet<String>) -> Result<Vec<Event>> {
+    let am = doc.automerge();
+    let metas: Vec<(ChangeHash, Vec<ChangeHash>, i64, Option<String>, String)> = am
+        .get_changes_meta(&[])
+        .into_iter()
+        .filter(|m| m.actor.to_bytes().iter().any(|b| *b != 0))
+        .map(|m| {
+            (
+                m.hash,
+                m.deps.clone(),
+                m.timestamp,
+                m.message.as_ref().map(|s| s.to_string()),
+                m.actor.to_hex_string(),
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (hash, deps, time, message, actor) in metas {
+        let mut details = Vec::new();
+        for patch in am.diff(&deps, &[hash]) {
+            let Some(entity) = entity_of(&patch) else {
+                continue;
+            };
+            if !ids.contains(&entity) {
+                continue;
+            }
+            details.push(describe(&patch, &entity));
+        }
+        if details.is_empty() {
+            continue;
+        }
+        details.sort();
+        details.dedup();
+        let message: Option<Json> = message.and_then(|m| serde_json::from_str(&m).ok());
+        let what = message
+            .as_ref()
+            .and_then(|m| m.get("what"))
+            .and_then(Json::as_str)
+            .unwrap_or("change")
+            .to_string();
+        let device = message
+            .as_ref()
+            .and_then(|m| m.get("device"))
+            .and_then(Json::as_str)
+            .map(str::to_string);
+        let at = jiff::Timestamp::from_second(time)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        out.push(Event {
+            at,
+            kind: "change",
+            summary: what,
+            details,
+            device,
+            actor: Some(actor),
+            private: P::PRIVACY == crate::model::Privacy::Private,
+        });
+    }
+    Ok(out)
+}
+
+/// The entity a patch is about: the key under a kind's map.
+fn entity_of(patch: &automerge::Patch) -> Option<String> {
+    match (patch.path.as_slice(), &patch.action) {
+        ([(_, Prop::Map(coll))], PatchAction::PutMap { key, .. })
+        | ([(_, Prop::Map(coll))], PatchAction::DeleteMap { key })
+            if Kind::from_collection(coll).is_some() =>
+        {
+            Some(key.clone())
+        }
+        ([(_, Prop::Map(coll)), (_, Prop::Map(id)), ..], _)
+            if Kind::from_collection(coll).is_some() =>
+        {
+            Some(id.clone())
+        }
+        _ => None,
+    }
+}
+
+fn describe(patch: &automerge::Patch, entity: &str) -> String {
+    let kind = patch
+        .path
+        .first()
+        .and_then(|(_, p)| match p {
+            Prop::Map(c) => Kind::from_collection(c),
+            _ => None,
+        })
+        .map(|k| k.name())
+        .unwrap_or("record");
+    let short = Id::parse(entity)
+        .map(|i| i.short().to_string())
+        .unwrap_or_default();
+    match &patch.action {
+        PatchAction::PutMap { .. } if patch.path.len() == 1 => format!("created {kind} {short}"),
+        PatchAction::PutMap { key, value, .. } => match &value.0 {
+            automerge::Value::Scalar(s) => {
+                let shown = match s.as_ref() {
+                    automerge::ScalarValue::Str(t) => t.to_string(),
+                    automerge::ScalarValue::Bytes(b) => String::from_utf8_lossy(b).to_string(),
+                    other => other.to_string(),
+                };
+                format!("{kind} {key}: {shown}")
+            }
+            _ => format!("{kind} {key}"),
+        },
+        PatchAction::DeleteMap { key } if patch.path.len() == 1 => {
+            format!("deleted {kind} {short} ({key})")
+        }
+        PatchAction::DeleteMap { key } => format!("{kind} {key} removed"),
+        _ => format!("{kind} changed"),
+    }
+}

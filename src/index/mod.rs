@@ -1,0 +1,534 @@
+//! The derived index: a SQLite file that answers every read quickly and is
+//! never the source of truth. It can be deleted at any time; kith rebuilds it
+//! from the automerge shards.
+//!
+//! Freshness: writers mark the shards they are about to change as dirty (a
+//! durable SQLite commit) before writing any chunk, and clear the mark after
+//! the index rows are updated. A reader that finds a dirty shard (a writer
+//! died between the two) re-derives that shard before answering. Each shard
+//! also records the chunk names it was derived from, which `kith check`
+//! compares with the disk.
+
+pub mod search;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value as Json;
+
+use crate::error::{Error, Result};
+use crate::model::{Entity, Id, Kind, PartialDate, Shard};
+
+/// Bump when the schema or what is derived changes: the index is rebuilt.
+const SCHEMA_VERSION: &str = "3";
+
+const SCHEMA: &str = "
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE shards(shard TEXT PRIMARY KEY, version TEXT NOT NULL DEFAULT '', dirty INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE entities(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, shard TEXT NOT NULL, json TEXT NOT NULL);
+CREATE INDEX entities_shard ON entities(shard);
+CREATE TABLE people(id TEXT PRIMARY KEY, name_key TEXT NOT NULL, sort_key TEXT NOT NULL, company TEXT, birthday_md INTEGER, anniversary_md INTEGER, cadence INTEGER, deleted INTEGER NOT NULL);
+CREATE INDEX people_name ON people(name_key);
+CREATE INDEX people_sort ON people(deleted, sort_key);
+CREATE INDEX people_company ON people(company);
+CREATE INDEX people_birthday ON people(birthday_md);
+CREATE INDEX people_anniversary ON people(anniversary_md);
+CREATE INDEX people_cadence ON people(cadence);
+CREATE TABLE companies(id TEXT PRIMARY KEY, name_key TEXT NOT NULL, domain TEXT, deleted INTEGER NOT NULL);
+CREATE INDEX companies_name ON companies(name_key);
+CREATE TABLE tags(tag TEXT NOT NULL, id TEXT NOT NULL);
+CREATE INDEX tags_tag ON tags(tag);
+CREATE INDEX tags_id ON tags(id);
+CREATE TABLE emails(email TEXT NOT NULL, id TEXT NOT NULL);
+CREATE INDEX emails_email ON emails(email);
+CREATE INDEX emails_id ON emails(id);
+CREATE TABLE items(id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, other TEXT, at TEXT);
+CREATE INDEX items_subject ON items(subject);
+CREATE INDEX items_other ON items(other);
+CREATE TABLE involved(interaction TEXT NOT NULL, person TEXT NOT NULL, at TEXT NOT NULL);
+CREATE INDEX involved_person ON involved(person, at);
+CREATE INDEX involved_interaction ON involved(interaction);
+CREATE TABLE follow_ups(id TEXT PRIMARY KEY, person TEXT NOT NULL, due TEXT NOT NULL, done INTEGER NOT NULL);
+CREATE INDEX follow_ups_open ON follow_ups(done, due);
+CREATE VIRTUAL TABLE names USING fts5(text, content='', contentless_delete=1, tokenize='trigram');
+CREATE VIRTUAL TABLE texts USING fts5(text, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+";
+
+pub struct Index {
+    conn: Connection,
+    path: PathBuf,
+    fresh: bool,
+}
+
+/// Lower-case, accents kept: the key names are compared by.
+pub fn name_key(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+impl Index {
+    /// Opens the index, creating it (empty, to be rebuilt) if it is missing,
+    /// unreadable or of another schema version.
+    pub fn open(path: &Path) -> Result<Index> {
+        match Self::try_open(path) {
+            Ok(index) => Ok(index),
+            Err(err) => {
+                // The index is derived: a damaged one is thrown away.
+                tracing::warn!(error = %err, "index unusable; rebuilding");
+                for suffix in ["", "-wal", "-shm"] {
+                    let p = PathBuf::from(format!("{}{suffix}", path.display()));
+                    let _ = std::fs::remove_file(p);
+                }
+                Self::try_open(path)
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> Result<Index> {
+        let wrap = |source| Error::Index {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(wrap)?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32000;")
+            .map_err(wrap)?;
+        let version: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key='schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .or_else(|e| match e {
+                rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.contains("no such table") => {
+                    Ok(None)
+                }
+                other => Err(other),
+            })
+            .map_err(wrap)?;
+        let mut index = Index {
+            conn,
+            path: path.to_path_buf(),
+            fresh: true,
+        };
+        if version.as_deref() != Some(SCHEMA_VERSION) {
+            index.reset()?;
+        }
+        index.fresh = index.meta("built")?.as_deref() == Some("yes");
+        Ok(index)
+    }
+
+    fn err(&self, source: rusqlite::Error) -> Error {
+        Error::Index {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        let mut sql = String::from("BEGIN;");
+        for t in [
+            "meta",
+            "shards",
+            "entities",
+            "people",
+            "companies",
+            "tags",
+            "emails",
+            "items",
+            "involved",
+            "follow_ups",
+            "names",
+            "texts",
+        ] {
+            sql.push_str(&format!("DROP TABLE IF EXISTS {t};"));
+        }
+        sql.push_str(SCHEMA);
+        sql.push_str(&format!(
+            "INSERT INTO meta VALUES('schema','{SCHEMA_VERSION}'); COMMIT;"
+        ));
+        self.conn.execute_batch(&sql).map_err(|e| self.err(e))
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key=?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// False until a full build has completed once.
+    pub fn is_built(&self) -> bool {
+        self.fresh
+    }
+
+    /// Empties the index and marks it unbuilt, before a full rebuild.
+    pub fn clear(&mut self) -> Result<()> {
+        self.reset()?;
+        self.fresh = false;
+        Ok(())
+    }
+
+    pub fn mark_built(&mut self) -> Result<()> {
+        self.conn
+            .execute("INSERT OR REPLACE INTO meta VALUES('built','yes')", [])
+            .map_err(|e| self.err(e))?;
+        self.fresh = true;
+        Ok(())
+    }
+
+    /// Durably records that these shards are about to change.
+    pub fn mark_dirty(&mut self, shards: &[Shard]) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA synchronous=FULL; BEGIN IMMEDIATE;")
+            .map_err(|e| self.err(e))?;
+        for shard in shards {
+            self.conn
+                .execute(
+                    "INSERT INTO shards(shard, dirty) VALUES(?1, 1) ON CONFLICT(shard) DO UPDATE SET dirty=1",
+                    [shard.name()],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        self.conn
+            .execute_batch("COMMIT; PRAGMA synchronous=NORMAL;")
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn dirty_shards(&self) -> Result<Vec<Shard>> {
+        self.strings("SELECT shard FROM shards WHERE dirty=1", [])
+            .map(|v| v.iter().filter_map(|s| Shard::parse(s)).collect())
+    }
+
+    pub fn shard_versions(&self) -> Result<HashMap<String, String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT shard, version FROM shards")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// Starts a batch of index writes; call [`Index::commit`] to finish it.
+    pub fn begin(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn commit(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))
+    }
+
+    /// Records a shard as derived from the given on-disk version.
+    pub fn set_shard_clean(&mut self, shard: &Shard, version: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO shards(shard, version, dirty) VALUES(?1, ?2, 0) ON CONFLICT(shard) DO UPDATE SET version=?2, dirty=0",
+                params![shard.name(), version],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Removes every row derived from a shard (inside a batch).
+    pub fn clear_shard(&mut self, shard: &Shard) -> Result<()> {
+        let ids = self.strings("SELECT id FROM entities WHERE shard=?1", [shard.name()])?;
+        for id in ids {
+            self.remove_rows(&id)?;
+        }
+        Ok(())
+    }
+
+    fn remove_rows(&mut self, id: &str) -> Result<()> {
+        let rowid: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT rowid FROM entities WHERE id=?1")
+            .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))?;
+        let Some(rowid) = rowid else { return Ok(()) };
+        for sql in [
+            "DELETE FROM names WHERE rowid=?1",
+            "DELETE FROM texts WHERE rowid=?1",
+        ] {
+            self.conn
+                .prepare_cached(sql)
+                .and_then(|mut s| s.execute([rowid]))
+                .map_err(|e| self.err(e))?;
+        }
+        for sql in [
+            "DELETE FROM entities WHERE id=?1",
+            "DELETE FROM people WHERE id=?1",
+            "DELETE FROM companies WHERE id=?1",
+            "DELETE FROM tags WHERE id=?1",
+            "DELETE FROM emails WHERE id=?1",
+            "DELETE FROM items WHERE id=?1",
+            "DELETE FROM involved WHERE interaction=?1",
+            "DELETE FROM follow_ups WHERE id=?1",
+        ] {
+            self.conn
+                .prepare_cached(sql)
+                .and_then(|mut s| s.execute([id]))
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the rows derived from one entity (inside a batch).
+    pub fn put(&mut self, entity: &Entity) -> Result<()> {
+        self.remove_rows(entity.id.as_str())?;
+        let id = entity.id.as_str();
+        let json = serde_json::to_string(entity).unwrap_or_default();
+        self.exec(
+            "INSERT INTO entities(id, kind, shard, json) VALUES(?1, ?2, ?3, ?4)",
+            params![id, entity.kind.name(), entity.id.shard().name(), json],
+        )?;
+        let rowid = self.conn.last_insert_rowid();
+        let deleted = entity.is_deleted() as i64;
+        let text_of = |field: &str| entity.str(field).unwrap_or("").to_string();
+        match entity.kind {
+            Kind::Person => {
+                let name = text_of("name");
+                let sort = entity
+                    .str("sort_name")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| crate::model::default_sort_name(&name));
+                let md = |f: &str| {
+                    entity
+                        .str(f)
+                        .and_then(|s| PartialDate::parse(s).ok())
+                        .map(|d| d.month_day() as i64)
+                };
+                self.exec(
+                    "INSERT INTO people VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        id,
+                        name_key(&name),
+                        name_key(&sort),
+                        entity.str("company"),
+                        md("birthday"),
+                        md("anniversary"),
+                        entity.get("cadence_days").and_then(Json::as_i64),
+                        deleted
+                    ],
+                )?;
+                let mut names = name.clone();
+                if let Some(nick) = entity.str("nickname") {
+                    names.push(' ');
+                    names.push_str(nick);
+                }
+                self.exec(
+                    "INSERT INTO names(rowid, text) VALUES(?1, ?2)",
+                    params![rowid, names.to_lowercase()],
+                )?;
+                self.put_tags(id, entity)?;
+                for e in entity.set_values("emails") {
+                    self.exec(
+                        "INSERT INTO emails VALUES(?1, ?2)",
+                        params![e.value.to_lowercase(), id],
+                    )?;
+                }
+                let mut text = Vec::new();
+                for field in ["emails", "phones", "addresses"] {
+                    for v in entity.set_values(field) {
+                        text.push(v.value.clone());
+                        if field == "phones" {
+                            text.push(v.value.chars().filter(char::is_ascii_digit).collect());
+                        }
+                    }
+                }
+                text.push(text_of("title"));
+                self.put_text(rowid, &text.join(" "))?;
+            }
+            Kind::Company => {
+                let name = text_of("name");
+                self.exec(
+                    "INSERT INTO companies VALUES(?1, ?2, ?3, ?4)",
+                    params![id, name_key(&name), entity.str("domain"), deleted],
+                )?;
+                self.exec(
+                    "INSERT INTO names(rowid, text) VALUES(?1, ?2)",
+                    params![rowid, name.to_lowercase()],
+                )?;
+                self.put_tags(id, entity)?;
+                self.put_text(rowid, &format!("{name} {}", text_of("domain")))?;
+            }
+            Kind::Fact | Kind::Note => {
+                self.exec(
+                    "INSERT INTO items VALUES(?1, ?2, ?3, NULL, ?4)",
+                    params![
+                        id,
+                        entity.kind.name(),
+                        text_of("subject"),
+                        entity.str("learned").or(entity.str("at"))
+                    ],
+                )?;
+                self.put_text(rowid, &text_of("text"))?;
+            }
+            Kind::Link => {
+                self.exec(
+                    "INSERT INTO items VALUES(?1, 'link', ?2, ?3, ?4)",
+                    params![id, text_of("from"), text_of("to"), entity.str("at")],
+                )?;
+            }
+            Kind::Interaction => {
+                let at = text_of("at");
+                if let Some(Json::Array(people)) = entity.get("people") {
+                    for p in people.iter().filter_map(Json::as_str) {
+                        self.exec(
+                            "INSERT INTO involved VALUES(?1, ?2, ?3)",
+                            params![id, p, at],
+                        )?;
+                    }
+                }
+                self.put_text(rowid, &text_of("summary"))?;
+            }
+            Kind::FollowUp => {
+                self.exec(
+                    "INSERT INTO follow_ups VALUES(?1, ?2, ?3, ?4)",
+                    params![
+                        id,
+                        text_of("person"),
+                        text_of("due"),
+                        entity.get("done").is_some_and(|v| !v.is_null()) as i64
+                    ],
+                )?;
+                self.put_text(rowid, &text_of("text"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn put_tags(&mut self, id: &str, entity: &Entity) -> Result<()> {
+        for t in entity.set_values("tags") {
+            self.exec(
+                "INSERT INTO tags VALUES(?1, ?2)",
+                params![t.value.to_lowercase(), id],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn put_text(&mut self, rowid: i64, text: &str) -> Result<()> {
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        self.exec(
+            "INSERT INTO texts(rowid, text) VALUES(?1, ?2)",
+            params![rowid, text],
+        )
+    }
+
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<()> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute(params))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    fn strings<P: rusqlite::Params>(&self, sql: &str, params: P) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params, |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    /// Non-null strings from a query's first column.
+    pub fn ids_raw<P: rusqlite::Params>(&self, sql: &str, params: P) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params, |r| r.get::<_, Option<String>>(0))
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows.into_iter().flatten().collect())
+    }
+
+    /// Ids from a query whose first column is an id.
+    pub fn ids<P: rusqlite::Params>(&self, sql: &str, params: P) -> Result<Vec<Id>> {
+        Ok(self
+            .strings(sql, params)?
+            .iter()
+            .filter_map(|s| Id::parse(s).ok())
+            .collect())
+    }
+
+    pub fn entity(&self, id: &Id) -> Result<Option<Entity>> {
+        let json: Option<String> = self
+            .conn
+            .prepare_cached("SELECT json FROM entities WHERE id=?1")
+            .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// Entities for the given ids, in that order, skipping unknown ones.
+    pub fn entities(&self, ids: &[Id]) -> Result<Vec<Entity>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(e) = self.entity(id)? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Entities from a query whose first column is `json`.
+    pub fn query_entities<P: rusqlite::Params>(&self, sql: &str, params: P) -> Result<Vec<Entity>> {
+        Ok(self
+            .strings(sql, params)?
+            .iter()
+            .filter_map(|j| serde_json::from_str(j).ok())
+            .collect())
+    }
+
+    /// Ids whose id starts with `prefix`, of the given kinds.
+    pub fn ids_with_prefix(&self, prefix: &str, kinds: &[Kind]) -> Result<Vec<(Id, Kind)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, kind FROM entities WHERE id >= ?1 AND id < ?2 LIMIT 50")
+            .map_err(|e| self.err(e))?;
+        let upper = format!("{prefix}\u{7f}");
+        let rows: Vec<(String, String)> = stmt
+            .query_map(params![prefix, upper], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, kind)| {
+                let kind = Kind::ALL.into_iter().find(|k| k.name() == kind)?;
+                (kinds.contains(&kind)).then_some((Id::parse(&id).ok()?, kind))
+            })
+            .collect())
+    }
+
+    /// How many entities the index holds from a shard.
+    pub fn count_shard(&self, shard: &Shard) -> Result<i64> {
+        self.conn
+            .prepare_cached("SELECT count(*) FROM entities WHERE shard = ?1")
+            .and_then(|mut s| s.query_row([shard.name()], |r| r.get(0)))
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn count(&self, sql: &str) -> Result<i64> {
+        self.conn
+            .query_row(sql, [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}

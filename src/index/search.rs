@@ -1,0 +1,311 @@
+//! `kith find` and name resolution: typo-tolerant matching of names, full
+//! text over everything else, ranked.
+//!
+//! Names are found through a trigram index (any shared trigram makes a
+//! candidate), then scored in Rust by edit distance per word, so "migins"
+//! finds Miggins. Other text (emails, phones, companies, facts, notes,
+//! interaction summaries, follow-ups) goes through a word index with prefix
+//! matching and is ranked below name matches.
+
+use std::collections::HashMap;
+
+use rusqlite::params;
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use super::{Index, name_key};
+use crate::error::Result;
+use crate::model::{Entity, Id, Kind};
+
+/// How many candidates each index may offer before scoring.
+const CANDIDATES: usize = 300;
+/// Word similarity below which a name does not match.
+const NAME_THRESHOLD: f64 = 0.72;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Hit {
+    pub id: Id,
+    pub kind: Kind,
+    /// 0 to 1; names score above other text.
+    pub score: f64,
+    /// What matched: "name", "email", "fact: …", "interaction 2026-11-24: …".
+    pub why: String,
+}
+
+/// Similarity of one query word to one name word.
+fn word_similarity(q: &str, w: &str) -> f64 {
+    if q == w {
+        1.0
+    } else if w.starts_with(q) && q.chars().count() >= 2 {
+        0.9 + 0.05 * (q.len() as f64 / w.len() as f64)
+    } else if q.chars().count() < 3 {
+        0.0
+    } else {
+        strsim::normalized_damerau_levenshtein(q, w).max(strsim::jaro_winkler(q, w) - 0.08)
+    }
+}
+
+/// How well `query` matches `name`, 0 to 1: every query word must find a
+/// similar word in the name.
+pub fn name_score(query: &str, name: &str) -> f64 {
+    let q = name_key(query);
+    let n = name_key(name);
+    if q.is_empty() || n.is_empty() {
+        return 0.0;
+    }
+    if q == n {
+        return 1.0;
+    }
+    let words: Vec<&str> = n.split(' ').collect();
+    let mut total = 0.0;
+    let mut count = 0.0;
+    for qw in q.split(' ') {
+        let best = words
+            .iter()
+            .map(|w| word_similarity(qw, w))
+            .fold(0.0, f64::max);
+        if best < NAME_THRESHOLD {
+            // The query with its spaces removed may still match ("mcdonald" / "mc donald").
+            let joined =
+                strsim::normalized_damerau_levenshtein(&q.replace(' ', ""), &n.replace(' ', ""));
+            return if joined >= 0.85 { joined * 0.95 } else { 0.0 };
+        }
+        total += best;
+        count += 1.0;
+    }
+    // Matching every word of the name beats matching some of them.
+    let coverage = (count / words.len() as f64).min(1.0);
+    (total / count) * (0.9 + 0.1 * coverage) * 0.99
+}
+
+fn trigram_query(q: &str) -> Option<String> {
+    let mut grams = Vec::new();
+    for word in q.split(' ') {
+        let chars: Vec<char> = word.chars().collect();
+        for w in chars.windows(3) {
+            let g: String = w.iter().collect();
+            if !g.contains('"') && !grams.contains(&g) {
+                grams.push(g);
+            }
+        }
+    }
+    (!grams.is_empty()).then(|| {
+        grams
+            .iter()
+            .map(|g| format!("\"{g}\""))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    })
+}
+
+fn word_query(q: &str) -> Option<String> {
+    let words: Vec<String> = q
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"*", w.to_lowercase()))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" AND "))
+}
+
+impl Index {
+    /// People and companies whose name is like `query`, best first.
+    pub fn match_names(&self, query: &str, kinds: &[Kind]) -> Result<Vec<(Entity, f64)>> {
+        let q = name_key(query);
+        let mut rowids: Vec<i64> = Vec::new();
+        if let Some(fts) = trigram_query(&q) {
+            let mut stmt = self
+                .conn()
+                .prepare_cached(
+                    "SELECT rowid FROM names WHERE names MATCH ?1 ORDER BY rank LIMIT ?2",
+                )
+                .map_err(|e| self.err(e))?;
+            rowids = stmt
+                .query_map(params![fts, CANDIDATES as i64], |r| r.get(0))
+                .map_err(|e| self.err(e))?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(|e| self.err(e))?;
+        }
+        let mut entities = self.entities_by_rowid(&rowids)?;
+        if q.chars().count() < 3 || entities.is_empty() {
+            // Too short for trigrams: fall back to a prefix scan of names.
+            let like = format!("{q}%");
+            let word = format!("% {q}%");
+            let ids = self.ids(
+                "SELECT id FROM people WHERE name_key LIKE ?1 OR name_key LIKE ?2 UNION SELECT id FROM companies WHERE name_key LIKE ?1 OR name_key LIKE ?2 LIMIT 300",
+                params![like, word],
+            )?;
+            entities.extend(self.entities(&ids)?);
+        }
+        let mut out: Vec<(Entity, f64)> = entities
+            .into_iter()
+            .filter(|e| kinds.contains(&e.kind))
+            .filter_map(|e| {
+                let mut score = name_score(query, e.str("name").unwrap_or(""));
+                if let Some(nick) = e.str("nickname") {
+                    score = score.max(name_score(query, nick) * 0.98);
+                }
+                (score > 0.0).then_some((e, score))
+            })
+            .collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out.dedup_by(|a, b| a.0.id == b.0.id);
+        Ok(out)
+    }
+
+    fn entities_by_rowid(&self, rowids: &[i64]) -> Result<Vec<Entity>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT json FROM entities WHERE rowid=?1")
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(rowids.len());
+        for rowid in rowids {
+            let json: rusqlite::Result<String> = stmt.query_row([rowid], |r| r.get(0));
+            if let Ok(e) = json
+                .ok()
+                .and_then(|j| serde_json::from_str::<Entity>(&j).ok())
+                .ok_or(())
+            {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Everything that matches `query`, resolved to the people and companies
+    /// it is about, best first.
+    pub fn find(&self, query: &str, limit: usize, deleted: bool) -> Result<Vec<Hit>> {
+        let mut best: HashMap<Id, Hit> = HashMap::new();
+        let mut offer = |id: &Id, kind: Kind, score: f64, why: String| {
+            let entry = best.entry(id.clone()).or_insert(Hit {
+                id: id.clone(),
+                kind,
+                score: 0.0,
+                why: String::new(),
+            });
+            if score > entry.score {
+                entry.score = score + entry.score.min(0.0);
+                entry.why = why;
+            }
+        };
+        for (e, score) in self.match_names(query, &[Kind::Person, Kind::Company])? {
+            let why = if score >= 0.999 {
+                "name"
+            } else {
+                "name (similar)"
+            };
+            offer(&e.id, e.kind, score, why.to_string());
+        }
+        if let Some(fts) = word_query(query) {
+            let mut stmt = self
+                .conn()
+                .prepare_cached(
+                    "SELECT rowid FROM texts WHERE texts MATCH ?1 ORDER BY rank LIMIT ?2",
+                )
+                .map_err(|e| self.err(e))?;
+            let rowids: Vec<i64> = stmt
+                .query_map(params![fts, CANDIDATES as i64], |r| r.get(0))
+                .map_err(|e| self.err(e))?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(|e| self.err(e))?;
+            drop(stmt);
+            for (rank, e) in self.entities_by_rowid(&rowids)?.into_iter().enumerate() {
+                // Earlier rows ranked better by bm25: a small bonus keeps that order.
+                let bonus = 0.05 * (1.0 - rank as f64 / CANDIDATES as f64);
+                for (id, kind, score, why) in self.text_targets(&e, query)? {
+                    offer(&id, kind, score + bonus, why);
+                }
+            }
+        }
+        let mut hits: Vec<Hit> = best.into_values().collect();
+        if !deleted {
+            let live = |h: &Hit| -> bool {
+                self.entity(&h.id)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|e| !e.is_deleted())
+            };
+            hits.retain(live);
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+        hits.truncate(limit);
+        Ok(hits)
+    }
+
+    /// Who a text match is about, and how to say why it matched.
+    fn text_targets(&self, e: &Entity, query: &str) -> Result<Vec<(Id, Kind, f64, String)>> {
+        let s = |f: &str| e.str(f).unwrap_or("").to_string();
+        let subject = |f: &str| e.str(f).and_then(|s| Id::parse(s).ok());
+        Ok(match e.kind {
+            Kind::Person => {
+                let q = query.to_lowercase();
+                let field = ["emails", "phones", "addresses"]
+                    .into_iter()
+                    .find(|f| {
+                        e.set_values(f)
+                            .iter()
+                            .any(|v| v.value.to_lowercase().contains(&q))
+                    })
+                    .map(|f| f.trim_end_matches('s').replace("addresse", "address"))
+                    .unwrap_or_else(|| "title".into());
+                vec![(e.id.clone(), Kind::Person, 0.7, field)]
+            }
+            Kind::Company => {
+                let mut out = vec![(e.id.clone(), Kind::Company, 0.65, "company".into())];
+                for id in self.ids(
+                    "SELECT id FROM people WHERE company=?1 AND deleted=0 LIMIT 50",
+                    [e.id.as_str()],
+                )? {
+                    out.push((id, Kind::Person, 0.6, format!("works at {}", s("name"))));
+                }
+                out
+            }
+            Kind::Fact | Kind::Note => subject("subject")
+                .map(|id| {
+                    let kind = self.kind_of(&id);
+                    vec![(id, kind, 0.55, format!("{}: {}", e.kind.name(), s("text")))]
+                })
+                .unwrap_or_default(),
+            Kind::FollowUp => subject("person")
+                .map(|id| vec![(id, Kind::Person, 0.5, format!("follow-up: {}", s("text")))])
+                .unwrap_or_default(),
+            Kind::Interaction => match e.get("people") {
+                Some(Json::Array(people)) => people
+                    .iter()
+                    .filter_map(|p| p.as_str().and_then(|p| Id::parse(p).ok()))
+                    .map(|id| {
+                        (
+                            id,
+                            Kind::Person,
+                            0.5,
+                            format!("{} {}: {}", s("channel"), s("at"), s("summary")),
+                        )
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+            Kind::Link => Vec::new(),
+        })
+    }
+
+    fn kind_of(&self, id: &Id) -> Kind {
+        self.entity(id)
+            .ok()
+            .flatten()
+            .map(|e| e.kind)
+            .unwrap_or(Kind::Person)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_score;
+
+    #[test]
+    fn typos_still_match() {
+        assert!(name_score("migins", "Edna Miggins") > 0.8);
+        assert!(name_score("edna", "Edna Miggins") > 0.9);
+        assert!(name_score("Edna Miggins", "Edna Miggins") == 1.0);
+        assert!(name_score("albert", "Edna Miggins") == 0.0);
+        assert!(name_score("edna m", "Edna Miggins") > 0.8);
+    }
+}

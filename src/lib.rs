@@ -1,0 +1,29 @@
+//! kith: a local-first contact and relationship ledger for people who sell.
+//!
+//! The library owns the data and every rule about it; the `kith` binary is
+//! a thin layer that parses arguments and prints. Nothing here touches the
+//! terminal, reads the environment or looks up a home directory: callers
+//! pass paths, the time and callbacks.
+//!
+//! - [`model`]: what a ledger holds, ids, shards, privacy.
+//! - [`store`]: the automerge shards on disk, durability, quarantine.
+//! - [`index`]: the derived SQLite index every read goes through.
+//! - [`ledger`]: store and index kept in step; [`ops`], [`view`],
+//!   [`agenda`], [`history`] and [`transfer`] are what commands do with it.
+//! - [`when`] and [`settings`]: dates as people type them; config.toml.
+
+pub mod agenda;
+pub mod error;
+pub mod history;
+pub mod index;
+pub mod ledger;
+pub mod model;
+pub mod ops;
+pub mod settings;
+pub mod store;
+pub mod transfer;
+pub mod view;
+pub mod when;
+
+pub use error::{Error, Result};
+pub use ledger::{Ledger, OpenOptions};

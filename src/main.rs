@@ -1,0 +1,9 @@
+//! The `kith` binary: parse the command line, dispatch, exit.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    cli::run(cli::Cli::parse())
+}

@@ -1,0 +1,176 @@
+//! Chunk files: the only bytes kith keeps on disk as the source of truth.
+//!
+//! A chunk is automerge data (a full save, `snap`, or the changes since a
+//! load, `incr`) behind a small header that lets kith check it before
+//! automerge sees it:
+//!
+//! ```text
+//! "KITHCHK1"  8 bytes  magic and format version
+//! kind        1 byte   1 = snapshot, 2 = incremental
+//! length      8 bytes  little-endian payload length
+//! sha256     32 bytes  SHA-256 of the payload
+//! payload              automerge bytes
+//! ```
+//!
+//! Files are named `{snap|incr}-{first 16 hex digits of the sha256}.chunk`, so
+//! two writers never pick the same name for different bytes, and a rename can
+//! never overwrite anything but identical content.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+const MAGIC: &[u8; 8] = b"KITHCHK1";
+const HEADER_LEN: usize = 8 + 1 + 8 + 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkKind {
+    Snapshot,
+    Incremental,
+}
+
+impl ChunkKind {
+    fn code(self) -> u8 {
+        match self {
+            ChunkKind::Snapshot => 1,
+            ChunkKind::Incremental => 2,
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            ChunkKind::Snapshot => "snap",
+            ChunkKind::Incremental => "incr",
+        }
+    }
+}
+
+/// Encodes a chunk and returns its file name and bytes.
+pub fn encode(kind: ChunkKind, payload: &[u8]) -> (String, Vec<u8>) {
+    let digest = Sha256::digest(payload);
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.push(kind.code());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&digest);
+    out.extend_from_slice(payload);
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    (format!("{}-{hex}.chunk", kind.prefix()), out)
+}
+
+/// Checks a chunk's header and checksum and returns its kind and payload.
+pub fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<(ChunkKind, &'a [u8])> {
+    let bad = |reason: &str| Error::BadChunk {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    if bytes.len() < HEADER_LEN {
+        return Err(bad("truncated header"));
+    }
+    if &bytes[..8] != MAGIC {
+        return Err(bad("bad magic"));
+    }
+    let kind = match bytes[8] {
+        1 => ChunkKind::Snapshot,
+        2 => ChunkKind::Incremental,
+        _ => return Err(bad("unknown chunk kind")),
+    };
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&bytes[9..17]);
+    let len = u64::from_le_bytes(len) as usize;
+    let payload = &bytes[HEADER_LEN..];
+    if payload.len() != len {
+        return Err(bad(&format!(
+            "truncated: {} of {len} payload bytes",
+            payload.len()
+        )));
+    }
+    if Sha256::digest(payload)[..] != bytes[17..HEADER_LEN] {
+        return Err(bad("checksum mismatch"));
+    }
+    Ok((kind, payload))
+}
+
+/// Kind of a chunk judged by its file name, or None for files that are not chunks.
+pub fn kind_of_name(name: &str) -> Option<ChunkKind> {
+    if !name.ends_with(".chunk") {
+        None
+    } else if name.starts_with("snap-") {
+        Some(ChunkKind::Snapshot)
+    } else if name.starts_with("incr-") {
+        Some(ChunkKind::Incremental)
+    } else {
+        None
+    }
+}
+
+/// Writes `bytes` to `dir/name` so that it is either wholly there or not at
+/// all, and is on disk when this returns: temp file, fsync, rename, fsync of
+/// the directory.
+pub fn write_durable(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let target = dir.join(name);
+    let tmp = dir.join(format!(
+        ".tmp-{}-{}-{name}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let write = || -> io::Result<()> {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(&tmp, e));
+    }
+    if let Err(e) = fs::rename(&tmp, &target) {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(&target, e));
+    }
+    sync_dir(dir)?;
+    Ok(target)
+}
+
+/// Makes renames and removals in `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_damage_is_caught() {
+        let (name, bytes) = encode(ChunkKind::Incremental, b"hello automerge");
+        assert!(name.starts_with("incr-") && name.ends_with(".chunk"));
+        let p = Path::new("x.chunk");
+        assert_eq!(
+            decode(p, &bytes).unwrap(),
+            (ChunkKind::Incremental, &b"hello automerge"[..])
+        );
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0x40;
+        assert!(
+            decode(p, &flipped)
+                .unwrap_err()
+                .to_string()
+                .contains("checksum")
+        );
+        assert!(
+            decode(p, &bytes[..bytes.len() - 3])
+                .unwrap_err()
+                .to_string()
+                .contains("truncated")
+        );
+        assert!(decode(p, b"KITH").is_err());
+    }
+}

@@ -1,0 +1,567 @@
+//! The durable store: the ledger's automerge documents on disk.
+//!
+//! A ledger is two parts, `shared/` and `private/`, each split into up to 1024
+//! shards named by the first two characters of the ids they hold
+//! (`shared/mg/`). A shard directory holds chunk files ([`chunk`]); its
+//! document is the merge of every chunk in it. Writers only ever add chunk
+//! files, and compaction removes only the chunks it has folded into a new
+//! snapshot, so concurrent writers never overwrite each other.
+//!
+//! The store owns durability, checksums and quarantine. It knows nothing of
+//! the index or of what the fields mean.
+
+pub mod chunk;
+pub mod doc;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use automerge::{ActorId, AutoCommit};
+use serde_json::Value as Json;
+
+use crate::error::{Error, Result};
+use crate::model::{Fields, Id, Kind, Privacy, Shard};
+use chunk::ChunkKind;
+pub use doc::{Part, Private, ShardDoc, Shared};
+
+/// Compact a shard once it has this many incremental chunks.
+const COMPACT_AFTER: usize = 16;
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// One edit to one entity. Edits are grouped by shard and applied together.
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// A new entity with its first fields, in both parts at once.
+    Create {
+        kind: Kind,
+        id: Id,
+        shared: Fields,
+        private: Fields,
+    },
+    /// Set a field in one part and remove it from the other.
+    Put {
+        kind: Kind,
+        id: Id,
+        field: String,
+        value: Json,
+        privacy: Privacy,
+    },
+    /// Remove a field from both parts.
+    Remove { kind: Kind, id: Id, field: String },
+    /// Add or relabel one member of a set-like field.
+    PutMember {
+        kind: Kind,
+        id: Id,
+        field: String,
+        member: String,
+        meta: Json,
+        privacy: Privacy,
+    },
+    RemoveMember {
+        kind: Kind,
+        id: Id,
+        field: String,
+        member: String,
+    },
+}
+
+impl Change {
+    pub fn target(&self) -> (Kind, &Id) {
+        match self {
+            Change::Create { kind, id, .. }
+            | Change::Put { kind, id, .. }
+            | Change::Remove { kind, id, .. }
+            | Change::PutMember { kind, id, .. }
+            | Change::RemoveMember { kind, id, .. } => (*kind, id),
+        }
+    }
+}
+
+/// What loading found wrong, for the user to hear about.
+#[derive(Debug, Default, Clone)]
+pub struct LoadReport {
+    pub quarantined: Vec<Quarantined>,
+    /// Shards holding changes that wait for a chunk that is gone.
+    pub incomplete: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Quarantined {
+    pub file: PathBuf,
+    pub moved_to: PathBuf,
+    pub reason: String,
+}
+
+impl LoadReport {
+    pub fn is_clean(&self) -> bool {
+        self.quarantined.is_empty() && self.incomplete.is_empty()
+    }
+
+    pub fn absorb(&mut self, other: LoadReport) {
+        self.quarantined.extend(other.quarantined);
+        self.incomplete.extend(other.incomplete);
+    }
+}
+
+/// A shard document with the chunk files it was loaded from.
+pub struct Loaded<P: Part> {
+    pub doc: ShardDoc<P>,
+    files: Vec<(PathBuf, ChunkKind)>,
+    complete: bool,
+}
+
+/// Both parts of one shard, loaded for reading or editing.
+pub struct ShardPair {
+    pub shard: Shard,
+    pub shared: Loaded<Shared>,
+    pub private: Loaded<Private>,
+}
+
+impl ShardPair {
+    /// Applies one change. Fails only on automerge errors, which mean a bug.
+    pub fn apply(&mut self, change: &Change) -> Result<()> {
+        let (s, p) = (&mut self.shared.doc, &mut self.private.doc);
+        match change {
+            Change::Create {
+                kind,
+                id,
+                shared,
+                private,
+            } => {
+                // People and companies exist in both parts from the start, so
+                // no later edit has to create their map (a map created twice
+                // concurrently would hide one of them). A wholly private item
+                // leaves no trace, not even its id, in the shared part.
+                if !shared.is_empty() || matches!(kind, Kind::Person | Kind::Company) {
+                    s.create(*kind, id, shared)?;
+                }
+                p.create(*kind, id, private)?;
+            }
+            Change::Put {
+                kind,
+                id,
+                field,
+                value,
+                privacy,
+            } => match privacy {
+                Privacy::Shared => {
+                    s.put(*kind, id, field, value)?;
+                    p.remove(*kind, id, field)?;
+                }
+                Privacy::Private => {
+                    p.put(*kind, id, field, value)?;
+                    s.remove(*kind, id, field)?;
+                }
+            },
+            Change::Remove { kind, id, field } => {
+                s.remove(*kind, id, field)?;
+                p.remove(*kind, id, field)?;
+            }
+            Change::PutMember {
+                kind,
+                id,
+                field,
+                member,
+                meta,
+                privacy,
+            } => match privacy {
+                Privacy::Shared => {
+                    s.put_member(*kind, id, field, member, meta)?;
+                    p.remove_member(*kind, id, field, member)?;
+                }
+                Privacy::Private => {
+                    p.put_member(*kind, id, field, member, meta)?;
+                    s.remove_member(*kind, id, field, member)?;
+                }
+            },
+            Change::RemoveMember {
+                kind,
+                id,
+                field,
+                member,
+            } => {
+                s.remove_member(*kind, id, field, member)?;
+                p.remove_member(*kind, id, field, member)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An entity as both parts hold it, or None if neither has it.
+    pub fn entity(&self, kind: Kind, id: &Id) -> Result<Option<crate::model::Entity>> {
+        let shared = self.shared.doc.fields(kind, id)?;
+        let private = self.private.doc.fields(kind, id)?;
+        if shared.is_none() && private.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(crate::model::Entity {
+            kind,
+            id: id.clone(),
+            shared: shared.unwrap_or_default(),
+            private: private.unwrap_or_default(),
+        }))
+    }
+
+    /// Every entity in the shard, both parts merged.
+    pub fn entities(&self) -> Result<Vec<crate::model::Entity>> {
+        let mut all: BTreeMap<(Kind, Id), crate::model::Entity> = BTreeMap::new();
+        for (kind, id, fields) in self.shared.doc.entities(None)? {
+            all.entry((kind, id.clone()))
+                .or_insert_with(|| crate::model::Entity::new(kind, id))
+                .shared = fields;
+        }
+        for (kind, id, fields) in self.private.doc.entities(None)? {
+            all.entry((kind, id.clone()))
+                .or_insert_with(|| crate::model::Entity::new(kind, id))
+                .private = fields;
+        }
+        Ok(all.into_values().collect())
+    }
+}
+
+/// The ledger's directory of automerge data.
+pub struct Store {
+    root: PathBuf,
+    actor: ActorId,
+}
+
+/// Held while a process writes; released when dropped or when the process dies.
+pub struct WriteLock {
+    _file: File,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store under `root`. `device` is the
+    /// 8-byte id of this device; each process adds 8 random bytes to make
+    /// its automerge actor, so no two processes ever share an actor.
+    pub fn open(root: &Path, device: [u8; 8]) -> Result<Store> {
+        for dir in [root.join(Shared::DIR), root.join(Private::DIR)] {
+            fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        let mut actor = device.to_vec();
+        actor.extend_from_slice(&rand::random::<[u8; 8]>());
+        Ok(Store {
+            root: root.to_path_buf(),
+            actor: ActorId::from(actor),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    fn shard_dir<P: Part>(&self, shard: &Shard) -> PathBuf {
+        self.root.join(P::DIR).join(shard.name())
+    }
+
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.root.join("quarantine")
+    }
+
+    /// Takes the ledger's write lock, waiting up to 30 s for another writer.
+    pub fn lock(&self) -> Result<WriteLock> {
+        let path = self.root.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(WriteLock { _file: file }),
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(Error::io(
+                        &path,
+                        io::Error::other("another kith process has held the ledger lock for 30 s"),
+                    ));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+            }
+        }
+    }
+
+    /// Shards that have a directory in either part.
+    pub fn shards(&self) -> Result<Vec<Shard>> {
+        let mut out = std::collections::BTreeSet::new();
+        for part in [Shared::DIR, Private::DIR] {
+            let dir = self.root.join(part);
+            let entries = fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+            for entry in entries.flatten() {
+                if let Some(shard) = entry.file_name().to_str().and_then(Shard::parse) {
+                    out.insert(shard);
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Sorted chunk file names of a shard in both parts: its on-disk version.
+    pub fn shard_version(&self, shard: &Shard) -> Result<String> {
+        let mut names = Vec::new();
+        for (part, dir) in [
+            (Shared::DIR, self.shard_dir::<Shared>(shard)),
+            (Private::DIR, self.shard_dir::<Private>(shard)),
+        ] {
+            for name in list_chunks(&dir)? {
+                names.push(format!("{part}/{}", name.0));
+            }
+        }
+        names.sort();
+        Ok(names.join(","))
+    }
+
+    pub fn load_pair(&self, shard: &Shard, report: &mut LoadReport) -> Result<ShardPair> {
+        Ok(ShardPair {
+            shard: shard.clone(),
+            shared: self.load::<Shared>(shard, report)?,
+            private: self.load::<Private>(shard, report)?,
+        })
+    }
+
+    /// Loads one part of a shard: every chunk verified, bad ones quarantined.
+    pub fn load<P: Part>(&self, shard: &Shard, report: &mut LoadReport) -> Result<Loaded<P>> {
+        let dir = self.shard_dir::<P>(shard);
+        // A concurrent compaction may remove a chunk between listing and
+        // reading; its content is then in a newer snapshot, so list again.
+        for _ in 0..8 {
+            match self.try_load::<P>(&dir, shard, report)? {
+                Some(loaded) => return Ok(loaded),
+                None => continue,
+            }
+        }
+        Err(Error::io(
+            &dir,
+            io::Error::other("chunks kept disappearing while loading"),
+        ))
+    }
+
+    fn try_load<P: Part>(
+        &self,
+        dir: &Path,
+        shard: &Shard,
+        report: &mut LoadReport,
+    ) -> Result<Option<Loaded<P>>> {
+        let mut names = list_chunks(dir)?;
+        // Snapshots first: incrementals usually build on them.
+        names.sort_by_key(|(name, kind)| (*kind != ChunkKind::Snapshot, name.clone()));
+        let mut doc = ShardDoc::<P>::genesis().doc;
+        let mut files = Vec::new();
+        let mut local_report = LoadReport::default();
+        for (name, _) in names {
+            let path = dir.join(&name);
+            let bytes = match fs::read(&path) {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(Error::io(&path, e)),
+            };
+            let verdict = chunk::decode(&path, &bytes).and_then(|(kind, payload)| {
+                doc.load_incremental(payload)
+                    .map(|_| kind)
+                    .map_err(|e| Error::BadDocument {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })
+            });
+            match verdict {
+                Ok(kind) => files.push((path, kind)),
+                Err(err) => {
+                    local_report.quarantined.push(self.quarantine::<P>(
+                        shard,
+                        &path,
+                        &err.to_string(),
+                    )?);
+                }
+            }
+        }
+        let complete = doc.get_missing_deps(&[]).is_empty();
+        if !complete {
+            local_report
+                .incomplete
+                .push(format!("{}/{}", P::DIR, shard.name()));
+        }
+        report.absorb(local_report);
+        let mut shard_doc = ShardDoc::<P>::from_doc(doc);
+        shard_doc.set_actor(&self.actor);
+        Ok(Some(Loaded {
+            doc: shard_doc,
+            files,
+            complete,
+        }))
+    }
+
+    fn quarantine<P: Part>(&self, shard: &Shard, path: &Path, reason: &str) -> Result<Quarantined> {
+        let qdir = self.quarantine_dir();
+        fs::create_dir_all(&qdir).map_err(|e| Error::io(&qdir, e))?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let moved_to = qdir.join(format!("{}-{}-{file_name}", P::DIR, shard.name()));
+        match fs::rename(path, &moved_to) {
+            Ok(()) => {}
+            // Another process quarantined it first.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+        if let Some(parent) = path.parent() {
+            chunk::sync_dir(parent)?;
+        }
+        chunk::sync_dir(&qdir)?;
+        tracing::warn!(file = %path.display(), %reason, "chunk quarantined");
+        Ok(Quarantined {
+            file: path.to_path_buf(),
+            moved_to,
+            reason: reason.to_string(),
+        })
+    }
+
+    /// Makes the pair's new changes durable: one incremental chunk per part
+    /// that changed, then compaction of a part with many chunks.
+    pub fn save_pair(&self, pair: &mut ShardPair) -> Result<()> {
+        self.save(&pair.shard, &mut pair.shared)?;
+        self.save(&pair.shard, &mut pair.private)
+    }
+
+    pub fn save<P: Part>(&self, shard: &Shard, loaded: &mut Loaded<P>) -> Result<()> {
+        if !loaded.doc.has_unsaved() {
+            return Ok(());
+        }
+        let dir = self.shard_dir::<P>(shard);
+        let incrementals = loaded
+            .files
+            .iter()
+            .filter(|(_, k)| *k == ChunkKind::Incremental)
+            .count();
+        if loaded.complete && (incrementals + 1 >= COMPACT_AFTER || loaded.files.is_empty()) {
+            return self.compact(&dir, loaded);
+        }
+        let bytes = loaded.doc.save_incremental();
+        let (name, data) = chunk::encode(ChunkKind::Incremental, &bytes);
+        let path = chunk::write_durable(&dir, &name, &data)?;
+        loaded.files.push((path, ChunkKind::Incremental));
+        loaded.doc.mark_saved();
+        Ok(())
+    }
+
+    /// Writes the whole document as one snapshot, durably, then removes the
+    /// chunks it was loaded from (and only those).
+    fn compact<P: Part>(&self, dir: &Path, loaded: &mut Loaded<P>) -> Result<()> {
+        let bytes = loaded.doc.save();
+        let (name, data) = chunk::encode(ChunkKind::Snapshot, &bytes);
+        let path = chunk::write_durable(dir, &name, &data)?;
+        let mut removed = false;
+        for (old, _) in loaded.files.drain(..) {
+            if old != path {
+                match fs::remove_file(&old) {
+                    Ok(()) => removed = true,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(&old, e)),
+                }
+            }
+        }
+        if removed {
+            chunk::sync_dir(dir)?;
+        }
+        loaded.files.push((path, ChunkKind::Snapshot));
+        loaded.doc.mark_saved();
+        Ok(())
+    }
+
+    /// Folds every shard's chunks into one snapshot per part.
+    pub fn compact_all(&self, report: &mut LoadReport) -> Result<usize> {
+        let mut n = 0;
+        for shard in self.shards()? {
+            let mut pair = self.load_pair(&shard, report)?;
+            for (dir, loaded_files, complete) in [
+                (
+                    self.shard_dir::<Shared>(&shard),
+                    pair.shared.files.len(),
+                    pair.shared.complete,
+                ),
+                (
+                    self.shard_dir::<Private>(&shard),
+                    pair.private.files.len(),
+                    pair.private.complete,
+                ),
+            ] {
+                if loaded_files > 1 && complete {
+                    n += 1;
+                    if dir.ends_with(Path::new(Shared::DIR).join(shard.name())) {
+                        self.compact(&dir, &mut pair.shared)?;
+                    } else {
+                        self.compact(&dir, &mut pair.private)?;
+                    }
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Loads a shard's shared part from raw automerge bytes; used by import
+    /// of whole shards and by tests.
+    pub fn doc_from_bytes<P: Part>(bytes: &[u8]) -> Result<ShardDoc<P>> {
+        let doc = AutoCommit::load(bytes)?;
+        Ok(ShardDoc::from_doc(doc))
+    }
+
+    /// Removes temp files left by writers that died mid-write. Only files
+    /// older than a minute: a live writer may be using a newer one.
+    pub fn sweep_temp_files(&self) -> Result<usize> {
+        let mut n = 0;
+        for shard in self.shards()? {
+            for dir in [
+                self.shard_dir::<Shared>(&shard),
+                self.shard_dir::<Private>(&shard),
+            ] {
+                let Ok(entries) = fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let name = entry.file_name();
+                    let stale = entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > Duration::from_secs(60));
+                    if name.to_string_lossy().starts_with(".tmp-")
+                        && stale
+                        && fs::remove_file(entry.path()).is_ok()
+                    {
+                        n += 1;
+                    }
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn list_chunks(dir: &Path) -> Result<Vec<(String, ChunkKind)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(kind) = chunk::kind_of_name(&name) {
+            out.push((name, kind));
+        }
+    }
+    Ok(out)
+}

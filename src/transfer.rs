@@ -1,0 +1,275 @@
+//! The native backup format: JSON Lines, one entity per line, exactly as the
+//! ledger holds it (kind, id, shared fields, private fields). Export then
+//! import is a complete round trip; `--no-private` leaves out every private
+//! field and every wholly private item.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::model::{Entity, Fields, Kind, SET_FIELDS, Shard};
+use crate::store::{Change, LoadReport};
+
+/// The first line of an export, so a file says what it is.
+const HEADER_KEY: &str = "kith-export";
+
+#[derive(Debug, Default, Serialize)]
+pub struct ExportSummary {
+    pub entities: usize,
+    pub people: usize,
+    pub private_left_out: usize,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ImportSummary {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// `FILE:LINE: reason` for every line that was not imported.
+    pub skipped: Vec<String>,
+}
+
+impl Ledger {
+    /// Writes every entity, shard by shard, from the store itself.
+    pub fn export_jsonl(
+        &mut self,
+        out: &mut dyn Write,
+        include_private: bool,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<ExportSummary> {
+        let io = |e| Error::io("export", e);
+        let header = serde_json::json!({
+            HEADER_KEY: 1,
+            "exported": self.now().to_string(),
+            "private": include_private,
+        });
+        writeln!(out, "{header}").map_err(io)?;
+        let mut summary = ExportSummary::default();
+        let shards = self.store().shards()?;
+        for (i, shard) in shards.iter().enumerate() {
+            let mut report = LoadReport::default();
+            let pair = self.store().load_pair(shard, &mut report)?;
+            self.report.absorb(report);
+            for mut entity in pair.entities()? {
+                if !include_private && !entity.private.is_empty() {
+                    summary.private_left_out += 1;
+                    entity.private.clear();
+                    if entity.shared.is_empty() {
+                        continue;
+                    }
+                }
+                summary.entities += 1;
+                summary.people += (entity.kind == Kind::Person) as usize;
+                let line =
+                    serde_json::to_string(&entity).map_err(|e| Error::invalid(e.to_string()))?;
+                writeln!(out, "{line}").map_err(io)?;
+            }
+            progress(i + 1, shards.len());
+        }
+        out.flush().map_err(io)?;
+        Ok(summary)
+    }
+
+    /// Reads a JSONL export and merges it into the ledger: new entities are
+    /// created, known ones get the fields the file has. Lines that do not
+    /// parse are skipped whole and reported; nothing is half-imported.
+    pub fn import_jsonl(
+        &mut self,
+        name: &str,
+        input: &mut dyn BufRead,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<ImportSummary> {
+        let mut summary = ImportSummary::default();
+        let mut entities = Vec::new();
+        let mut buf = Vec::new();
+        let mut line_no = 0;
+        let mut saw_content = false;
+        loop {
+            buf.clear();
+            let n = input
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| Error::io(name, e))?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            if buf.contains(&0) {
+                return Err(Error::BadInput {
+                    file: name.into(),
+                    line: line_no,
+                    reason: "binary data, not a kith JSONL export".into(),
+                });
+            }
+            let Ok(line) = std::str::from_utf8(&buf) else {
+                summary
+                    .skipped
+                    .push(format!("{name}:{line_no}: not UTF-8 text"));
+                continue;
+            };
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            saw_content = true;
+            match parse_line(line) {
+                Ok(Some(entity)) => entities.push(entity),
+                Ok(None) => {}
+                Err(reason) => summary.skipped.push(format!("{name}:{line_no}: {reason}")),
+            }
+        }
+        if !saw_content {
+            return Err(Error::invalid(format!("{name} is empty")));
+        }
+        if entities.is_empty() && !summary.skipped.is_empty() {
+            return Err(Error::invalid(format!(
+                "{name}: nothing could be imported ({}; {} lines in all)",
+                summary.skipped[0],
+                summary.skipped.len()
+            )));
+        }
+        let changes = self.changes_for(entities, &mut summary, progress)?;
+        self.write(&format!("import {name}"), changes)?;
+        Ok(summary)
+    }
+
+    /// Changes that bring the ledger up to what the imported entities say.
+    fn changes_for(
+        &mut self,
+        entities: Vec<Entity>,
+        summary: &mut ImportSummary,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<Vec<Change>> {
+        let mut by_shard: BTreeMap<Shard, Vec<Entity>> = BTreeMap::new();
+        for e in entities {
+            by_shard.entry(e.id.shard()).or_default().push(e);
+        }
+        let total = by_shard.len();
+        let mut changes = Vec::new();
+        for (i, (shard, entities)) in by_shard.into_iter().enumerate() {
+            // Only shards that exist need loading to tell new from known.
+            let known = if self.index().count_shard(&shard)? > 0 {
+                let mut report = LoadReport::default();
+                let pair = self.store().load_pair(&shard, &mut report)?;
+                self.report.absorb(report);
+                Some(pair)
+            } else {
+                None
+            };
+            for e in entities {
+                let existing = match &known {
+                    Some(pair) => pair.entity(e.kind, &e.id)?,
+                    None => None,
+                };
+                match existing {
+                    None => {
+                        summary.created += 1;
+                        changes.push(Change::Create {
+                            kind: e.kind,
+                            id: e.id,
+                            shared: e.shared,
+                            private: e.private,
+                        });
+                    }
+                    Some(old) => {
+                        let before = changes.len();
+                        diff_into(&old, &e, &mut changes);
+                        if changes.len() > before {
+                            summary.updated += 1;
+                        } else {
+                            summary.unchanged += 1;
+                        }
+                    }
+                }
+            }
+            progress(i + 1, total);
+        }
+        Ok(changes)
+    }
+}
+
+/// Puts for every field `new` has that `old` lacks or holds differently.
+fn diff_into(old: &Entity, new: &Entity, changes: &mut Vec<Change>) {
+    for (privacy, fields) in [
+        (crate::model::Privacy::Shared, &new.shared),
+        (crate::model::Privacy::Private, &new.private),
+    ] {
+        for (field, value) in fields {
+            let same_place = old.privacy_of(field) == Some(privacy);
+            if SET_FIELDS.contains(&field.as_str()) {
+                let Json::Object(members) = value else {
+                    continue;
+                };
+                let old_members = match old.get(field) {
+                    Some(Json::Object(m)) => m.clone(),
+                    _ => Default::default(),
+                };
+                for (member, meta) in members {
+                    if same_place && old_members.get(member) == Some(meta) {
+                        continue;
+                    }
+                    changes.push(Change::PutMember {
+                        kind: new.kind,
+                        id: new.id.clone(),
+                        field: field.clone(),
+                        member: member.clone(),
+                        meta: meta.clone(),
+                        privacy,
+                    });
+                }
+            } else if !(same_place && old.get(field) == Some(value)) {
+                changes.push(Change::Put {
+                    kind: new.kind,
+                    id: new.id.clone(),
+                    field: field.clone(),
+                    value: value.clone(),
+                    privacy,
+                });
+            }
+        }
+    }
+}
+
+/// One line of an export: an entity, the header (None), or why not.
+fn parse_line(line: &str) -> std::result::Result<Option<Entity>, String> {
+    let value: Json = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    if value.get(HEADER_KEY).is_some() {
+        return Ok(None);
+    }
+    let entity: Entity =
+        serde_json::from_value(value).map_err(|e| format!("not a kith record: {e}"))?;
+    for fields in [&entity.shared, &entity.private] {
+        check_fields(entity.kind, fields)?;
+    }
+    if entity.is_empty() {
+        return Err("a record with no fields".into());
+    }
+    Ok(Some(entity))
+}
+
+fn check_fields(kind: Kind, fields: &Fields) -> std::result::Result<(), String> {
+    for (field, value) in fields {
+        if field.is_empty() || field.contains(':') {
+            return Err(format!("bad field name '{field}'"));
+        }
+        let set = SET_FIELDS.contains(&field.as_str());
+        match value {
+            Json::Object(members) if set => {
+                if members.values().any(|m| !m.is_object()) {
+                    return Err(format!(
+                        "{} field '{field}' has a malformed member",
+                        kind.name()
+                    ));
+                }
+            }
+            Json::Object(_) => return Err(format!("field '{field}' cannot hold an object")),
+            _ if set => return Err(format!("field '{field}' must be an object of members")),
+            Json::Null => return Err(format!("field '{field}' is null")),
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! What `show`, `list` and `find` print: people and companies with their
+//! facts, relationships, interactions and follow-ups gathered from the index.
+//! These structs are the documented `--json` output (docs/USER-GUIDE.md):
+//! fields are only ever added, never renamed.
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::error::Result;
+use crate::index::Index;
+use crate::model::{Entity, Id, Kind, Labeled, format_cadence, inverse_relation};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Fields and facts: for lists.
+    Summary,
+    /// Everything, with at most this many interactions.
+    Full { interactions: usize },
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemView {
+    pub id: Id,
+    pub text: String,
+    pub date: String,
+    pub private: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RelationshipView {
+    pub id: Id,
+    /// How the other person stands to this one: "spouse", "child", "parent"…
+    pub relation: String,
+    pub person_id: Id,
+    pub person: String,
+    pub private: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InteractionView {
+    pub id: Id,
+    pub at: String,
+    pub channel: String,
+    pub summary: Option<String>,
+    pub with: Vec<String>,
+    /// True when the summary is kept in the private part.
+    pub private: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FollowUpView {
+    pub id: Id,
+    pub person_id: Id,
+    pub person: String,
+    pub text: String,
+    pub due: String,
+    pub done: Option<String>,
+    pub private: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PersonView {
+    pub id: Id,
+    pub kind: &'static str,
+    pub name: String,
+    pub sort_name: String,
+    pub nickname: Option<String>,
+    pub emails: Vec<Labeled>,
+    pub phones: Vec<Labeled>,
+    pub addresses: Vec<Labeled>,
+    pub company: Option<String>,
+    pub company_id: Option<Id>,
+    pub title: Option<String>,
+    pub birthday: Option<String>,
+    pub anniversary: Option<String>,
+    pub tags: Vec<String>,
+    pub keep_in_touch: Option<String>,
+    pub last_contact: Option<String>,
+    pub deleted: bool,
+    pub facts: Vec<ItemView>,
+    /// Names of the fields kept in the private part.
+    pub private: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Vec<ItemView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relationships: Option<Vec<RelationshipView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interactions: Option<Vec<InteractionView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_ups: Option<Vec<FollowUpView>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MemberView {
+    pub id: Id,
+    pub name: String,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CompanyView {
+    pub id: Id,
+    pub kind: &'static str,
+    pub name: String,
+    pub domain: Option<String>,
+    pub tags: Vec<String>,
+    pub deleted: bool,
+    pub people: Vec<MemberView>,
+    pub facts: Vec<ItemView>,
+    pub private: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Vec<ItemView>>,
+}
+
+fn opt(e: &Entity, field: &str) -> Option<String> {
+    e.str(field).map(str::to_string)
+}
+
+fn name_of(index: &Index, id: &str) -> String {
+    Id::parse(id)
+        .ok()
+        .and_then(|id| index.entity(&id).ok().flatten())
+        .and_then(|e| opt(&e, "name"))
+        .unwrap_or_else(|| "(unknown)".into())
+}
+
+fn items(index: &Index, subject: &Id, kind: Kind) -> Result<Vec<ItemView>> {
+    let rows = index.query_entities(
+        "SELECT e.json FROM items i JOIN entities e ON e.id = i.id WHERE i.subject = ?1 AND i.kind = ?2 ORDER BY i.at, i.id",
+        rusqlite::params![subject.as_str(), kind.name()],
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|e| ItemView {
+            text: opt(&e, "text").unwrap_or_default(),
+            date: opt(&e, "learned")
+                .or_else(|| opt(&e, "at"))
+                .map(|d| d.chars().take(10).collect())
+                .unwrap_or_default(),
+            private: !e.private.is_empty(),
+            id: e.id,
+        })
+        .collect())
+}
+
+pub fn interaction_view(index: &Index, e: Entity) -> InteractionView {
+    let with = match e.get("people") {
+        Some(Json::Array(ids)) => ids
+            .iter()
+            .filter_map(Json::as_str)
+            .map(|id| name_of(index, id))
+            .collect(),
+        _ => Vec::new(),
+    };
+    InteractionView {
+        at: opt(&e, "at").unwrap_or_default(),
+        channel: opt(&e, "channel").unwrap_or_default(),
+        summary: opt(&e, "summary"),
+        private: e.private.contains_key("summary"),
+        with,
+        id: e.id,
+    }
+}
+
+pub fn follow_up_view(index: &Index, e: Entity) -> FollowUpView {
+    let person = opt(&e, "person").unwrap_or_default();
+    FollowUpView {
+        person: name_of(index, &person),
+        person_id: Id::parse(&person).unwrap_or_else(|_| e.id.clone()),
+        text: opt(&e, "text").unwrap_or_default(),
+        due: opt(&e, "due").unwrap_or_default(),
+        done: opt(&e, "done"),
+        private: !e.private.is_empty(),
+        id: e.id,
+    }
+}
+
+/// The date of the last interaction with someone.
+pub fn last_contact(index: &Index, id: &Id) -> Result<Option<String>> {
+    Ok(index
+        .ids_raw(
+            "SELECT max(at) FROM involved WHERE person = ?1",
+            [id.as_str()],
+        )?
+        .into_iter()
+        .next())
+}
+
+pub fn person(index: &Index, e: &Entity, detail: Detail) -> Result<PersonView> {
+    let company_id = e.str("company").and_then(|c| Id::parse(c).ok());
+    let company = company_id.as_ref().map(|c| name_of(index, c.as_str()));
+    let mut view = PersonView {
+        id: e.id.clone(),
+        kind: "person",
+        name: opt(e, "name").unwrap_or_default(),
+        sort_name: opt(e, "sort_name").unwrap_or_default(),
+        nickname: opt(e, "nickname"),
+        emails: e.set_values("emails"),
+        phones: e.set_values("phones"),
+        addresses: e.set_values("addresses"),
+        company,
+        company_id,
+        title: opt(e, "title"),
+        birthday: opt(e, "birthday"),
+        anniversary: opt(e, "anniversary"),
+        tags: e.set_values("tags").into_iter().map(|t| t.value).collect(),
+        keep_in_touch: e
+            .get("cadence_days")
+            .and_then(Json::as_u64)
+            .map(|d| format_cadence(d as u32)),
+        last_contact: last_contact(index, &e.id)?,
+        deleted: e.is_deleted(),
+        facts: items(index, &e.id, Kind::Fact)?,
+        private: e
+            .private_fields()
+            .into_iter()
+            .filter(|f| f != "created")
+            .collect(),
+        notes: None,
+        relationships: None,
+        interactions: None,
+        follow_ups: None,
+    };
+    if let Detail::Full { interactions } = detail {
+        view.notes = Some(items(index, &e.id, Kind::Note)?);
+        view.relationships = Some(relationships(index, &e.id)?);
+        view.interactions = Some(
+            index
+                .query_entities(
+                    "SELECT e.json FROM involved v JOIN entities e ON e.id = v.interaction WHERE v.person = ?1 ORDER BY v.at DESC, v.interaction LIMIT ?2",
+                    rusqlite::params![e.id.as_str(), interactions as i64],
+                )?
+                .into_iter()
+                .map(|i| interaction_view(index, i))
+                .collect(),
+        );
+        view.follow_ups = Some(
+            index
+                .query_entities(
+                    "SELECT e.json FROM follow_ups f JOIN entities e ON e.id = f.id WHERE f.person = ?1 ORDER BY f.done, f.due",
+                    [e.id.as_str()],
+                )?
+                .into_iter()
+                .map(|f| follow_up_view(index, f))
+                .collect(),
+        );
+    }
+    Ok(view)
+}
+
+/// Relationships from both sides, each read from this person's side.
+pub fn relationships(index: &Index, id: &Id) -> Result<Vec<RelationshipView>> {
+    let links = index.query_entities(
+        "SELECT e.json FROM items i JOIN entities e ON e.id = i.id WHERE i.kind = 'link' AND (i.subject = ?1 OR i.other = ?1) ORDER BY i.at, i.id",
+        [id.as_str()],
+    )?;
+    Ok(links
+        .into_iter()
+        .map(|l| {
+            let from = opt(&l, "from").unwrap_or_default();
+            let to = opt(&l, "to").unwrap_or_default();
+            let relation = opt(&l, "relation").unwrap_or_default();
+            // `kith link Daisy child Edna` reads "Daisy is Edna's child". Seen
+            // from Edna, Daisy stands as written (child); seen from Daisy,
+            // Edna stands as the inverse (parent).
+            let (other, relation) = if from == id.as_str() {
+                (to, inverse_relation(&relation))
+            } else {
+                (from, relation)
+            };
+            RelationshipView {
+                person: name_of(index, &other),
+                person_id: Id::parse(&other).unwrap_or_else(|_| l.id.clone()),
+                relation,
+                private: !l.private.is_empty(),
+                id: l.id,
+            }
+        })
+        .collect())
+}
+
+pub fn company(index: &Index, e: &Entity, detail: Detail) -> Result<CompanyView> {
+    let people = index
+        .query_entities(
+            "SELECT e.json FROM people p JOIN entities e ON e.id = p.id WHERE p.company = ?1 AND p.deleted = 0 ORDER BY p.sort_key LIMIT 500",
+            [e.id.as_str()],
+        )?
+        .into_iter()
+        .map(|p| MemberView {
+            name: opt(&p, "name").unwrap_or_default(),
+            title: opt(&p, "title"),
+            id: p.id,
+        })
+        .collect();
+    Ok(CompanyView {
+        id: e.id.clone(),
+        kind: "company",
+        name: opt(e, "name").unwrap_or_default(),
+        domain: opt(e, "domain"),
+        tags: e.set_values("tags").into_iter().map(|t| t.value).collect(),
+        deleted: e.is_deleted(),
+        people,
+        facts: items(index, &e.id, Kind::Fact)?,
+        private: e.private_fields(),
+        notes: match detail {
+            Detail::Full { .. } => Some(items(index, &e.id, Kind::Note)?),
+            Detail::Summary => None,
+        },
+    })
+}
