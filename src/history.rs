@@ -89,7 +89,7 @@ fn merge_parts(shared: Vec<Event>, private: Vec<Event>) -> Vec<Event> {
         match twin {
             Some(e) => {
                 for d in p.details.drain(..) {
-                    if !d.starts_with("created ") {
+                    if !d.ends_with(" created") {
                         e.details.push(format!("{d} (private)"));
                     }
                 }
@@ -127,7 +127,7 @@ fn changes_touching<P: Part>(doc: &mut ShardDoc<P>, ids: &HashSet<String>) -> Re
             if !ids.contains(&entity) {
                 continue;
             }
-            details.push(describe(&patch, &entity));
+            details.extend(describe(&patch, &entity));
         }
         if details.is_empty() {
             continue;
@@ -180,7 +180,11 @@ fn entity_of(patch: &automerge::Patch) -> Option<String> {
     }
 }
 
-fn describe(patch: &automerge::Patch, entity: &str) -> String {
+/// Fields kith keeps for its own bookkeeping: not worth a line in a timeline.
+const QUIET_FIELDS: [&str; 6] = ["created", "sort_name", "subject", "person", "from", "to"];
+
+/// A patch in words: "title: Buyer", "email edna@miggins.co.uk (shop) added".
+fn describe(patch: &automerge::Patch, entity: &str) -> Option<String> {
     let kind = patch
         .path
         .first()
@@ -193,23 +197,46 @@ fn describe(patch: &automerge::Patch, entity: &str) -> String {
     let short = Id::parse(entity)
         .map(|i| i.short().to_string())
         .unwrap_or_default();
-    match &patch.action {
-        PatchAction::PutMap { .. } if patch.path.len() == 1 => format!("created {kind} {short}"),
-        PatchAction::PutMap { key, value, .. } => match &value.0 {
-            automerge::Value::Scalar(s) => {
-                let shown = match s.as_ref() {
-                    automerge::ScalarValue::Str(t) => t.to_string(),
-                    automerge::ScalarValue::Bytes(b) => String::from_utf8_lossy(b).to_string(),
-                    other => other.to_string(),
-                };
-                format!("{kind} {key}: {shown}")
+    let member = |key: &str| -> Option<(String, String)> {
+        let (field, value) = key.split_once(':')?;
+        let singular = field.trim_end_matches('s').replace("addresse", "address");
+        Some((singular, value.to_string()))
+    };
+    Some(match &patch.action {
+        PatchAction::PutMap { .. } if patch.path.len() == 1 => format!("{kind} {short} created"),
+        PatchAction::PutMap { key, value, .. } => {
+            if QUIET_FIELDS.contains(&key.as_str()) {
+                return None;
             }
-            _ => format!("{kind} {key}"),
-        },
-        PatchAction::DeleteMap { key } if patch.path.len() == 1 => {
-            format!("deleted {kind} {short} ({key})")
+            let shown = match &value.0 {
+                automerge::Value::Scalar(s) => match s.as_ref() {
+                    automerge::ScalarValue::Str(t) => t.to_string(),
+                    automerge::ScalarValue::Bytes(b) => {
+                        let meta: Json = serde_json::from_slice(b).unwrap_or(Json::Null);
+                        meta.get("label")
+                            .and_then(Json::as_str)
+                            .map(|l| format!("({l})"))
+                            .unwrap_or_default()
+                    }
+                    other => other.to_string(),
+                },
+                _ => String::new(),
+            };
+            match member(key) {
+                Some((field, value)) => {
+                    format!("{field} {value} {shown}").trim_end().to_string() + " added"
+                }
+                None if kind == "person" || kind == "company" => format!("{key}: {shown}"),
+                None => format!("{kind} {key}: {shown}"),
+            }
         }
-        PatchAction::DeleteMap { key } => format!("{kind} {key} removed"),
+        PatchAction::DeleteMap { key } if patch.path.len() == 1 => {
+            format!("{kind} {short} ({key}) deleted")
+        }
+        PatchAction::DeleteMap { key } => match member(key) {
+            Some((field, value)) => format!("{field} {value} removed"),
+            None => format!("{key} removed"),
+        },
         _ => format!("{kind} changed"),
-    }
+    })
 }

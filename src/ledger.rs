@@ -208,9 +208,6 @@ impl Ledger {
     /// Applies changes durably, then updates the index. `what` describes the
     /// edit for `kith history`. Returns once every chunk is on disk.
     pub fn write(&mut self, what: &str, changes: Vec<Change>) -> Result<()> {
-        if changes.is_empty() {
-            return Ok(());
-        }
         let mut by_shard: BTreeMap<Shard, Vec<Change>> = BTreeMap::new();
         for change in changes {
             by_shard
@@ -218,54 +215,89 @@ impl Ledger {
                 .or_default()
                 .push(change);
         }
+        self.write_shards(what, by_shard.into_iter().collect())
+    }
+
+    /// Applies changes already grouped by shard. Shards are loaded, edited
+    /// and saved on several threads; the index is updated on this one as
+    /// each shard finishes, so memory stays bounded by the shards in flight.
+    pub fn write_shards(&mut self, what: &str, work: Vec<(Shard, Vec<Change>)>) -> Result<()> {
+        if work.is_empty() {
+            return Ok(());
+        }
         let _lock = self.store.lock()?;
-        let shards: Vec<Shard> = by_shard.keys().cloned().collect();
+        let shards: Vec<Shard> = work.iter().map(|(s, _)| s.clone()).collect();
         self.index.mark_dirty(&shards)?;
         let message = json!({ "device": self.device.name, "what": what }).to_string();
         let time = self.now.as_second();
-        let mut derived = Vec::new();
-        for (shard, changes) in by_shard {
-            let mut report = LoadReport::default();
-            let mut pair = self.store.load_pair(&shard, &mut report)?;
-            for change in &changes {
-                pair.apply(change)?;
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4)
+            .min(work.len());
+        let queue = std::sync::Mutex::new(work.into_iter());
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<ShardOutcome>>(threads * 2);
+        let store = &self.store;
+        let index = &mut self.index;
+        let mut report = LoadReport::default();
+        let bulk = shards.len() > 8;
+        std::thread::scope(|scope| -> Result<()> {
+            for _ in 0..threads {
+                let tx = tx.clone();
+                let queue = &queue;
+                let message = &message;
+                scope.spawn(move || {
+                    loop {
+                        let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
+                        let Some((shard, changes)) = next else { break };
+                        let outcome = edit_shard(store, shard, &changes, message, time);
+                        let failed = outcome.is_err();
+                        if tx.send(outcome).is_err() || failed {
+                            break;
+                        }
+                    }
+                });
             }
-            pair.shared.doc.commit(&message, time);
-            pair.private.doc.commit(&message, time);
-            self.store.save_pair(&mut pair)?;
-            let whole_shard = !report.is_clean();
-            self.report.absorb(report);
-            let entities = if whole_shard {
-                pair.entities()?
+            drop(tx);
+            if bulk {
+                index.begin_unsynced()?;
             } else {
-                let mut targets: Vec<(Kind, Id)> = changes
-                    .iter()
-                    .map(|c| (c.target().0, c.target().1.clone()))
-                    .collect();
-                targets.sort();
-                targets.dedup();
-                let mut out = Vec::new();
-                for (kind, id) in targets {
-                    if let Some(e) = pair.entity(kind, &id)? {
-                        out.push(e);
+                index.begin()?;
+            }
+            let mut first_error = None;
+            for outcome in rx {
+                match outcome {
+                    Ok(o) => {
+                        if first_error.is_none()
+                            && let Err(e) = apply_outcome(index, store, &o)
+                        {
+                            first_error = Some(e);
+                        }
+                        report.absorb(o.report);
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        // Stop handing out work; threads finish their shard.
+                        if let Ok(mut q) = queue.lock() {
+                            for _ in q.by_ref() {}
+                        }
                     }
                 }
-                out
-            };
-            derived.push((shard, whole_shard, entities));
-        }
-        self.index.begin()?;
-        for (shard, whole, entities) in derived {
-            if whole {
-                self.index.clear_shard(&shard)?;
             }
-            for e in &entities {
-                self.index.put(e)?;
+            if let Some(e) = first_error {
+                // Shards stay marked dirty, so the next command re-derives
+                // whatever did land.
+                let _ = index.commit();
+                return Err(e);
             }
-            let version = self.store.shard_version(&shard)?;
-            self.index.set_shard_clean(&shard, &version)?;
-        }
-        self.index.commit()
+            if bulk {
+                index.commit_unsynced()
+            } else {
+                index.commit()
+            }
+        })?;
+        self.report.absorb(report);
+        Ok(())
     }
 
     /// Loads an entity from the store itself (not the index).
@@ -342,6 +374,64 @@ impl Ledger {
     pub fn load_pair(&mut self, id: &Id) -> Result<crate::store::ShardPair> {
         self.store.load_pair(&id.shard(), &mut self.report)
     }
+}
+
+/// What editing one shard produced, for the index.
+struct ShardOutcome {
+    shard: Shard,
+    /// Loading found damage: derive the whole shard again.
+    whole: bool,
+    entities: Vec<Entity>,
+    report: LoadReport,
+}
+
+fn edit_shard(
+    store: &Store,
+    shard: Shard,
+    changes: &[Change],
+    message: &str,
+    time: i64,
+) -> Result<ShardOutcome> {
+    let mut report = LoadReport::default();
+    let mut pair = store.load_pair(&shard, &mut report)?;
+    for change in changes {
+        pair.apply(change)?;
+    }
+    pair.shared.doc.commit(message, time);
+    pair.private.doc.commit(message, time);
+    store.save_pair(&mut pair)?;
+    let whole = !report.is_clean();
+    let entities = if whole {
+        pair.entities()?
+    } else {
+        let mut targets: Vec<(Kind, &Id)> = changes.iter().map(|c| c.target()).collect();
+        targets.sort();
+        targets.dedup();
+        let mut out = Vec::with_capacity(targets.len());
+        for (kind, id) in targets {
+            if let Some(e) = pair.entity(kind, id)? {
+                out.push(e);
+            }
+        }
+        out
+    };
+    Ok(ShardOutcome {
+        shard,
+        whole,
+        entities,
+        report,
+    })
+}
+
+fn apply_outcome(index: &mut Index, store: &Store, o: &ShardOutcome) -> Result<()> {
+    if o.whole {
+        index.clear_shard(&o.shard)?;
+    }
+    for e in &o.entities {
+        index.put(e)?;
+    }
+    let version = store.shard_version(&o.shard)?;
+    index.set_shard_clean(&o.shard, &version)
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -77,6 +77,11 @@ impl Ledger {
     /// Reads a JSONL export and merges it into the ledger: new entities are
     /// created, known ones get the fields the file has. Lines that do not
     /// parse are skipped whole and reported; nothing is half-imported.
+    ///
+    /// The file is read twice over: first every line is checked and filed
+    /// into one of 32 temporary buckets by the first character of its id,
+    /// then each bucket is written as one batch. Memory stays bounded by a
+    /// bucket, not by the file.
     pub fn import_jsonl(
         &mut self,
         name: &str,
@@ -84,10 +89,15 @@ impl Ledger {
         progress: &dyn Fn(usize, usize),
     ) -> Result<ImportSummary> {
         let mut summary = ImportSummary::default();
-        let mut entities = Vec::new();
+        let spool = tempfile::Builder::new()
+            .prefix(".import-")
+            .tempdir_in(self.home())
+            .map_err(|e| Error::io(self.home(), e))?;
+        let mut buckets: BTreeMap<char, std::io::BufWriter<std::fs::File>> = BTreeMap::new();
         let mut buf = Vec::new();
         let mut line_no = 0;
         let mut saw_content = false;
+        let mut accepted = 0usize;
         loop {
             buf.clear();
             let n = input
@@ -116,7 +126,20 @@ impl Ledger {
             }
             saw_content = true;
             match parse_line(line) {
-                Ok(Some(entity)) => entities.push(entity),
+                Ok(Some(entity)) => {
+                    let key = entity.id.as_str().chars().next().unwrap_or('0');
+                    let out = match buckets.entry(key) {
+                        std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            let path = spool.path().join(format!("bucket-{key}"));
+                            let file =
+                                std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+                            v.insert(std::io::BufWriter::new(file))
+                        }
+                    };
+                    writeln!(out, "{line}").map_err(|e| Error::io(spool.path(), e))?;
+                    accepted += 1;
+                }
                 Ok(None) => {}
                 Err(reason) => summary.skipped.push(format!("{name}:{line_no}: {reason}")),
             }
@@ -124,33 +147,46 @@ impl Ledger {
         if !saw_content {
             return Err(Error::invalid(format!("{name} is empty")));
         }
-        if entities.is_empty() && !summary.skipped.is_empty() {
+        if accepted == 0 {
+            let first = summary.skipped.first().cloned().unwrap_or_default();
             return Err(Error::invalid(format!(
-                "{name}: nothing could be imported ({}; {} lines in all)",
-                summary.skipped[0],
+                "{name}: nothing could be imported ({first}; {} bad lines in all)",
                 summary.skipped.len()
             )));
         }
-        let changes = self.changes_for(entities, &mut summary, progress)?;
-        self.write(&format!("import {name}"), changes)?;
+        let total = buckets.len();
+        for (i, (key, writer)) in std::mem::take(&mut buckets).into_iter().enumerate() {
+            writer
+                .into_inner()
+                .map_err(|e| Error::io(spool.path(), e.into_error()))?;
+            let path = spool.path().join(format!("bucket-{key}"));
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            let entities: Vec<Entity> = text
+                .lines()
+                .filter_map(|l| parse_line(l).ok().flatten())
+                .collect();
+            drop(text);
+            let work = self.changes_for(entities, &mut summary)?;
+            self.write_shards(&format!("import {name}"), work)?;
+            progress(i + 1, total);
+        }
         Ok(summary)
     }
 
-    /// Changes that bring the ledger up to what the imported entities say.
+    /// Changes, grouped by shard, that bring the ledger up to what the
+    /// imported entities say.
     fn changes_for(
         &mut self,
         entities: Vec<Entity>,
         summary: &mut ImportSummary,
-        progress: &dyn Fn(usize, usize),
-    ) -> Result<Vec<Change>> {
+    ) -> Result<Vec<(Shard, Vec<Change>)>> {
         let mut by_shard: BTreeMap<Shard, Vec<Entity>> = BTreeMap::new();
         for e in entities {
             by_shard.entry(e.id.shard()).or_default().push(e);
         }
-        let total = by_shard.len();
-        let mut changes = Vec::new();
-        for (i, (shard, entities)) in by_shard.into_iter().enumerate() {
-            // Only shards that exist need loading to tell new from known.
+        let mut work = Vec::with_capacity(by_shard.len());
+        for (shard, entities) in by_shard {
+            // Only shards the ledger has need loading to tell new from known.
             let known = if self.index().count_shard(&shard)? > 0 {
                 let mut report = LoadReport::default();
                 let pair = self.store().load_pair(&shard, &mut report)?;
@@ -159,6 +195,7 @@ impl Ledger {
             } else {
                 None
             };
+            let mut changes = Vec::new();
             for e in entities {
                 let existing = match &known {
                     Some(pair) => pair.entity(e.kind, &e.id)?,
@@ -185,9 +222,11 @@ impl Ledger {
                     }
                 }
             }
-            progress(i + 1, total);
+            if !changes.is_empty() {
+                work.push((shard, changes));
+            }
         }
-        Ok(changes)
+        Ok(work)
     }
 }
 

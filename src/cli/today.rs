@@ -37,7 +37,11 @@ pub fn run(env: &Env, args: TodayArgs) -> anyhow::Result<()> {
                 1 => "tomorrow".to_string(),
                 n => format!("in {n} days"),
             };
-            let years = o.years.map(|y| format!(" ({y})")).unwrap_or_default();
+            let years = match (o.years, o.occasion) {
+                (Some(y), "birthday") => format!(" (turns {y})"),
+                (Some(y), _) => format!(" ({y} years)"),
+                _ => String::new(),
+            };
             println!("  {} {}{years}  {}, {when}", o.person, o.occasion, o.date);
         }
     }

@@ -21,14 +21,13 @@ use crate::error::{Error, Result};
 use crate::model::{Entity, Id, Kind, PartialDate, Shard};
 
 /// Bump when the schema or what is derived changes: the index is rebuilt.
-const SCHEMA_VERSION: &str = "3";
+const SCHEMA_VERSION: &str = "4";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE shards(shard TEXT PRIMARY KEY, version TEXT NOT NULL DEFAULT '', dirty INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE entities(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, shard TEXT NOT NULL, json TEXT NOT NULL);
-CREATE INDEX entities_shard ON entities(shard);
-CREATE TABLE people(id TEXT PRIMARY KEY, name_key TEXT NOT NULL, sort_key TEXT NOT NULL, company TEXT, birthday_md INTEGER, anniversary_md INTEGER, cadence INTEGER, deleted INTEGER NOT NULL);
+CREATE TABLE entities(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, json TEXT NOT NULL);
+CREATE TABLE people(id TEXT PRIMARY KEY, name_key TEXT NOT NULL, sort_key TEXT NOT NULL, company TEXT, birthday_md INTEGER, anniversary_md INTEGER, cadence INTEGER, since TEXT, deleted INTEGER NOT NULL);
 CREATE INDEX people_name ON people(name_key);
 CREATE INDEX people_sort ON people(deleted, sort_key);
 CREATE INDEX people_company ON people(company);
@@ -54,6 +53,11 @@ CREATE INDEX follow_ups_open ON follow_ups(done, due);
 CREATE VIRTUAL TABLE names USING fts5(text, content='', contentless_delete=1, tokenize='trigram');
 CREATE VIRTUAL TABLE texts USING fts5(text, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
 ";
+
+/// The id range a shard's entities fall in: ids start with the shard's name.
+fn shard_range(shard: &Shard) -> [String; 2] {
+    [shard.name().to_string(), format!("{}~", shard.name())]
+}
 
 pub struct Index {
     conn: Connection,
@@ -227,6 +231,20 @@ impl Index {
         self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))
     }
 
+    /// Starts a batch that need not survive power loss: the shards it
+    /// derives were marked dirty durably first, so a lost batch is redone.
+    pub fn begin_unsynced(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA synchronous=OFF; BEGIN IMMEDIATE")
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn commit_unsynced(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("COMMIT; PRAGMA synchronous=NORMAL")
+            .map_err(|e| self.err(e))
+    }
+
     /// Records a shard as derived from the given on-disk version.
     pub fn set_shard_clean(&mut self, shard: &Shard, version: &str) -> Result<()> {
         self.conn
@@ -240,7 +258,11 @@ impl Index {
 
     /// Removes every row derived from a shard (inside a batch).
     pub fn clear_shard(&mut self, shard: &Shard) -> Result<()> {
-        let ids = self.strings("SELECT id FROM entities WHERE shard=?1", [shard.name()])?;
+        let [from, to] = shard_range(shard);
+        let ids = self.strings(
+            "SELECT id FROM entities WHERE id >= ?1 AND id < ?2",
+            [from, to],
+        )?;
         for id in ids {
             self.remove_rows(&id)?;
         }
@@ -284,11 +306,16 @@ impl Index {
     /// Replaces the rows derived from one entity (inside a batch).
     pub fn put(&mut self, entity: &Entity) -> Result<()> {
         self.remove_rows(entity.id.as_str())?;
+        self.insert(entity)
+    }
+
+    /// Adds the rows derived from an entity the index does not hold yet.
+    pub fn insert(&mut self, entity: &Entity) -> Result<()> {
         let id = entity.id.as_str();
         let json = serde_json::to_string(entity).unwrap_or_default();
         self.exec(
-            "INSERT INTO entities(id, kind, shard, json) VALUES(?1, ?2, ?3, ?4)",
-            params![id, entity.kind.name(), entity.id.shard().name(), json],
+            "INSERT INTO entities(id, kind, json) VALUES(?1, ?2, ?3)",
+            params![id, entity.kind.name(), json],
         )?;
         let rowid = self.conn.last_insert_rowid();
         let deleted = entity.is_deleted() as i64;
@@ -307,7 +334,7 @@ impl Index {
                         .map(|d| d.month_day() as i64)
                 };
                 self.exec(
-                    "INSERT INTO people VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO people VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     params![
                         id,
                         name_key(&name),
@@ -316,6 +343,7 @@ impl Index {
                         md("birthday"),
                         md("anniversary"),
                         entity.get("cadence_days").and_then(Json::as_i64),
+                        entity.str("created").and_then(|c| c.get(..10)),
                         deleted
                     ],
                 )?;
@@ -517,8 +545,8 @@ impl Index {
     /// How many entities the index holds from a shard.
     pub fn count_shard(&self, shard: &Shard) -> Result<i64> {
         self.conn
-            .prepare_cached("SELECT count(*) FROM entities WHERE shard = ?1")
-            .and_then(|mut s| s.query_row([shard.name()], |r| r.get(0)))
+            .prepare_cached("SELECT count(*) FROM entities WHERE id >= ?1 AND id < ?2")
+            .and_then(|mut s| s.query_row(shard_range(shard), |r| r.get(0)))
             .map_err(|e| self.err(e))
     }
 

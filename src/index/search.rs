@@ -226,7 +226,20 @@ impl Index {
             };
             hits.retain(live);
         }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+        let name = |h: &Hit| {
+            self.entity(&h.id)
+                .ok()
+                .flatten()
+                .and_then(|e| e.str("sort_name").or(e.str("name")).map(str::to_lowercase))
+                .unwrap_or_default()
+        };
+        hits.sort_by_cached_key(|h| {
+            (
+                std::cmp::Reverse((h.score * 1e6) as i64),
+                name(h),
+                h.id.clone(),
+            )
+        });
         hits.truncate(limit);
         Ok(hits)
     }
