@@ -5,12 +5,11 @@
 use jiff::ToSpan;
 use jiff::civil::Date;
 use serde::Serialize;
-use serde_json::Value as Json;
 
 use crate::error::Result;
 use crate::ledger::Ledger;
 use crate::model::{Id, PartialDate, format_cadence};
-use crate::view::{FollowUpView, follow_up_view, last_contact};
+use crate::view::{FollowUpView, follow_up_view};
 use crate::when::day_of;
 
 #[derive(Debug, Serialize)]
@@ -65,31 +64,34 @@ impl Ledger {
             .map(|f| follow_up_view(index, f))
             .collect();
         let mut keep_in_touch = Vec::new();
-        for person in index.query_entities(
-            "SELECT e.json FROM people p JOIN entities e ON e.id = p.id WHERE p.cadence IS NOT NULL AND p.deleted = 0",
-            [],
-        )? {
-            let Some(cadence) = person.get("cadence_days").and_then(Json::as_i64) else {
+        // Due = last contact (or, never contacted, the day they were added)
+        // plus the cadence; SQLite does the date sums so only people who are
+        // due come back.
+        let due = index.rows3(
+            "SELECT p.id, p.cadence, (SELECT max(v.at) FROM involved v WHERE v.person = p.id) AS last, p.since FROM people p
+             WHERE p.cadence IS NOT NULL AND p.deleted = 0
+               AND julianday(substr(coalesce((SELECT max(v.at) FROM involved v WHERE v.person = p.id), p.since, ?1), 1, 10)) + p.cadence <= julianday(?2)",
+            [today.to_string(), until.to_string()],
+        )?;
+        for (id, cadence, last, since) in due {
+            let Ok(id) = Id::parse(&id) else { continue };
+            let Some(person) = index.entity(&id)? else {
                 continue;
             };
-            let last = last_contact(index, &person.id)?;
-            // Never contacted: due from the day they were added.
-            let since = last
+            let start = last
                 .as_deref()
+                .or(since.as_deref())
                 .and_then(day_of)
-                .or_else(|| person.str("created").and_then(day_of))
                 .unwrap_or(today);
-            let due = since.checked_add(cadence.days()).unwrap_or(since);
-            if due <= until {
-                keep_in_touch.push(Overdue {
-                    person: person.str("name").unwrap_or("").to_string(),
-                    every: format_cadence(cadence as u32),
-                    last_contact: last,
-                    due: due.to_string(),
-                    days_overdue: (today - due).get_days() as i64,
-                    person_id: person.id,
-                });
-            }
+            let due = start.checked_add(cadence.days()).unwrap_or(start);
+            keep_in_touch.push(Overdue {
+                person: person.str("name").unwrap_or("").to_string(),
+                every: format_cadence(cadence as u32),
+                last_contact: last,
+                due: due.to_string(),
+                days_overdue: (today - due).get_days() as i64,
+                person_id: id,
+            });
         }
         keep_in_touch.sort_by(|a, b| {
             b.days_overdue

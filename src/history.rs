@@ -100,25 +100,39 @@ fn merge_parts(shared: Vec<Event>, private: Vec<Event>) -> Vec<Event> {
     out
 }
 
+struct ChangeMeta {
+    hash: ChangeHash,
+    deps: Vec<ChangeHash>,
+    time: i64,
+    message: Option<String>,
+    actor: String,
+}
+
 /// Changes in one part's history that touch any of `ids`.
 fn changes_touching<P: Part>(doc: &mut ShardDoc<P>, ids: &HashSet<String>) -> Result<Vec<Event>> {
     let am = doc.automerge();
-    let metas: Vec<(ChangeHash, Vec<ChangeHash>, i64, Option<String>, String)> = am
+    // Owned copies: diffing needs the document mutably.
+    let metas: Vec<ChangeMeta> = am
         .get_changes_meta(&[])
         .into_iter()
         .filter(|m| m.actor.to_bytes().iter().any(|b| *b != 0))
-        .map(|m| {
-            (
-                m.hash,
-                m.deps.clone(),
-                m.timestamp,
-                m.message.as_ref().map(|s| s.to_string()),
-                m.actor.to_hex_string(),
-            )
+        .map(|m| ChangeMeta {
+            hash: m.hash,
+            deps: m.deps.clone(),
+            time: m.timestamp,
+            message: m.message.as_ref().map(|s| s.to_string()),
+            actor: m.actor.to_hex_string(),
         })
         .collect();
     let mut out = Vec::new();
-    for (hash, deps, time, message, actor) in metas {
+    for ChangeMeta {
+        hash,
+        deps,
+        time,
+        message,
+        actor,
+    } in metas
+    {
         let mut details = Vec::new();
         for patch in am.diff(&deps, &[hash]) {
             let Some(entity) = entity_of(&patch) else {

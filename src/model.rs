@@ -421,11 +421,11 @@ pub fn parse_cadence(s: &str) -> Result<u32> {
 
 /// `21` days reads back as `3w`.
 pub fn format_cadence(days: u32) -> String {
-    if days % 365 == 0 {
+    if days.is_multiple_of(365) {
         format!("{}y", days / 365)
-    } else if days % 30 == 0 {
+    } else if days.is_multiple_of(30) {
         format!("{}m", days / 30)
-    } else if days % 7 == 0 {
+    } else if days.is_multiple_of(7) {
         format!("{}w", days / 7)
     } else {
         format!("{days}d")

@@ -12,6 +12,7 @@ pub const EXAMPLE: &str = include_str!("../docs/config.example.toml");
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct Settings {
     pub privacy: PrivacySettings,
 }
@@ -29,14 +30,6 @@ pub struct PrivacySettings {
     pub share_fields: Vec<String>,
     /// Person fields to keep private although shared by default (e.g. "emails").
     pub private_fields: Vec<String>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            privacy: PrivacySettings::default(),
-        }
-    }
 }
 
 impl Default for PrivacySettings {

@@ -464,12 +464,11 @@ impl Index {
 
     fn strings<P: rusqlite::Params>(&self, sql: &str, params: P) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params, |r| r.get::<_, String>(0))
+
+        stmt.query_map(params, |r| r.get::<_, String>(0))
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e));
-        rows
+            .map_err(|e| self.err(e))
     }
 
     /// Non-null strings from a query's first column.
@@ -481,6 +480,22 @@ impl Index {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
         Ok(rows.into_iter().flatten().collect())
+    }
+
+    /// Rows of (text, integer, optional text, optional text).
+    #[allow(clippy::type_complexity)]
+    pub fn rows3<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+    ) -> Result<Vec<(String, i64, Option<String>, Option<String>)>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
     }
 
     /// Ids from a query whose first column is an id.
