@@ -164,7 +164,12 @@ impl Ledger {
         if self.index.dirty_shards()?.is_empty() {
             return Ok(());
         }
-        let _lock = self.store.lock()?;
+        // A dirty shard with the lock held is a write in progress: the index
+        // still answers as of before it. Only a dirty shard nobody is
+        // writing (a writer died) needs deriving again.
+        let Some(_lock) = self.store.try_lock()? else {
+            return Ok(());
+        };
         let dirty = self.index.dirty_shards()?;
         self.reindex_shards(&dirty)
     }
@@ -178,31 +183,37 @@ impl Ledger {
     fn rebuild_locked(&mut self, progress: &dyn Fn(usize, usize)) -> Result<()> {
         self.index.clear()?;
         let shards = self.store.shards()?;
-        self.index.begin()?;
-        for (i, shard) in shards.iter().enumerate() {
-            self.derive_shard(shard)?;
-            progress(i + 1, shards.len());
-        }
+        let total = shards.len();
+        let work = shards.into_iter().map(|s| (s, Vec::new())).collect();
+        self.index.begin_unsynced()?;
+        let mut done = 0;
+        let report = pipeline(
+            &self.store,
+            &mut self.index,
+            work,
+            derive_whole,
+            &mut |_| {
+                done += 1;
+                progress(done, total);
+            },
+        )?;
+        self.report.absorb(report);
         self.index.mark_built()?;
-        self.index.commit()
+        self.index.commit_unsynced()
     }
 
     fn reindex_shards(&mut self, shards: &[Shard]) -> Result<()> {
+        let work = shards.iter().map(|s| (s.clone(), Vec::new())).collect();
         self.index.begin()?;
-        for shard in shards {
-            self.index.clear_shard(shard)?;
-            self.derive_shard(shard)?;
-        }
+        let report = pipeline(
+            &self.store,
+            &mut self.index,
+            work,
+            derive_whole,
+            &mut |_| {},
+        )?;
+        self.report.absorb(report);
         self.index.commit()
-    }
-
-    fn derive_shard(&mut self, shard: &Shard) -> Result<()> {
-        let pair = self.store.load_pair(shard, &mut self.report)?;
-        for entity in pair.entities()? {
-            self.index.put(&entity)?;
-        }
-        let version = self.store.shard_version(shard)?;
-        self.index.set_shard_clean(shard, &version)
     }
 
     /// Applies changes durably, then updates the index. `what` describes the
@@ -218,9 +229,8 @@ impl Ledger {
         self.write_shards(what, by_shard.into_iter().collect())
     }
 
-    /// Applies changes already grouped by shard. Shards are loaded, edited
-    /// and saved on several threads; the index is updated on this one as
-    /// each shard finishes, so memory stays bounded by the shards in flight.
+    /// Applies changes already grouped by shard, durably, then updates the
+    /// index. See [`pipeline`] for how the work is spread.
     pub fn write_shards(&mut self, what: &str, work: Vec<(Shard, Vec<Change>)>) -> Result<()> {
         if work.is_empty() {
             return Ok(());
@@ -230,74 +240,26 @@ impl Ledger {
         self.index.mark_dirty(&shards)?;
         let message = json!({ "device": self.device.name, "what": what }).to_string();
         let time = self.now.as_second();
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, 4)
-            .min(work.len());
-        let queue = std::sync::Mutex::new(work.into_iter());
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<ShardOutcome>>(threads * 2);
-        let store = &self.store;
-        let index = &mut self.index;
-        let mut report = LoadReport::default();
+        // A bulk batch need not survive power loss: its shards are marked
+        // dirty durably, so a lost batch is derived again.
         let bulk = shards.len() > 8;
-        std::thread::scope(|scope| -> Result<()> {
-            for _ in 0..threads {
-                let tx = tx.clone();
-                let queue = &queue;
-                let message = &message;
-                scope.spawn(move || {
-                    loop {
-                        let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
-                        let Some((shard, changes)) = next else { break };
-                        let outcome = edit_shard(store, shard, &changes, message, time);
-                        let failed = outcome.is_err();
-                        if tx.send(outcome).is_err() || failed {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(tx);
-            if bulk {
-                index.begin_unsynced()?;
-            } else {
-                index.begin()?;
-            }
-            let mut first_error = None;
-            for outcome in rx {
-                match outcome {
-                    Ok(o) => {
-                        if first_error.is_none()
-                            && let Err(e) = apply_outcome(index, store, &o)
-                        {
-                            first_error = Some(e);
-                        }
-                        report.absorb(o.report);
-                    }
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                        // Stop handing out work; threads finish their shard.
-                        if let Ok(mut q) = queue.lock() {
-                            for _ in q.by_ref() {}
-                        }
-                    }
-                }
-            }
-            if let Some(e) = first_error {
-                // Shards stay marked dirty, so the next command re-derives
-                // whatever did land.
-                let _ = index.commit();
-                return Err(e);
-            }
-            if bulk {
-                index.commit_unsynced()
-            } else {
-                index.commit()
-            }
-        })?;
-        self.report.absorb(report);
-        Ok(())
+        if bulk {
+            self.index.begin_unsynced()?;
+        } else {
+            self.index.begin()?;
+        }
+        let edit = |store: &Store, shard: Shard, changes: &[Change]| {
+            edit_shard(store, shard, changes, &message, time)
+        };
+        let result = pipeline(&self.store, &mut self.index, work, edit, &mut |_| {});
+        // Whatever landed is committed either way; failed shards stay dirty.
+        let committed = if bulk {
+            self.index.commit_unsynced()
+        } else {
+            self.index.commit()
+        };
+        self.report.absorb(result?);
+        committed
     }
 
     /// Loads an entity from the store itself (not the index).
@@ -376,15 +338,91 @@ impl Ledger {
     }
 }
 
-/// What editing one shard produced, for the index.
+/// What loading (and perhaps editing) one shard produced, for the index.
 struct ShardOutcome {
     shard: Shard,
-    /// Loading found damage: derive the whole shard again.
+    /// Every entity of the shard is here: replace all its index rows.
     whole: bool,
     entities: Vec<Entity>,
     report: LoadReport,
 }
 
+/// Runs `work` on up to four threads, one shard at a time each, and feeds
+/// each outcome to the index on this thread as it arrives. Memory stays
+/// bounded by the shards in flight; SQLite is only touched from here. On
+/// the first error no new shard is started and the error is returned once
+/// the threads finish.
+fn pipeline<F>(
+    store: &Store,
+    index: &mut Index,
+    work: Vec<(Shard, Vec<Change>)>,
+    job: F,
+    on_done: &mut dyn FnMut(&Shard),
+) -> Result<LoadReport>
+where
+    F: Fn(&Store, Shard, &[Change]) -> Result<ShardOutcome> + Sync,
+{
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4)
+        .min(work.len().max(1));
+    let queue = std::sync::Mutex::new(work.into_iter());
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<ShardOutcome>>(threads * 2);
+    let mut report = LoadReport::default();
+    let mut first_error = None;
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (queue, job) = (&queue, &job);
+            scope.spawn(move || {
+                loop {
+                    let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
+                    let Some((shard, changes)) = next else { break };
+                    let outcome = job(store, shard, &changes);
+                    let failed = outcome.is_err();
+                    if tx.send(outcome).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for outcome in rx {
+            let applied = outcome.and_then(|o| {
+                apply_outcome(index, store, &o)?;
+                on_done(&o.shard);
+                report.absorb(o.report);
+                Ok(())
+            });
+            if let Err(e) = applied {
+                first_error.get_or_insert(e);
+                if let Ok(mut q) = queue.lock() {
+                    q.by_ref().for_each(drop);
+                }
+            }
+        }
+    });
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+/// Loads a shard and hands over all its entities.
+fn derive_whole(store: &Store, shard: Shard, _: &[Change]) -> Result<ShardOutcome> {
+    let mut report = LoadReport::default();
+    let pair = store.load_pair(&shard, &mut report)?;
+    Ok(ShardOutcome {
+        entities: pair.entities()?,
+        shard,
+        whole: true,
+        report,
+    })
+}
+
+/// Loads a shard, applies changes, saves durably, and hands over the
+/// entities the changes touched (all of them if loading found damage).
 fn edit_shard(
     store: &Store,
     shard: Shard,

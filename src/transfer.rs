@@ -296,11 +296,13 @@ fn check_fields(kind: Kind, fields: &Fields) -> std::result::Result<(), String> 
         }
         let set = SET_FIELDS.contains(&field.as_str());
         match value {
-            Json::Object(members) if set && members.values().any(|m| !m.is_object()) => {
-                return Err(format!(
-                    "{} field '{field}' has a malformed member",
-                    kind.name()
-                ));
+            Json::Object(members) if set => {
+                if members.values().any(|m| !m.is_object()) {
+                    return Err(format!(
+                        "{} field '{field}' has a malformed member",
+                        kind.name()
+                    ));
+                }
             }
             Json::Object(_) => return Err(format!("field '{field}' cannot hold an object")),
             _ if set => return Err(format!("field '{field}' must be an object of members")),

@@ -265,8 +265,7 @@ impl Store {
         self.root.join("quarantine")
     }
 
-    /// Takes the ledger's write lock, waiting up to 30 s for another writer.
-    pub fn lock(&self) -> Result<WriteLock> {
+    fn lock_file(&self) -> Result<(PathBuf, File)> {
         let path = self.root.join("lock");
         let file = OpenOptions::new()
             .create(true)
@@ -274,6 +273,22 @@ impl Store {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
+        Ok((path, file))
+    }
+
+    /// The write lock if no one holds it, else None.
+    pub fn try_lock(&self) -> Result<Option<WriteLock>> {
+        let (path, file) = self.lock_file()?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(WriteLock { _file: file })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// Takes the ledger's write lock, waiting up to 30 s for another writer.
+    pub fn lock(&self) -> Result<WriteLock> {
+        let (path, file) = self.lock_file()?;
         let start = Instant::now();
         loop {
             match file.try_lock() {
