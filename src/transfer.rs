@@ -294,20 +294,21 @@ fn check_fields(kind: Kind, fields: &Fields) -> std::result::Result<(), String> 
         if field.is_empty() || field.contains(':') {
             return Err(format!("bad field name '{field}'"));
         }
-        let set = SET_FIELDS.contains(&field.as_str());
-        match value {
-            Json::Object(members) if set => {
-                if members.values().any(|m| !m.is_object()) {
-                    return Err(format!(
-                        "{} field '{field}' has a malformed member",
-                        kind.name()
-                    ));
-                }
+        let problem = if SET_FIELDS.contains(&field.as_str()) {
+            match value {
+                Json::Object(members) if members.values().all(Json::is_object) => None,
+                Json::Object(_) => Some("has a malformed member"),
+                _ => Some("must be an object of members"),
             }
-            Json::Object(_) => return Err(format!("field '{field}' cannot hold an object")),
-            _ if set => return Err(format!("field '{field}' must be an object of members")),
-            Json::Null => return Err(format!("field '{field}' is null")),
-            _ => {}
+        } else {
+            match value {
+                Json::Object(_) => Some("cannot hold an object"),
+                Json::Null => Some("is null"),
+                _ => None,
+            }
+        };
+        if let Some(problem) = problem {
+            return Err(format!("{} field '{field}' {problem}", kind.name()));
         }
     }
     Ok(())
