@@ -17,7 +17,8 @@ use crate::view::interaction_view;
 
 #[derive(Debug, Serialize)]
 pub struct Event {
-    /// RFC 3339 time of a change, or the date of an interaction.
+    /// Local time of a change (`2026-11-28T09:00:00`), or the date or
+    /// minute of an interaction (`2026-11-24`, `2026-11-24T10:30`).
     pub at: String,
     /// "interaction" or "change".
     pub kind: &'static str,
@@ -64,9 +65,10 @@ impl Ledger {
         )? {
             ids.insert(id.to_string());
         }
+        let tz = self.time_zone().clone();
         let mut pair = self.load_pair(&person.id)?;
-        let shared = changes_touching(&mut pair.shared.doc, &ids)?;
-        let private = changes_touching(&mut pair.private.doc, &ids)?;
+        let shared = changes_touching(&mut pair.shared.doc, &ids, &tz)?;
+        let private = changes_touching(&mut pair.private.doc, &ids, &tz)?;
         events.extend(merge_parts(shared, private));
         // Newest first; a stable sort keeps same-second edits in the order made.
         events.reverse();
@@ -109,7 +111,11 @@ struct ChangeMeta {
 }
 
 /// Changes in one part's history that touch any of `ids`.
-fn changes_touching<P: Part>(doc: &mut ShardDoc<P>, ids: &HashSet<String>) -> Result<Vec<Event>> {
+fn changes_touching<P: Part>(
+    doc: &mut ShardDoc<P>,
+    ids: &HashSet<String>,
+    tz: &jiff::tz::TimeZone,
+) -> Result<Vec<Event>> {
     let am = doc.automerge();
     // Owned copies: diffing needs the document mutably.
     let metas: Vec<ChangeMeta> = am
@@ -160,8 +166,13 @@ fn changes_touching<P: Part>(doc: &mut ShardDoc<P>, ids: &HashSet<String>) -> Re
             .and_then(|m| m.get("device"))
             .and_then(Json::as_str)
             .map(str::to_string);
+        // Local time, in the same form as interaction times, so they sort together.
         let at = jiff::Timestamp::from_second(time)
-            .map(|t| t.to_string())
+            .map(|t| {
+                t.to_zoned(tz.clone())
+                    .strftime("%Y-%m-%dT%H:%M:%S")
+                    .to_string()
+            })
             .unwrap_or_default();
         out.push(Event {
             at,

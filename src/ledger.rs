@@ -133,6 +133,10 @@ impl Ledger {
         self.now
     }
 
+    pub fn time_zone(&self) -> &jiff::tz::TimeZone {
+        &self.tz
+    }
+
     pub fn local_now(&self) -> jiff::Zoned {
         self.now.to_zoned(self.tz.clone())
     }
@@ -431,7 +435,16 @@ fn edit_shard(
     time: i64,
 ) -> Result<ShardOutcome> {
     let mut report = LoadReport::default();
-    let mut pair = store.load_pair(&shard, &mut report)?;
+    let only_creates = changes.iter().all(|c| matches!(c, Change::Create { .. }));
+    let blank = if only_creates {
+        store.blank_pair(&shard)?
+    } else {
+        None
+    };
+    let mut pair = match blank {
+        Some(pair) => pair,
+        None => store.load_pair(&shard, &mut report)?,
+    };
     for change in changes {
         pair.apply(change)?;
     }

@@ -111,6 +111,8 @@ pub struct Loaded<P: Part> {
     pub doc: ShardDoc<P>,
     files: Vec<(PathBuf, ChunkKind)>,
     complete: bool,
+    /// Started from genesis without reading the shard: saves only append.
+    blank: bool,
 }
 
 /// Both parts of one shard, loaded for reading or editing.
@@ -337,6 +339,40 @@ impl Store {
         Ok(names.join(","))
     }
 
+    /// Both parts of a shard as bare genesis documents, without reading the
+    /// shard, for edits that only create new entities. Their changes depend
+    /// on nothing but genesis, so they merge with whatever the shard holds,
+    /// and adding a record costs the same in a ledger of any size. None when
+    /// the shard has enough chunk files that the edit should load and
+    /// compact it instead.
+    pub fn blank_pair(&self, shard: &Shard) -> Result<Option<ShardPair>> {
+        for dir in [
+            self.shard_dir::<Shared>(shard),
+            self.shard_dir::<Private>(shard),
+        ] {
+            if list_chunks(&dir)?.len() + 1 >= COMPACT_AFTER {
+                return Ok(None);
+            }
+        }
+        Ok(Some(ShardPair {
+            shard: shard.clone(),
+            shared: self.blank(),
+            private: self.blank(),
+        }))
+    }
+
+    fn blank<P: Part>(&self) -> Loaded<P> {
+        let mut doc = ShardDoc::<P>::genesis();
+        doc.mark_saved();
+        doc.set_actor(&self.actor);
+        Loaded {
+            doc,
+            files: Vec::new(),
+            complete: true,
+            blank: true,
+        }
+    }
+
     pub fn load_pair(&self, shard: &Shard, report: &mut LoadReport) -> Result<ShardPair> {
         Ok(ShardPair {
             shard: shard.clone(),
@@ -413,6 +449,7 @@ impl Store {
             doc: shard_doc,
             files,
             complete,
+            blank: false,
         }))
     }
 
@@ -454,12 +491,10 @@ impl Store {
             return Ok(());
         }
         let dir = self.shard_dir::<P>(shard);
-        let incrementals = loaded
-            .files
-            .iter()
-            .filter(|(_, k)| *k == ChunkKind::Incremental)
-            .count();
-        if loaded.complete && (incrementals + 1 >= COMPACT_AFTER || loaded.files.is_empty()) {
+        if !loaded.blank
+            && loaded.complete
+            && (loaded.files.len() + 1 >= COMPACT_AFTER || loaded.files.is_empty())
+        {
             return self.compact(&dir, loaded);
         }
         let bytes = loaded.doc.save_incremental();
