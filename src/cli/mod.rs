@@ -226,14 +226,36 @@ fn init_logging(verbose: u8) {
 
 pub fn run(cli: Cli) -> ExitCode {
     init_logging(cli.verbose);
-    let result = Env::new(&cli).and_then(|env| dispatch(&env, cli.command));
-    match result {
+    let env = match Env::new(&cli) {
+        Ok(env) => env,
+        Err(err) => {
+            print_error(&err, None);
+            return ExitCode::from(1);
+        }
+    };
+    match dispatch(&env, cli.command) {
         Ok(code) => code,
         Err(err) => {
-            print_error(&err);
+            print_error(&err, Some(&env.home));
             ExitCode::from(1)
         }
     }
+}
+
+/// Free bytes on the file system holding `path` (or its nearest existing parent).
+fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let existing = path.ancestors().find(|p| p.exists())?;
+    let c_path = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: c_path is a valid NUL-terminated string and stat a valid out pointer.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled the struct.
+    let stat = unsafe { stat.assume_init() };
+    Some(stat.f_bavail as u64 * stat.f_frsize as u64)
 }
 
 fn dispatch(env: &Env, command: Command) -> anyhow::Result<ExitCode> {
@@ -267,11 +289,11 @@ fn dispatch(env: &Env, command: Command) -> anyhow::Result<ExitCode> {
 }
 
 /// One line for the error and its causes; candidates for an ambiguous name
-/// on the lines after.
-fn print_error(err: &anyhow::Error) {
+/// on the lines after; a hint when the disk is full.
+fn print_error(err: &anyhow::Error, home: Option<&std::path::Path>) {
     let mut line = format!("kith: error: {err}");
     let mut candidates = Vec::new();
-    for cause in err.chain().skip(1) {
+    for cause in err.chain() {
         if let Some(kith::Error::Ambiguous {
             query,
             candidates: c,
@@ -281,15 +303,19 @@ fn print_error(err: &anyhow::Error) {
             candidates = c.clone();
             break;
         }
-        line.push_str(&format!(": {cause}"));
+        let text = cause.to_string();
+        // Libraries often repeat their cause in their own message.
+        if !line.contains(&text) {
+            line.push_str(&format!(": {text}"));
+        }
     }
-    if let Some(kith::Error::Ambiguous {
-        query,
-        candidates: c,
-    }) = err.downcast_ref()
+    if let Some(home) = home
+        && free_bytes(home).is_some_and(|free| free < 1 << 20)
     {
-        line = format!("kith: error: '{query}' could be more than one; name one of:");
-        candidates = c.clone();
+        line.push_str(&format!(
+            " (the disk holding {} is full; nothing was changed)",
+            home.display()
+        ));
     }
     eprintln!("{line}");
     for c in candidates {

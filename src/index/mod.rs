@@ -54,6 +54,18 @@ CREATE VIRTUAL TABLE names USING fts5(text, content='', contentless_delete=1, to
 CREATE VIRTUAL TABLE texts USING fts5(text, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
 ";
 
+/// Whether an index error means the file itself is damaged.
+fn is_damage(err: &Error) -> bool {
+    use rusqlite::ffi::ErrorCode;
+    matches!(
+        err,
+        Error::Index {
+            source: rusqlite::Error::SqliteFailure(e, _),
+            ..
+        } if matches!(e.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+    )
+}
+
 /// The id range a shard's entities fall in: ids start with the shard's name.
 fn shard_range(shard: &Shard) -> [String; 2] {
     [shard.name().to_string(), format!("{}~", shard.name())]
@@ -78,16 +90,18 @@ impl Index {
     /// unreadable or of another schema version.
     pub fn open(path: &Path) -> Result<Index> {
         match Self::try_open(path) {
-            Ok(index) => Ok(index),
-            Err(err) => {
-                // The index is derived: a damaged one is thrown away.
-                tracing::warn!(error = %err, "index unusable; rebuilding");
+            Err(err) if is_damage(&err) => {
+                // The index is derived: a damaged one is thrown away. Any
+                // other failure (a full disk, permissions) is reported, and
+                // the index is left alone.
+                tracing::warn!(error = %err, "index damaged; rebuilding");
                 for suffix in ["", "-wal", "-shm"] {
                     let p = PathBuf::from(format!("{}{suffix}", path.display()));
                     let _ = std::fs::remove_file(p);
                 }
                 Self::try_open(path)
             }
+            other => other,
         }
     }
 
