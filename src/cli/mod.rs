@@ -255,7 +255,7 @@ fn free_bytes(path: &std::path::Path) -> Option<u64> {
     }
     // SAFETY: statvfs returned 0, so it filled the struct.
     let stat = unsafe { stat.assume_init() };
-    Some(stat.f_bavail as u64 * stat.f_frsize as u64)
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 fn dispatch(env: &Env, command: Command) -> anyhow::Result<ExitCode> {
