@@ -11,7 +11,8 @@ use serde_json::Value as Json;
 
 use crate::error::Result;
 use crate::ledger::Ledger;
-use crate::model::{Entity, Id, Kind};
+use crate::model::{Entity, Id};
+use crate::store::doc::parse_key;
 use crate::store::{Part, ShardDoc};
 use crate::view::interaction_view;
 
@@ -187,22 +188,14 @@ fn changes_touching<P: Part>(
     Ok(out)
 }
 
-/// The entity a patch is about: the key under a kind's map.
+/// The entity a patch is about: a root key, or the root key above it.
 fn entity_of(patch: &automerge::Patch) -> Option<String> {
-    match (patch.path.as_slice(), &patch.action) {
-        ([(_, Prop::Map(coll))], PatchAction::PutMap { key, .. })
-        | ([(_, Prop::Map(coll))], PatchAction::DeleteMap { key })
-            if Kind::from_collection(coll).is_some() =>
-        {
-            Some(key.clone())
-        }
-        ([(_, Prop::Map(coll)), (_, Prop::Map(id)), ..], _)
-            if Kind::from_collection(coll).is_some() =>
-        {
-            Some(id.clone())
-        }
-        _ => None,
-    }
+    let key = match (patch.path.as_slice(), &patch.action) {
+        ([], PatchAction::PutMap { key, .. }) | ([], PatchAction::DeleteMap { key }) => key,
+        ([(_, Prop::Map(key)), ..], _) => key,
+        _ => return None,
+    };
+    parse_key(key).map(|(_, id)| id.to_string())
 }
 
 /// Fields kith keeps for its own bookkeeping: not worth a line in a timeline.
@@ -210,14 +203,15 @@ const QUIET_FIELDS: [&str; 6] = ["created", "sort_name", "subject", "person", "f
 
 /// A patch in words: "title: Buyer", "email edna@miggins.co.uk (shop) added".
 fn describe(patch: &automerge::Patch, entity: &str) -> Option<String> {
-    let kind = patch
-        .path
-        .first()
-        .and_then(|(_, p)| match p {
-            Prop::Map(c) => Kind::from_collection(c),
-            _ => None,
-        })
-        .map(|k| k.name())
+    let root_key = match (patch.path.first(), &patch.action) {
+        (Some((_, Prop::Map(key))), _) => key.as_str(),
+        (None, PatchAction::PutMap { key, .. }) | (None, PatchAction::DeleteMap { key }) => {
+            key.as_str()
+        }
+        _ => "",
+    };
+    let kind = parse_key(root_key)
+        .map(|(k, _)| k.name())
         .unwrap_or("record");
     let short = Id::parse(entity)
         .map(|i| i.short().to_string())
@@ -227,8 +221,27 @@ fn describe(patch: &automerge::Patch, entity: &str) -> Option<String> {
         let singular = field.trim_end_matches('s').replace("addresse", "address");
         Some((singular, value.to_string()))
     };
+    if patch.path.is_empty() {
+        return Some(match &patch.action {
+            PatchAction::PutMap { value, .. } => match &value.0 {
+                automerge::Value::Scalar(s) => {
+                    let fields = crate::store::doc::item_fields(s.as_ref());
+                    let shown: Vec<String> = fields
+                        .iter()
+                        .filter(|(k, _)| !QUIET_FIELDS.contains(&k.as_str()))
+                        .map(|(k, v)| match v {
+                            Json::String(t) => format!("{k}: {t}"),
+                            other => format!("{k}: {other}"),
+                        })
+                        .collect();
+                    format!("{kind} {short}: {}", shown.join(", "))
+                }
+                _ => format!("{kind} {short} created"),
+            },
+            _ => format!("{kind} {short} deleted"),
+        });
+    }
     Some(match &patch.action {
-        PatchAction::PutMap { .. } if patch.path.len() == 1 => format!("{kind} {short} created"),
         PatchAction::PutMap { key, value, .. } => {
             if QUIET_FIELDS.contains(&key.as_str()) {
                 return None;
@@ -254,9 +267,6 @@ fn describe(patch: &automerge::Patch, entity: &str) -> Option<String> {
                 None if kind == "person" || kind == "company" => format!("{key}: {shown}"),
                 None => format!("{kind} {key}: {shown}"),
             }
-        }
-        PatchAction::DeleteMap { key } if patch.path.len() == 1 => {
-            format!("{kind} {short} ({key}) deleted")
         }
         PatchAction::DeleteMap { key } => match member(key) {
             Some((field, value)) => format!("{field} {value} removed"),

@@ -445,9 +445,7 @@ fn edit_shard(
         Some(pair) => pair,
         None => store.load_pair(&shard, &mut report)?,
     };
-    for change in changes {
-        pair.apply(change)?;
-    }
+    pair.apply_all(changes)?;
     pair.shared.doc.commit(message, time);
     pair.private.doc.commit(message, time);
     store.save_pair(&mut pair)?;
@@ -455,16 +453,7 @@ fn edit_shard(
     let entities = if whole {
         pair.entities()?
     } else {
-        let mut targets: Vec<(Kind, &Id)> = changes.iter().map(|c| c.target()).collect();
-        targets.sort();
-        targets.dedup();
-        let mut out = Vec::with_capacity(targets.len());
-        for (kind, id) in targets {
-            if let Some(e) = pair.entity(kind, id)? {
-                out.push(e);
-            }
-        }
-        out
+        touched_entities(&pair, changes)?
     };
     Ok(ShardOutcome {
         shard,
@@ -472,6 +461,42 @@ fn edit_shard(
         entities,
         report,
     })
+}
+
+/// The entities a batch of changes touched, as the shard now holds them.
+/// An entity whose only change was its creation is taken from the change
+/// itself: reading it back from automerge would cost more than writing it.
+fn touched_entities(pair: &crate::store::ShardPair, changes: &[Change]) -> Result<Vec<Entity>> {
+    let mut count: std::collections::HashMap<(Kind, &Id), usize> = Default::default();
+    for c in changes {
+        *count.entry(c.target()).or_default() += 1;
+    }
+    let mut out = Vec::with_capacity(count.len());
+    let mut read_back: Vec<(Kind, &Id)> = Vec::new();
+    for c in changes {
+        match c {
+            Change::Create {
+                kind,
+                id,
+                shared,
+                private,
+            } if count[&(*kind, id)] == 1 => out.push(Entity {
+                kind: *kind,
+                id: id.clone(),
+                shared: shared.clone(),
+                private: private.clone(),
+            }),
+            other => read_back.push(other.target()),
+        }
+    }
+    read_back.sort();
+    read_back.dedup();
+    for (kind, id) in read_back {
+        if let Some(e) = pair.entity(kind, id)? {
+            out.push(e);
+        }
+    }
+    Ok(out)
 }
 
 fn apply_outcome(index: &mut Index, store: &Store, o: &ShardOutcome) -> Result<()> {

@@ -19,6 +19,8 @@ use crate::model::{Entity, Id, Kind};
 
 /// How many candidates each index may offer before scoring.
 const CANDIDATES: usize = 300;
+/// Above this many matches, FTS results are taken unranked.
+const RANK_LIMIT: i64 = 5000;
 /// Word similarity below which a name does not match.
 const NAME_THRESHOLD: f64 = 0.72;
 
@@ -113,17 +115,7 @@ impl Index {
         let q = name_key(query);
         let mut rowids: Vec<i64> = Vec::new();
         if let Some(fts) = trigram_query(&q) {
-            let mut stmt = self
-                .conn()
-                .prepare_cached(
-                    "SELECT rowid FROM names WHERE names MATCH ?1 ORDER BY rank LIMIT ?2",
-                )
-                .map_err(|e| self.err(e))?;
-            rowids = stmt
-                .query_map(params![fts, CANDIDATES as i64], |r| r.get(0))
-                .map_err(|e| self.err(e))?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(|e| self.err(e))?;
+            rowids = self.fts_candidates("names", &fts)?;
         }
         let mut entities = self.entities_by_rowid(&rowids)?;
         if q.chars().count() < 3 || entities.is_empty() {
@@ -150,6 +142,33 @@ impl Index {
         out.sort_by(|a, b| b.1.total_cmp(&a.1));
         out.dedup_by(|a, b| a.0.id == b.0.id);
         Ok(out)
+    }
+
+    /// Up to CANDIDATES rows matching an FTS query, best ranked first.
+    /// Ranking scores every match, which is slow for a word found in half the
+    /// ledger; past RANK_LIMIT matches the first rows found are taken as they
+    /// come, since a word that common ranks nothing anyway.
+    fn fts_candidates(&self, table: &str, query: &str) -> Result<Vec<i64>> {
+        let count_sql = format!(
+            "SELECT count(*) FROM (SELECT rowid FROM {table} WHERE {table} MATCH ?1 LIMIT ?2)"
+        );
+        let matches: i64 = self
+            .conn()
+            .prepare_cached(&count_sql)
+            .and_then(|mut st| st.query_row(params![query, RANK_LIMIT + 1], |r| r.get(0)))
+            .map_err(|e| self.err(e))?;
+        let sql = if matches > RANK_LIMIT {
+            format!("SELECT rowid FROM {table} WHERE {table} MATCH ?1 LIMIT ?2")
+        } else {
+            format!("SELECT rowid FROM {table} WHERE {table} MATCH ?1 ORDER BY rank LIMIT ?2")
+        };
+        let mut stmt = self.conn().prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let rows: Vec<i64> = stmt
+            .query_map(params![query, CANDIDATES as i64], |r| r.get(0))
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
     }
 
     fn entities_by_rowid(&self, rowids: &[i64]) -> Result<Vec<Entity>> {
@@ -196,18 +215,7 @@ impl Index {
             offer(&e.id, e.kind, score, why.to_string());
         }
         if let Some(fts) = word_query(query) {
-            let mut stmt = self
-                .conn()
-                .prepare_cached(
-                    "SELECT rowid FROM texts WHERE texts MATCH ?1 ORDER BY rank LIMIT ?2",
-                )
-                .map_err(|e| self.err(e))?;
-            let rowids: Vec<i64> = stmt
-                .query_map(params![fts, CANDIDATES as i64], |r| r.get(0))
-                .map_err(|e| self.err(e))?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(|e| self.err(e))?;
-            drop(stmt);
+            let rowids = self.fts_candidates("texts", &fts)?;
             for (rank, e) in self.entities_by_rowid(&rowids)?.into_iter().enumerate() {
                 // Earlier rows ranked better by bm25: a small bonus keeps that order.
                 let bonus = 0.05 * (1.0 - rank as f64 / CANDIDATES as f64);

@@ -1,26 +1,35 @@
 //! One shard of one part of the ledger as an automerge document, and how
 //! entities are laid out inside it.
 //!
-//! Layout: the root holds one map per kind (`people`, `facts`, …), made by a
-//! deterministic genesis change that every device produces byte for byte, so
-//! replicas never disagree about which map is "the" people map. Each entity is
-//! one map inside its kind's map, created once, in both parts at the same
-//! time. Inside it every value is a scalar: strings, integers, booleans, or
-//! JSON bytes for anything structured. Set-like fields are flattened to one key
-//! per member (`emails:edna@miggins.co.uk`), so two devices adding different
-//! emails concurrently both keep theirs.
+//! Layout: every entity is one key of the root map, `{collection}/{id}`
+//! (`people/y5jnfwzae5ym6b4b`, `interactions/y5…`), so replicas never need to
+//! agree on a shared container object and no two devices ever create the
+//! same object concurrently.
+//!
+//! - People and companies are maps, created once and in both parts at the
+//!   same time. Every value inside is a scalar; set-like fields are flattened
+//!   to one key per member (`emails:edna@miggins.co.uk`), so two devices
+//!   adding different emails concurrently both keep theirs, and two devices
+//!   editing different fields both keep their edit.
+//! - Items (facts, notes, links, interactions, follow-ups) are one scalar each:
+//!   their fields as JSON bytes. They are written once and rarely edited;
+//!   one value per item keeps a million interactions to two automerge
+//!   operations each. Concurrent edits of the same item resolve by automerge's
+//!   last-writer-wins rule.
 //!
 //! `ShardDoc<Shared>` and `ShardDoc<Private>` are different types: only the
 //! shared one will ever offer a way to produce bytes for the network.
 
+use std::collections::HashMap;
 use std::marker::PhantomData;
 
+use automerge::hydrate::Value as HValue;
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value};
+use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 use serde_json::Value as Json;
 
-use crate::error::{Error, Result};
-use crate::model::{Fields, Id, Kind, Privacy};
+use crate::error::Result;
+use crate::model::{Fields, Id, Kind, Privacy, SET_FIELDS};
 
 /// Marker for the part teammates may read.
 #[derive(Debug)]
@@ -47,6 +56,22 @@ impl Part for Private {
 /// Separates a set-like field from its member in a flattened key.
 const MEMBER_SEP: char = ':';
 
+/// Whether entities of this kind are maps (field-level merges) or one value.
+pub fn is_map_kind(kind: Kind) -> bool {
+    matches!(kind, Kind::Person | Kind::Company)
+}
+
+/// The root key of an entity.
+pub fn key_of(kind: Kind, id: &Id) -> String {
+    format!("{}/{}", kind.collection(), id)
+}
+
+/// The entity a root key names.
+pub fn parse_key(key: &str) -> Option<(Kind, Id)> {
+    let (coll, id) = key.split_once('/')?;
+    Some((Kind::from_collection(coll)?, Id::parse(id).ok()?))
+}
+
 pub struct ShardDoc<P: Part> {
     pub(crate) doc: AutoCommit,
     /// Heads when loaded from disk: what an incremental save starts after.
@@ -55,86 +80,77 @@ pub struct ShardDoc<P: Part> {
 }
 
 impl<P: Part> ShardDoc<P> {
-    /// An empty shard: just the genesis change.
-    pub fn genesis() -> ShardDoc<P> {
-        let mut doc = AutoCommit::new().with_actor(ActorId::from(&[0u8; 16][..]));
-        for kind in Kind::ALL {
-            // Creating a map at a fixed key cannot fail on a fresh document.
-            let _ = doc.put_object(automerge::ROOT, kind.collection(), ObjType::Map);
+    pub fn empty() -> ShardDoc<P> {
+        ShardDoc {
+            doc: AutoCommit::new(),
+            saved_heads: Vec::new(),
+            _part: PhantomData,
         }
-        doc.commit_with(CommitOptions::default().with_time(0));
+    }
+
+    pub fn from_doc(mut doc: AutoCommit) -> ShardDoc<P> {
+        let saved_heads = doc.get_heads();
         ShardDoc {
             doc,
-            saved_heads: Vec::new(),
+            saved_heads,
             _part: PhantomData,
         }
     }
 
-    pub fn from_doc(doc: AutoCommit) -> ShardDoc<P> {
-        let mut s = ShardDoc {
-            doc,
-            saved_heads: Vec::new(),
-            _part: PhantomData,
-        };
-        s.saved_heads = s.doc.get_heads();
-        s
-    }
-
-    pub fn set_actor(&mut self, actor: &ActorId) {
+    pub fn set_actor(&mut self, actor: &automerge::ActorId) {
         self.doc.set_actor(actor.clone());
     }
 
-    pub fn heads(&mut self) -> Vec<ChangeHash> {
-        self.doc.get_heads()
+    pub fn is_empty(&self) -> bool {
+        self.doc.is_empty()
     }
 
-    fn collection(&self, kind: Kind) -> Result<ObjId> {
-        match self.doc.get(automerge::ROOT, kind.collection())? {
-            Some((Value::Object(ObjType::Map), id)) => Ok(id),
-            _ => Err(Error::Automerge(format!(
-                "shard document has no '{}' map",
-                kind.collection()
-            ))),
-        }
-    }
-
-    fn entity_obj(&self, kind: Kind, id: &Id) -> Result<Option<ObjId>> {
-        let coll = self.collection(kind)?;
-        Ok(match self.doc.get(&coll, id.as_str())? {
-            Some((Value::Object(ObjType::Map), obj)) => Some(obj),
-            _ => None,
-        })
+    fn entity_value(&self, kind: Kind, id: &Id) -> Result<Option<(Value<'_>, ObjId)>> {
+        Ok(self.doc.get(automerge::ROOT, key_of(kind, id).as_str())?)
     }
 
     pub fn contains(&self, kind: Kind, id: &Id) -> Result<bool> {
-        Ok(self.entity_obj(kind, id)?.is_some())
+        Ok(self.entity_value(kind, id)?.is_some())
     }
 
-    /// Creates an entity's map with its first fields in one batch operation.
-    pub fn create(&mut self, kind: Kind, id: &Id, fields: &Fields) -> Result<()> {
-        let coll = self.collection(kind)?;
-        let flat = flatten(fields);
-        let map: std::collections::HashMap<&str, automerge::hydrate::Value> = flat
-            .iter()
-            .map(|(k, v)| (k.as_str(), automerge::hydrate::Value::Scalar(to_scalar(v))))
-            .collect();
-        let value = automerge::hydrate::Value::from(map);
-        self.doc
-            .batch_create_object(&coll, id.as_str(), &value, false)?;
+    /// Creates entities in one batch. Only valid on an empty document (the
+    /// batch appends its operations without looking at existing ones).
+    pub fn create_all(&mut self, entities: &[(Kind, &Id, &Fields)]) -> Result<()> {
+        let mut root: HashMap<String, HValue> = HashMap::with_capacity(entities.len());
+        for (kind, id, fields) in entities {
+            root.insert(key_of(*kind, id), entity_value(*kind, fields));
+        }
+        let borrowed: HashMap<&str, HValue> =
+            root.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        if let HValue::Map(map) = HValue::from(borrowed) {
+            self.doc.init_root_from_hydrate(&map)?;
+        }
         Ok(())
     }
 
-    fn ensure(&mut self, kind: Kind, id: &Id) -> Result<ObjId> {
-        if let Some(obj) = self.entity_obj(kind, id)? {
-            return Ok(obj);
+    /// Creates one entity in a document that may hold others.
+    pub fn create(&mut self, kind: Kind, id: &Id, fields: &Fields) -> Result<()> {
+        let key = key_of(kind, id);
+        match entity_value(kind, fields) {
+            HValue::Scalar(s) => {
+                self.doc.put(automerge::ROOT, key.as_str(), s)?;
+            }
+            map => {
+                self.doc
+                    .batch_create_object(automerge::ROOT, key.as_str(), &map, false)?;
+            }
         }
-        let coll = self.collection(kind)?;
-        Ok(self.doc.put_object(&coll, id.as_str(), ObjType::Map)?)
+        Ok(())
     }
 
-    /// Sets a scalar or JSON field, creating the entity if this part lacks it.
+    /// Sets a field, creating the entity in this part if it lacks it.
     pub fn put(&mut self, kind: Kind, id: &Id, field: &str, value: &Json) -> Result<()> {
-        let obj = self.ensure(kind, id)?;
+        if !is_map_kind(kind) {
+            let mut fields = self.fields(kind, id)?.unwrap_or_default();
+            fields.insert(field.to_string(), value.clone());
+            return self.put_item(kind, id, &fields);
+        }
+        let obj = self.ensure_map(kind, id)?;
         if value.is_null() {
             self.doc.delete(&obj, field)?;
         } else {
@@ -143,9 +159,45 @@ impl<P: Part> ShardDoc<P> {
         Ok(())
     }
 
+    fn put_item(&mut self, kind: Kind, id: &Id, fields: &Fields) -> Result<()> {
+        let key = key_of(kind, id);
+        if fields.is_empty() {
+            self.doc.delete(automerge::ROOT, key.as_str())?;
+        } else {
+            let bytes = serde_json::to_vec(fields).unwrap_or_default();
+            self.doc
+                .put(automerge::ROOT, key.as_str(), ScalarValue::Bytes(bytes))?;
+        }
+        Ok(())
+    }
+
+    fn map_obj(&self, kind: Kind, id: &Id) -> Result<Option<ObjId>> {
+        Ok(match self.entity_value(kind, id)? {
+            Some((Value::Object(ObjType::Map), obj)) => Some(obj),
+            _ => None,
+        })
+    }
+
+    fn ensure_map(&mut self, kind: Kind, id: &Id) -> Result<ObjId> {
+        if let Some(obj) = self.map_obj(kind, id)? {
+            return Ok(obj);
+        }
+        Ok(self
+            .doc
+            .put_object(automerge::ROOT, key_of(kind, id).as_str(), ObjType::Map)?)
+    }
+
     /// Removes a field (all members, for set-like fields). Absent is fine.
     pub fn remove(&mut self, kind: Kind, id: &Id, field: &str) -> Result<()> {
-        let Some(obj) = self.entity_obj(kind, id)? else {
+        if !is_map_kind(kind) {
+            if let Some(mut fields) = self.fields(kind, id)?
+                && fields.remove(field).is_some()
+            {
+                self.put_item(kind, id, &fields)?;
+            }
+            return Ok(());
+        }
+        let Some(obj) = self.map_obj(kind, id)? else {
             return Ok(());
         };
         let prefix = format!("{field}{MEMBER_SEP}");
@@ -160,6 +212,7 @@ impl<P: Part> ShardDoc<P> {
         Ok(())
     }
 
+    /// Adds or relabels one member of a set-like field of a person or company.
     pub fn put_member(
         &mut self,
         kind: Kind,
@@ -168,7 +221,7 @@ impl<P: Part> ShardDoc<P> {
         member: &str,
         meta: &Json,
     ) -> Result<()> {
-        let obj = self.ensure(kind, id)?;
+        let obj = self.ensure_map(kind, id)?;
         let key = format!("{field}{MEMBER_SEP}{member}");
         self.doc.put(&obj, key.as_str(), to_scalar(meta))?;
         Ok(())
@@ -181,7 +234,7 @@ impl<P: Part> ShardDoc<P> {
         field: &str,
         member: &str,
     ) -> Result<bool> {
-        let Some(obj) = self.entity_obj(kind, id)? else {
+        let Some(obj) = self.map_obj(kind, id)? else {
             return Ok(false);
         };
         let key = format!("{field}{MEMBER_SEP}{member}");
@@ -194,13 +247,14 @@ impl<P: Part> ShardDoc<P> {
 
     /// An entity's fields in this part, set-like fields regrouped as objects.
     pub fn fields(&self, kind: Kind, id: &Id) -> Result<Option<Fields>> {
-        let Some(obj) = self.entity_obj(kind, id)? else {
-            return Ok(None);
-        };
-        Ok(Some(self.read_fields(&obj, None)?))
+        match self.entity_value(kind, id)? {
+            Some((Value::Object(ObjType::Map), obj)) => Ok(Some(self.read_map(&obj, None)?)),
+            Some((Value::Scalar(s), _)) => Ok(Some(item_fields(&s))),
+            _ => Ok(None),
+        }
     }
 
-    fn read_fields(&self, obj: &ObjId, heads: Option<&[ChangeHash]>) -> Result<Fields> {
+    fn read_map(&self, obj: &ObjId, heads: Option<&[ChangeHash]>) -> Result<Fields> {
         let mut flat = Vec::new();
         let keys: Vec<String> = match heads {
             Some(h) => self.doc.keys_at(obj, h).collect(),
@@ -220,22 +274,25 @@ impl<P: Part> ShardDoc<P> {
 
     /// Every entity in this part of the shard, optionally as of `heads`.
     pub fn entities(&self, heads: Option<&[ChangeHash]>) -> Result<Vec<(Kind, Id, Fields)>> {
-        let mut out = Vec::new();
-        for kind in Kind::ALL {
-            let coll = self.collection(kind)?;
-            let ids: Vec<String> = match heads {
-                Some(h) => self.doc.keys_at(&coll, h).collect(),
-                None => self.doc.keys(&coll).collect(),
+        let keys: Vec<String> = match heads {
+            Some(h) => self.doc.keys_at(automerge::ROOT, h).collect(),
+            None => self.doc.keys(automerge::ROOT).collect(),
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some((kind, id)) = parse_key(&key) else {
+                continue;
             };
-            for key in ids {
-                let Ok(id) = Id::parse(&key) else { continue };
-                let got = match heads {
-                    Some(h) => self.doc.get_at(&coll, key.as_str(), h)?,
-                    None => self.doc.get(&coll, key.as_str())?,
-                };
-                if let Some((Value::Object(ObjType::Map), obj)) = got {
-                    out.push((kind, id, self.read_fields(&obj, heads)?));
+            let got = match heads {
+                Some(h) => self.doc.get_at(automerge::ROOT, key.as_str(), h)?,
+                None => self.doc.get(automerge::ROOT, key.as_str())?,
+            };
+            match got {
+                Some((Value::Object(ObjType::Map), obj)) => {
+                    out.push((kind, id, self.read_map(&obj, heads)?))
                 }
+                Some((Value::Scalar(s), _)) => out.push((kind, id, item_fields(&s))),
+                _ => {}
             }
         }
         Ok(out)
@@ -272,6 +329,29 @@ impl<P: Part> ShardDoc<P> {
     }
 }
 
+/// How an entity is stored: a map of scalars, or one JSON value.
+fn entity_value(kind: Kind, fields: &Fields) -> HValue {
+    if !is_map_kind(kind) {
+        return HValue::Scalar(ScalarValue::Bytes(
+            serde_json::to_vec(fields).unwrap_or_default(),
+        ));
+    }
+    let flat = flatten(fields);
+    let map: HashMap<&str, HValue> = flat
+        .iter()
+        .map(|(k, v)| (k.as_str(), HValue::Scalar(to_scalar(v))))
+        .collect();
+    HValue::from(map)
+}
+
+/// An item's fields from its stored JSON bytes.
+pub(crate) fn item_fields(value: &ScalarValue) -> Fields {
+    match value {
+        ScalarValue::Bytes(b) => serde_json::from_slice(b).unwrap_or_default(),
+        _ => Fields::new(),
+    }
+}
+
 /// Scalars stay scalars; anything structured is stored as JSON bytes.
 fn to_scalar(value: &Json) -> ScalarValue {
     match value {
@@ -283,7 +363,7 @@ fn to_scalar(value: &Json) -> ScalarValue {
     }
 }
 
-fn from_scalar(value: &ScalarValue) -> Json {
+pub(crate) fn from_scalar(value: &ScalarValue) -> Json {
     match value {
         ScalarValue::Str(s) => Json::String(s.to_string()),
         ScalarValue::Boolean(b) => Json::Bool(*b),
@@ -301,7 +381,7 @@ pub(crate) fn flatten(fields: &Fields) -> Vec<(String, Json)> {
     let mut out = Vec::new();
     for (field, value) in fields {
         match value {
-            Json::Object(members) if crate::model::SET_FIELDS.contains(&field.as_str()) => {
+            Json::Object(members) if SET_FIELDS.contains(&field.as_str()) => {
                 for (member, meta) in members {
                     out.push((format!("{field}{MEMBER_SEP}{member}"), meta.clone()));
                 }
@@ -317,7 +397,7 @@ fn unflatten(flat: Vec<(String, Json)>) -> Fields {
     let mut fields = Fields::new();
     for (key, value) in flat {
         match key.split_once(MEMBER_SEP) {
-            Some((field, member)) if crate::model::SET_FIELDS.contains(&field) => {
+            Some((field, member)) if SET_FIELDS.contains(&field) => {
                 let entry = fields
                     .entry(field.to_string())
                     .or_insert_with(|| Json::Object(Default::default()));
