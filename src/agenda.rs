@@ -39,53 +39,74 @@ pub struct Overdue {
 pub struct Agenda {
     pub today: String,
     pub days: u32,
+    /// At most `limit` of each list below; the totals say how many there are.
+    pub limit: usize,
     pub occasions: Vec<Occasion>,
+    pub occasions_total: usize,
     pub follow_ups: Vec<FollowUpView>,
+    pub follow_ups_total: usize,
     pub keep_in_touch: Vec<Overdue>,
+    pub keep_in_touch_total: usize,
 }
 
 impl Ledger {
-    /// The agenda for today and the `days` after it.
-    pub fn agenda(&self, days: u32) -> Result<Agenda> {
+    /// The agenda for today and the `days` after it: in each list the
+    /// `limit` most pressing items, and how many there are in all.
+    pub fn agenda(&self, days: u32, limit: usize) -> Result<Agenda> {
         let today = self.today();
         let until = today.checked_add((days as i64).days()).unwrap_or(today);
         let mut occasions = Vec::new();
+        let mut occasions_total = 0;
         for (field, label) in [("birthday", "birthday"), ("anniversary", "anniversary")] {
-            occasions.extend(self.occasions(field, label, today, until)?);
+            let (found, total) = self.occasions(field, label, today, until, limit)?;
+            occasions.extend(found);
+            occasions_total += total;
         }
         occasions.sort_by(|a, b| a.in_days.cmp(&b.in_days).then(a.person.cmp(&b.person)));
+        occasions.truncate(limit);
+
         let index = self.index();
+        let open =
+            "FROM follow_ups f JOIN people p ON p.id = f.person JOIN entities e ON e.id = f.id
+                    WHERE f.done = 0 AND f.due <= ?1 AND +p.deleted = 0";
+        let follow_ups_total =
+            index.count_with(&format!("SELECT count(*) {open}"), [until.to_string()])?;
         let follow_ups = index
             .query_entities(
-                "SELECT e.json FROM follow_ups f JOIN entities e ON e.id = f.id JOIN people p ON p.id = f.person WHERE f.done = 0 AND f.due <= ?1 AND p.deleted = 0 ORDER BY f.due, f.id",
-                [until.to_string()],
+                &format!("SELECT e.json {open} ORDER BY f.due, f.id LIMIT ?2"),
+                rusqlite::params![until.to_string(), limit as i64],
             )?
             .into_iter()
             .map(|f| follow_up_view(index, f))
             .collect();
-        let mut keep_in_touch = Vec::new();
-        // Due = last contact (or, never contacted, the day they were added)
-        // plus the cadence; SQLite does the date sums so only people who are
-        // due come back.
-        let due = index.rows3(
-            "SELECT p.id, p.cadence, (SELECT max(v.at) FROM involved v WHERE v.person = p.id) AS last, p.since FROM people p
-             WHERE p.cadence IS NOT NULL AND p.deleted = 0
-               AND julianday(substr(coalesce((SELECT max(v.at) FROM involved v WHERE v.person = p.id), p.since, ?1), 1, 10)) + p.cadence <= julianday(?2)",
-            [today.to_string(), until.to_string()],
+
+        // The index keeps each person's keep-in-touch due date (last contact,
+        // or the day they were added, plus the cadence) up to date.
+        let due_sql = "FROM people WHERE touch_due <= ?1 AND deleted = 0";
+        let keep_in_touch_total =
+            index.count_with(&format!("SELECT count(*) {due_sql}"), [until.to_string()])?;
+        let rows = index.rows(
+            &format!(
+                "SELECT id, name, cadence, last, touch_due {due_sql} ORDER BY touch_due, name LIMIT ?2"
+            ),
+            rusqlite::params![until.to_string(), limit as i64],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            },
         )?;
-        for (id, cadence, last, since) in due {
-            let Ok(id) = Id::parse(&id) else { continue };
-            let Some(person) = index.entity(&id)? else {
+        let mut keep_in_touch = Vec::with_capacity(rows.len());
+        for (id, name, cadence, last, due) in rows {
+            let (Ok(id), Some(due)) = (Id::parse(&id), day_of(&due)) else {
                 continue;
             };
-            let start = last
-                .as_deref()
-                .or(since.as_deref())
-                .and_then(day_of)
-                .unwrap_or(today);
-            let due = start.checked_add(cadence.days()).unwrap_or(start);
             keep_in_touch.push(Overdue {
-                person: person.str("name").unwrap_or("").to_string(),
+                person: name,
                 every: format_cadence(cadence as u32),
                 last_contact: last,
                 due: due.to_string(),
@@ -93,57 +114,85 @@ impl Ledger {
                 person_id: id,
             });
         }
-        keep_in_touch.sort_by(|a, b| {
-            b.days_overdue
-                .cmp(&a.days_overdue)
-                .then(a.person.cmp(&b.person))
-        });
         Ok(Agenda {
             today: today.to_string(),
             days,
+            limit,
             occasions,
+            occasions_total,
             follow_ups,
+            follow_ups_total,
             keep_in_touch,
+            keep_in_touch_total,
         })
     }
 
+    /// The first `limit` birthdays (or anniversaries) from today to
+    /// `until`, in calendar order, and how many there are in all.
     fn occasions(
         &self,
         field: &str,
         label: &'static str,
         today: Date,
         until: Date,
-    ) -> Result<Vec<Occasion>> {
-        let md = |d: Date| d.month() as i64 * 100 + d.day() as i64;
-        let (from, to) = (md(today), md(until));
+        limit: usize,
+    ) -> Result<(Vec<Occasion>, usize)> {
+        // The month-days the window covers; 29 February is kept on the
+        // 28th in common years.
+        let mut days = Vec::new();
+        let mut d = today;
+        while d <= until && days.len() < 366 {
+            days.push(d.month() as i64 * 100 + d.day() as i64);
+            if d.month() == 2 && d.day() == 28 && !d.in_leap_year() {
+                days.push(229);
+            }
+            d = match d.tomorrow() {
+                Ok(next) => next,
+                Err(_) => break,
+            };
+        }
+        let list = days
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         let column = format!("{field}_md");
-        let range = if until.year() > today.year() || to < from {
-            format!("({column} >= {from} OR {column} <= {to})")
-        } else {
-            format!("{column} BETWEEN {from} AND {to}")
-        };
-        // 29 February falls on the 28th in common years: always a candidate.
+        let from = today.month() as i64 * 100 + today.day() as i64;
+        let filter = format!("FROM people WHERE {column} IN ({list}) AND deleted = 0");
+        let total = self
+            .index()
+            .count_with(&format!("SELECT count(*) {filter}"), [])?;
+        // Calendar order from today, wrapping at the year's end.
         let sql = format!(
-            "SELECT e.json FROM people p JOIN entities e ON e.id = p.id WHERE p.deleted = 0 AND ({range} OR {column} = 229)"
+            "SELECT id, name, {field} {filter}
+             ORDER BY CASE WHEN {column} >= {from} THEN {column} - {from} ELSE {column} + 1300 - {from} END, name
+             LIMIT ?1"
         );
+        let rows = self.index().rows(&sql, [limit as i64], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?;
         let mut out = Vec::new();
-        for person in self.index().query_entities(&sql, [])? {
-            let Some(date) = person.str(field).and_then(|s| PartialDate::parse(s).ok()) else {
+        for (id, name, date) in rows {
+            let (Ok(id), Some(date)) = (
+                Id::parse(&id),
+                date.and_then(|d| PartialDate::parse(&d).ok()),
+            ) else {
                 continue;
             };
             let next = date.next_on_or_after(today);
-            if next > until {
-                continue;
-            }
             out.push(Occasion {
-                person: person.str("name").unwrap_or("").to_string(),
+                person: name,
                 occasion: label,
                 date: next.to_string(),
                 in_days: (next - today).get_days() as i64,
                 years: date.year.map(|y| next.year() - y),
-                person_id: person.id,
+                person_id: id,
             });
         }
-        Ok(out)
+        Ok((out, total))
     }
 }

@@ -10,6 +10,9 @@ pub struct TodayArgs {
     /// How many days ahead to look
     #[arg(long, default_value_t = 7)]
     days: u32,
+    /// Show at most this many items in each list
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
     /// Print as JSON
     #[arg(long)]
     json: bool,
@@ -17,7 +20,7 @@ pub struct TodayArgs {
 
 pub fn run(env: &Env, args: TodayArgs) -> anyhow::Result<()> {
     let ledger = env.open()?;
-    let agenda = ledger.agenda(args.days)?;
+    let agenda = ledger.agenda(args.days, args.limit)?;
     if args.json {
         return print_json(&agenda);
     }
@@ -44,6 +47,7 @@ pub fn run(env: &Env, args: TodayArgs) -> anyhow::Result<()> {
             };
             println!("  {} {}{years}  {}, {when}", o.person, o.occasion, o.date);
         }
+        more(s, agenda.occasions_total, agenda.occasions.len());
     }
     if !agenda.follow_ups.is_empty() {
         println!("{}", s.bold("Follow-ups"));
@@ -57,6 +61,7 @@ pub fn run(env: &Env, args: TodayArgs) -> anyhow::Result<()> {
             };
             println!("  {}  {}: {}  {due}", s.dim(f.id.short()), f.person, f.text);
         }
+        more(s, agenda.follow_ups_total, agenda.follow_ups.len());
     }
     if !agenda.keep_in_touch.is_empty() {
         println!("{}", s.bold("Keep in touch"));
@@ -75,6 +80,19 @@ pub fn run(env: &Env, args: TodayArgs) -> anyhow::Result<()> {
             };
             println!("  {} (every {}, {last}): {state}", k.person, k.every);
         }
+        more(s, agenda.keep_in_touch_total, agenda.keep_in_touch.len());
     }
     Ok(())
+}
+
+fn more(s: super::style::Style, total: usize, shown: usize) {
+    if total > shown {
+        println!(
+            "  {}",
+            s.dim(&format!(
+                "…and {} more (--limit to see them)",
+                total - shown
+            ))
+        );
+    }
 }

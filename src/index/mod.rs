@@ -21,18 +21,19 @@ use crate::error::{Error, Result};
 use crate::model::{Entity, Id, Kind, PartialDate, Shard};
 
 /// Bump when the schema or what is derived changes: the index is rebuilt.
-const SCHEMA_VERSION: &str = "5";
+const SCHEMA_VERSION: &str = "8";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE shards(shard TEXT PRIMARY KEY, version TEXT NOT NULL DEFAULT '', dirty INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE entities(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, json TEXT NOT NULL);
-CREATE TABLE people(id TEXT PRIMARY KEY, name_key TEXT NOT NULL, sort_key TEXT NOT NULL, company TEXT, birthday_md INTEGER, anniversary_md INTEGER, cadence INTEGER, since TEXT, deleted INTEGER NOT NULL);
+CREATE TABLE people(id TEXT PRIMARY KEY, name TEXT NOT NULL, name_key TEXT NOT NULL, sort_key TEXT NOT NULL, company TEXT, birthday TEXT, birthday_md INTEGER, anniversary TEXT, anniversary_md INTEGER, cadence INTEGER, since TEXT, deleted INTEGER NOT NULL, last TEXT, touch_due TEXT);
+CREATE INDEX people_touch ON people(touch_due, deleted);
 CREATE INDEX people_name ON people(name_key);
-CREATE INDEX people_sort ON people(deleted, sort_key);
+CREATE INDEX people_sort ON people(sort_key);
 CREATE INDEX people_company ON people(company);
-CREATE INDEX people_birthday ON people(birthday_md);
-CREATE INDEX people_anniversary ON people(anniversary_md);
+CREATE INDEX people_birthday ON people(birthday_md, deleted);
+CREATE INDEX people_anniversary ON people(anniversary_md, deleted);
 CREATE INDEX people_cadence ON people(cadence);
 CREATE TABLE companies(id TEXT PRIMARY KEY, name_key TEXT NOT NULL, domain TEXT, deleted INTEGER NOT NULL);
 CREATE INDEX companies_name ON companies(name_key);
@@ -290,6 +291,8 @@ impl Index {
             .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
             .map_err(|e| self.err(e))?;
         let Some(rowid) = rowid else { return Ok(()) };
+        // People an interaction involved need their last contact again.
+        let involved = self.strings("SELECT person FROM involved WHERE interaction=?1", [id])?;
         for sql in [
             "DELETE FROM names WHERE rowid=?1",
             "DELETE FROM texts WHERE rowid=?1",
@@ -314,7 +317,21 @@ impl Index {
                 .and_then(|mut s| s.execute([id]))
                 .map_err(|e| self.err(e))?;
         }
+        for person in involved {
+            self.refresh_touch(&person)?;
+        }
         Ok(())
+    }
+
+    /// Recomputes a person's last contact and keep-in-touch due date from
+    /// their interactions. Only people with a cadence keep them.
+    fn refresh_touch(&mut self, person: &str) -> Result<()> {
+        self.exec(
+            "UPDATE people SET last = (SELECT max(at) FROM involved WHERE person = ?1),
+                touch_due = date(substr(coalesce((SELECT max(at) FROM involved WHERE person = ?1), since), 1, 10), '+' || cadence || ' days')
+             WHERE id = ?1 AND cadence > 0",
+            [person],
+        )
     }
 
     /// Replaces the rows derived from one entity (inside a batch).
@@ -348,13 +365,16 @@ impl Index {
                         .map(|d| d.month_day() as i64)
                 };
                 self.exec(
-                    "INSERT INTO people VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO people(id, name, name_key, sort_key, company, birthday, birthday_md, anniversary, anniversary_md, cadence, since, deleted) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     params![
                         id,
+                        name,
                         name_key(&name),
                         name_key(&sort),
                         entity.str("company"),
+                        entity.str("birthday"),
                         md("birthday"),
+                        entity.str("anniversary"),
                         md("anniversary"),
                         entity.get("cadence_days").and_then(Json::as_i64),
                         entity.str("created").and_then(|c| c.get(..10)),
@@ -370,6 +390,9 @@ impl Index {
                     "INSERT INTO names(rowid, text) VALUES(?1, ?2)",
                     params![rowid, names.to_lowercase()],
                 )?;
+                if entity.get("cadence_days").is_some() {
+                    self.refresh_touch(id)?;
+                }
                 self.put_tags(id, entity)?;
                 for e in entity.set_values("emails") {
                     self.exec(
@@ -427,6 +450,13 @@ impl Index {
                         self.exec(
                             "INSERT INTO involved VALUES(?1, ?2, ?3)",
                             params![id, p, at],
+                        )?;
+                        // A newer contact moves the keep-in-touch due date.
+                        self.exec(
+                            "UPDATE people SET last = ?2,
+                                touch_due = date(substr(?2, 1, 10), '+' || cadence || ' days')
+                             WHERE id = ?1 AND cadence > 0 AND (last IS NULL OR last < ?2)",
+                            params![p, at],
                         )?;
                     }
                 }
@@ -496,16 +526,15 @@ impl Index {
         Ok(rows.into_iter().flatten().collect())
     }
 
-    /// Rows of (text, integer, optional text, optional text).
-    #[allow(clippy::type_complexity)]
-    pub fn rows3<P: rusqlite::Params>(
-        &self,
-        sql: &str,
-        params: P,
-    ) -> Result<Vec<(String, i64, Option<String>, Option<String>)>> {
+    /// Rows of a query, each read by `read`.
+    pub fn rows<T, P, F>(&self, sql: &str, params: P, read: F) -> Result<Vec<T>>
+    where
+        P: rusqlite::Params,
+        F: FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_map(params, read)
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
@@ -576,6 +605,14 @@ impl Index {
         self.conn
             .prepare_cached("SELECT count(*) FROM entities WHERE id >= ?1 AND id < ?2")
             .and_then(|mut s| s.query_row(shard_range(shard), |r| r.get(0)))
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn count_with<P: rusqlite::Params>(&self, sql: &str, params: P) -> Result<usize> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row(params, |r| r.get::<_, i64>(0)))
+            .map(|n| n as usize)
             .map_err(|e| self.err(e))
     }
 
