@@ -100,11 +100,14 @@ fn trigram_query(q: &str) -> Option<String> {
     })
 }
 
-fn word_query(q: &str) -> Option<String> {
+/// An FTS query needing every word of `q`, each as a whole word or, with
+/// `prefix`, as the start of one.
+fn word_query(q: &str, prefix: bool) -> Option<String> {
+    let star = if prefix { "*" } else { "" };
     let words: Vec<String> = q
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"*", w.to_lowercase()))
+        .map(|w| format!("\"{}\"{star}", w.to_lowercase()))
         .collect();
     (!words.is_empty()).then(|| words.join(" AND "))
 }
@@ -118,8 +121,8 @@ impl Index {
             rowids = self.fts_candidates("names", &fts)?;
         }
         let mut entities = self.entities_by_rowid(&rowids)?;
-        if q.chars().count() < 3 || entities.is_empty() {
-            // Too short for trigrams: fall back to a prefix scan of names.
+        if q.chars().count() < 3 {
+            // Too short for trigrams: a prefix scan of names.
             let like = format!("{q}%");
             let word = format!("% {q}%");
             let ids = self.ids(
@@ -206,6 +209,12 @@ impl Index {
                 entry.why = why;
             }
         };
+        if query.contains('@') {
+            let email = query.trim().to_lowercase();
+            for id in self.ids("SELECT id FROM emails WHERE email = ?1", [&email])? {
+                offer(&id, Kind::Person, 0.98, "email".to_string());
+            }
+        }
         for (e, score) in self.match_names(query, &[Kind::Person, Kind::Company])? {
             let why = if score >= 0.999 {
                 "name"
@@ -214,8 +223,16 @@ impl Index {
             };
             offer(&e.id, e.kind, score, why.to_string());
         }
-        if let Some(fts) = word_query(query) {
-            let rowids = self.fts_candidates("texts", &fts)?;
+        if let Some(exact) = word_query(query, false) {
+            // Whole words first: a prefix query reads every matching word's
+            // postings, which for a common word is most of the index. Only
+            // when whole words find nothing are prefixes tried.
+            let mut rowids = self.fts_candidates("texts", &exact)?;
+            if rowids.is_empty()
+                && let Some(prefixed) = word_query(query, true)
+            {
+                rowids = self.fts_candidates("texts", &prefixed)?;
+            }
             for (rank, e) in self.entities_by_rowid(&rowids)?.into_iter().enumerate() {
                 // Earlier rows ranked better by bm25: a small bonus keeps that order.
                 let bonus = 0.05 * (1.0 - rank as f64 / CANDIDATES as f64);
