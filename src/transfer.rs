@@ -154,12 +154,31 @@ impl Ledger {
                 summary.skipped.len()
             )));
         }
+        tracing::debug!(
+            lines = line_no,
+            accepted,
+            "import: lines checked and spooled"
+        );
+        self.bulk_if_empty(|ledger| {
+            ledger.import_buckets(name, spool.path(), buckets, summary, progress)
+        })
+    }
+
+    /// The second pass of an import: each bucket written as one batch.
+    fn import_buckets(
+        &mut self,
+        name: &str,
+        spool: &std::path::Path,
+        buckets: BTreeMap<char, std::io::BufWriter<std::fs::File>>,
+        mut summary: ImportSummary,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<ImportSummary> {
         let total = buckets.len();
-        for (i, (key, writer)) in std::mem::take(&mut buckets).into_iter().enumerate() {
+        for (i, (key, writer)) in buckets.into_iter().enumerate() {
             writer
                 .into_inner()
-                .map_err(|e| Error::io(spool.path(), e.into_error()))?;
-            let path = spool.path().join(format!("bucket-{key}"));
+                .map_err(|e| Error::io(spool, e.into_error()))?;
+            let path = spool.join(format!("bucket-{key}"));
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
             let entities: Vec<Entity> = text
                 .lines()
@@ -167,7 +186,9 @@ impl Ledger {
                 .collect();
             drop(text);
             let work = self.changes_for(entities, &mut summary)?;
+            tracing::debug!(bucket = %key, "import: bucket parsed");
             self.write_shards(&format!("import {name}"), work)?;
+            tracing::debug!(bucket = %key, "import: bucket written");
             progress(i + 1, total);
         }
         Ok(summary)
