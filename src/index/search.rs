@@ -40,6 +40,9 @@ fn word_similarity(q: &str, w: &str) -> f64 {
         1.0
     } else if w.starts_with(q) && q.chars().count() >= 2 {
         0.9 + 0.05 * (q.len() as f64 / w.len() as f64)
+    } else if w.starts_with(q) {
+        // An initial: "edna m".
+        0.85
     } else if q.chars().count() < 3 {
         0.0
     } else {
