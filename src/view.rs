@@ -117,10 +117,13 @@ fn opt(e: &Entity, field: &str) -> Option<String> {
 }
 
 fn name_of(index: &Index, id: &str) -> String {
-    Id::parse(id)
+    index
+        .ids_raw(
+            "SELECT name FROM people WHERE id = ?1 UNION ALL SELECT name FROM companies WHERE id = ?1",
+            [id],
+        )
         .ok()
-        .and_then(|id| index.entity(&id).ok().flatten())
-        .and_then(|e| opt(&e, "name"))
+        .and_then(|names| names.into_iter().next())
         .unwrap_or_else(|| "(unknown)".into())
 }
 
@@ -178,10 +181,7 @@ pub fn follow_up_view(index: &Index, e: Entity) -> FollowUpView {
 /// The date of the last interaction with someone.
 pub fn last_contact(index: &Index, id: &Id) -> Result<Option<String>> {
     Ok(index
-        .ids_raw(
-            "SELECT max(at) FROM involved WHERE person = ?1",
-            [id.as_str()],
-        )?
+        .ids_raw("SELECT last FROM people WHERE id = ?1", [id.as_str()])?
         .into_iter()
         .next())
 }

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::model::{Entity, Id, Kind, PartialDate, Shard};
 
 /// Bump when the schema or what is derived changes: the index is rebuilt.
-const SCHEMA_VERSION: &str = "8";
+const SCHEMA_VERSION: &str = "9";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -35,7 +35,7 @@ CREATE INDEX people_company ON people(company);
 CREATE INDEX people_birthday ON people(birthday_md, deleted);
 CREATE INDEX people_anniversary ON people(anniversary_md, deleted);
 CREATE INDEX people_cadence ON people(cadence);
-CREATE TABLE companies(id TEXT PRIMARY KEY, name_key TEXT NOT NULL, domain TEXT, deleted INTEGER NOT NULL);
+CREATE TABLE companies(id TEXT PRIMARY KEY, name TEXT NOT NULL, name_key TEXT NOT NULL, domain TEXT, deleted INTEGER NOT NULL);
 CREATE INDEX companies_name ON companies(name_key);
 CREATE TABLE tags(tag TEXT NOT NULL, id TEXT NOT NULL);
 CREATE INDEX tags_tag ON tags(tag);
@@ -227,7 +227,7 @@ impl Index {
             sql.push_str(create);
         }
         sql.push_str(
-            "UPDATE people SET last = (SELECT max(at) FROM involved WHERE person = people.id) WHERE cadence > 0;
+            "UPDATE people SET last = (SELECT max(at) FROM involved WHERE person = people.id);
              UPDATE people SET touch_due = date(substr(coalesce(last, since), 1, 10), '+' || cadence || ' days') WHERE cadence > 0;
              INSERT OR REPLACE INTO meta VALUES('built','yes');
              COMMIT;",
@@ -374,16 +374,16 @@ impl Index {
         Ok(())
     }
 
-    /// Recomputes a person's last contact and keep-in-touch due date from
-    /// their interactions. Only people with a cadence keep them.
+    /// Recomputes a person's last contact, and keep-in-touch due date if
+    /// they have a cadence, from their interactions.
     fn refresh_touch(&mut self, person: &str) -> Result<()> {
         if self.bulk {
             return Ok(());
         }
         self.exec(
             "UPDATE people SET last = (SELECT max(at) FROM involved WHERE person = ?1),
-                touch_due = date(substr(coalesce((SELECT max(at) FROM involved WHERE person = ?1), since), 1, 10), '+' || cadence || ' days')
-             WHERE id = ?1 AND cadence > 0",
+                touch_due = CASE WHEN cadence > 0 THEN date(substr(coalesce((SELECT max(at) FROM involved WHERE person = ?1), since), 1, 10), '+' || cadence || ' days') END
+             WHERE id = ?1",
             [person],
         )
     }
@@ -444,9 +444,7 @@ impl Index {
                     "INSERT INTO names(rowid, text) VALUES(?1, ?2)",
                     params![rowid, names.to_lowercase()],
                 )?;
-                if entity.get("cadence_days").is_some() {
-                    self.refresh_touch(id)?;
-                }
+                self.refresh_touch(id)?;
                 self.put_tags(id, entity)?;
                 for e in entity.set_values("emails") {
                     self.exec(
@@ -469,8 +467,8 @@ impl Index {
             Kind::Company => {
                 let name = text_of("name");
                 self.exec(
-                    "INSERT INTO companies VALUES(?1, ?2, ?3, ?4)",
-                    params![id, name_key(&name), entity.str("domain"), deleted],
+                    "INSERT INTO companies(id, name, name_key, domain, deleted) VALUES(?1, ?2, ?3, ?4, ?5)",
+                    params![id, name, name_key(&name), entity.str("domain"), deleted],
                 )?;
                 self.exec(
                     "INSERT INTO names(rowid, text) VALUES(?1, ?2)",
@@ -511,8 +509,8 @@ impl Index {
                         // A newer contact moves the keep-in-touch due date.
                         self.exec(
                             "UPDATE people SET last = ?2,
-                                touch_due = date(substr(?2, 1, 10), '+' || cadence || ' days')
-                             WHERE id = ?1 AND cadence > 0 AND (last IS NULL OR last < ?2)",
+                                touch_due = CASE WHEN cadence > 0 THEN date(substr(?2, 1, 10), '+' || cadence || ' days') END
+                             WHERE id = ?1 AND (last IS NULL OR last < ?2)",
                             params![p, at],
                         )?;
                     }
