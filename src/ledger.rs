@@ -327,11 +327,31 @@ impl Ledger {
         }
         report.reindexed = stale.len();
         self.reindex_shards(&stale)?;
-        report.temp_files_removed = self.store.sweep_temp_files()?;
+        report.temp_files_removed = self.store.sweep_temp_files()? + self.sweep_import_spools();
         report.people = self
             .index
             .count("SELECT count(*) FROM people WHERE deleted=0")? as usize;
         Ok(report)
+    }
+
+    /// Removes spool directories left by imports that were killed. Only
+    /// old ones: a running import's first pass holds no lock.
+    fn sweep_import_spools(&self) -> usize {
+        let Ok(entries) = std::fs::read_dir(&self.home) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".import-"))
+            .filter(|e| {
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > std::time::Duration::from_secs(3600))
+            })
+            .filter(|e| std::fs::remove_dir_all(e.path()).is_ok())
+            .count()
     }
 
     /// Folds each shard's chunks into one snapshot.

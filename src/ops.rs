@@ -230,6 +230,23 @@ impl Ledger {
     /// Finds the one person (or company, if `kinds` allows) meant by WHO: an
     /// id or id prefix, an email, a name or nickname, or something close to one.
     pub fn resolve(&self, who: &str, kinds: &[Kind], deleted: bool) -> Result<Entity> {
+        match self.resolve_among(who, kinds, deleted) {
+            Err(Error::NotFound(q)) if !deleted => {
+                // Say so when the one meant was removed.
+                match self.resolve_among(who, kinds, true) {
+                    Ok(e) => Err(Error::invalid(format!(
+                        "{} was removed; `kith restore {}` brings them back",
+                        e.str("name").unwrap_or(who),
+                        e.id.short()
+                    ))),
+                    Err(_) => Err(Error::NotFound(q)),
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn resolve_among(&self, who: &str, kinds: &[Kind], deleted: bool) -> Result<Entity> {
         let who = who.trim();
         if who.is_empty() {
             return Err(Error::invalid("an empty name"));
