@@ -66,14 +66,15 @@ impl Ledger {
         occasions.truncate(limit);
 
         let index = self.index();
-        let open =
-            "FROM follow_ups f JOIN people p ON p.id = f.person JOIN entities e ON e.id = f.id
-                    WHERE f.done = 0 AND f.due <= ?1 AND +p.deleted = 0";
+        let open = "FROM follow_ups f JOIN people p ON p.id = f.person
+                    WHERE f.done = 0 AND f.due <= ?1 AND p.deleted = 0";
         let follow_ups_total =
             index.count_with(&format!("SELECT count(*) {open}"), [until.to_string()])?;
         let follow_ups = index
             .query_entities(
-                &format!("SELECT e.json {open} ORDER BY f.due, f.id LIMIT ?2"),
+                &format!(
+                    "SELECT (SELECT json FROM entities WHERE id = f.id) {open} ORDER BY f.due, f.id LIMIT ?2"
+                ),
                 rusqlite::params![until.to_string(), limit as i64],
             )?
             .into_iter()

@@ -295,12 +295,18 @@ fn diff_into(old: &Entity, new: &Entity, changes: &mut Vec<Change>) {
 
 /// One line of an export: an entity, the header (None), or why not.
 fn parse_line(line: &str) -> std::result::Result<Option<Entity>, String> {
-    let value: Json = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
-    if value.get(HEADER_KEY).is_some() {
-        return Ok(None);
-    }
-    let entity: Entity =
-        serde_json::from_value(value).map_err(|e| format!("not a kith record: {e}"))?;
+    // Records are parsed straight into entities; only a line that is not
+    // one is looked at again, to tell the header and plain bad JSON apart.
+    let entity: Entity = match serde_json::from_str(line) {
+        Ok(e) => e,
+        Err(record_err) => {
+            let value: Json = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+            if value.get(HEADER_KEY).is_some() {
+                return Ok(None);
+            }
+            return Err(format!("not a kith record: {record_err}"));
+        }
+    };
     for fields in [&entity.shared, &entity.private] {
         check_fields(entity.kind, fields)?;
     }

@@ -140,6 +140,8 @@ impl Env {
             Err(_) => jiff::Timestamp::now(),
         };
         let tz = match std::env::var("KITH_TZ") {
+            // UTC needs no time zone database (reading it costs a millisecond).
+            Ok(name) if name == "UTC" => jiff::tz::TimeZone::UTC,
             Ok(name) => jiff::tz::TimeZone::get(&name)
                 .with_context(|| format!("KITH_TZ='{name}' is not a time zone"))?,
             Err(_) => jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC),

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::model::{Entity, Id, Kind, PartialDate, Shard};
 
 /// Bump when the schema or what is derived changes: the index is rebuilt.
-const SCHEMA_VERSION: &str = "9";
+const SCHEMA_VERSION: &str = "10";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,6 +51,7 @@ CREATE INDEX involved_person ON involved(person, at);
 CREATE INDEX involved_interaction ON involved(interaction);
 CREATE TABLE follow_ups(id TEXT PRIMARY KEY, person TEXT NOT NULL, due TEXT NOT NULL, done INTEGER NOT NULL);
 CREATE INDEX follow_ups_open ON follow_ups(done, due);
+CREATE INDEX follow_ups_person ON follow_ups(person, done, due);
 CREATE VIRTUAL TABLE names USING fts5(text, content='', contentless_delete=1, tokenize='trigram');
 CREATE VIRTUAL TABLE texts USING fts5(text, content='', contentless_delete=1, detail=none, tokenize='unicode61 remove_diacritics 2');
 ";
@@ -126,6 +127,13 @@ impl Index {
         let conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(wrap)?;
+        // Closing would checkpoint and delete the WAL, and the next process
+        // would create and fsync it again: let SQLite checkpoint as it fills.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(wrap)?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32000;")
             .map_err(wrap)?;
         let version: Option<String> = conn
@@ -390,7 +398,10 @@ impl Index {
 
     /// Replaces the rows derived from one entity (inside a batch).
     pub fn put(&mut self, entity: &Entity) -> Result<()> {
-        self.remove_rows(entity.id.as_str())?;
+        // A bulk load starts from an empty index: there is nothing to replace.
+        if !self.bulk {
+            self.remove_rows(entity.id.as_str())?;
+        }
         self.insert(entity)
     }
 

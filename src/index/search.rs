@@ -19,7 +19,7 @@ use crate::model::{Entity, Id, Kind};
 
 /// How many candidates each index may offer before scoring.
 const CANDIDATES: usize = 300;
-/// Above this many matches, FTS results are taken unranked.
+/// Above this many matches, word-index results are taken unranked.
 const RANK_LIMIT: i64 = 5000;
 /// Word similarity below which a name does not match.
 const NAME_THRESHOLD: f64 = 0.72;
@@ -46,7 +46,7 @@ fn word_similarity(q: &str, w: &str) -> f64 {
     } else if q.chars().count() < 3 {
         0.0
     } else {
-        strsim::normalized_damerau_levenshtein(q, w).max(strsim::jaro_winkler(q, w) - 0.08)
+        strsim::normalized_damerau_levenshtein(q, w)
     }
 }
 
@@ -83,7 +83,8 @@ pub fn name_score(query: &str, name: &str) -> f64 {
     (total / count) * (0.9 + 0.1 * coverage) * 0.99
 }
 
-fn trigram_query(q: &str) -> Option<String> {
+/// The distinct trigrams of each word of `q`.
+fn trigrams(q: &str) -> Vec<String> {
     let mut grams = Vec::new();
     for word in q.split(' ') {
         let chars: Vec<char> = word.chars().collect();
@@ -94,13 +95,7 @@ fn trigram_query(q: &str) -> Option<String> {
             }
         }
     }
-    (!grams.is_empty()).then(|| {
-        grams
-            .iter()
-            .map(|g| format!("\"{g}\""))
-            .collect::<Vec<_>>()
-            .join(" OR ")
-    })
+    grams
 }
 
 /// An FTS query needing every word of `q`, each as a whole word or, with
@@ -119,10 +114,7 @@ impl Index {
     /// People and companies whose name is like `query`, best first.
     pub fn match_names(&self, query: &str, kinds: &[Kind]) -> Result<Vec<(Entity, f64)>> {
         let q = name_key(query);
-        let mut rowids: Vec<i64> = Vec::new();
-        if let Some(fts) = trigram_query(&q) {
-            rowids = self.fts_candidates("names", &fts)?;
-        }
+        let rowids = self.name_candidates(&q)?;
         let mut entities = self.entities_by_rowid(&rowids)?;
         if q.chars().count() < 3 {
             // Too short for trigrams: a prefix scan of names.
@@ -148,6 +140,33 @@ impl Index {
         out.sort_by(|a, b| b.1.total_cmp(&a.1));
         out.dedup_by(|a, b| a.0.id == b.0.id);
         Ok(out)
+    }
+
+    /// Names sharing the most trigrams with `q`, at most CANDIDATES of them.
+    /// Counting shared trigrams per name finds a misspelt name among tens of
+    /// thousands that share one trigram with it, where FTS ranking would
+    /// have to score every one of them.
+    fn name_candidates(&self, q: &str) -> Result<Vec<i64>> {
+        let mut shared: HashMap<i64, u32> = HashMap::new();
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT rowid FROM names WHERE names MATCH ?1")
+            .map_err(|e| self.err(e))?;
+        for gram in trigrams(q) {
+            let rows = stmt
+                .query_map([format!("\"{gram}\"")], |r| r.get::<_, i64>(0))
+                .map_err(|e| self.err(e))?;
+            for row in rows {
+                *shared.entry(row.map_err(|e| self.err(e))?).or_default() += 1;
+            }
+        }
+        let mut ranked: Vec<(i64, u32)> = shared.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(ranked
+            .into_iter()
+            .take(CANDIDATES)
+            .map(|(rowid, _)| rowid)
+            .collect())
     }
 
     /// Up to CANDIDATES rows matching an FTS query, best ranked first.
@@ -219,10 +238,18 @@ impl Index {
             }
         }
         for (e, score) in self.match_names(query, &[Kind::Person, Kind::Company])? {
+            // Exact and prefix name matches rank first; names that are only
+            // similar rank below exact words found in other text, so "find
+            // cornwall" shows facts about Cornwall before Mr Cornwell.
             let why = if score >= 0.999 {
                 "name"
             } else {
                 "name (similar)"
+            };
+            let score = if score >= 0.85 {
+                score
+            } else {
+                0.2 + 0.3 * score
             };
             offer(&e.id, e.kind, score, why.to_string());
         }
