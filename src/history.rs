@@ -58,19 +58,27 @@ impl Ledger {
                 private: v.private,
             });
         }
-        // The person and everything kept beside them in their shard.
+        // The person and everything about them: mostly in their own shard,
+        // but a relationship recorded from the other person's side lives in
+        // that person's shard.
         let mut ids: HashSet<String> = HashSet::from([person.id.to_string()]);
+        let mut shards = vec![person.id.clone()];
         for id in index.ids(
             "SELECT id FROM items WHERE subject = ?1 OR other = ?1 UNION SELECT id FROM follow_ups WHERE person = ?1",
             [person.id.as_str()],
         )? {
+            if !shards.iter().any(|s| s.shard() == id.shard()) {
+                shards.push(id.clone());
+            }
             ids.insert(id.to_string());
         }
         let tz = self.time_zone().clone();
-        let mut pair = self.load_pair(&person.id)?;
-        let shared = changes_touching(&mut pair.shared.doc, &ids, &tz)?;
-        let private = changes_touching(&mut pair.private.doc, &ids, &tz)?;
-        events.extend(merge_parts(shared, private));
+        for in_shard in shards {
+            let mut pair = self.load_pair(&in_shard)?;
+            let shared = changes_touching(&mut pair.shared.doc, &ids, &tz)?;
+            let private = changes_touching(&mut pair.private.doc, &ids, &tz)?;
+            events.extend(merge_parts(shared, private));
+        }
         // Newest first; a stable sort keeps same-second edits in the order made.
         events.reverse();
         events.sort_by(|a, b| b.at.cmp(&a.at));

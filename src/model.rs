@@ -230,25 +230,30 @@ impl Entity {
         self.shared.is_empty() && self.private.is_empty()
     }
 
-    /// A set-like field (`emails`, `tags`, …) as its keys in insertion order.
+    /// A set-like field (`emails`, `tags`, …) as its members from both
+    /// parts, in the order they were added.
     pub fn set_values(&self, field: &str) -> Vec<Labeled> {
-        let Some(Json::Object(map)) = self.get(field) else {
-            return Vec::new();
-        };
-        let mut out: Vec<(i64, Labeled)> = map
-            .iter()
-            .map(|(value, meta)| {
+        let mut out: Vec<(i64, Labeled)> = Vec::new();
+        for (part, private) in [(&self.shared, false), (&self.private, true)] {
+            let Some(Json::Object(map)) = part.get(field) else {
+                continue;
+            };
+            for (value, meta) in map {
+                if out.iter().any(|(_, l)| l.value == *value) {
+                    continue;
+                }
                 let label = meta.get("label").and_then(Json::as_str).unwrap_or("");
                 let pos = meta.get("pos").and_then(Json::as_i64).unwrap_or(0);
-                (
+                out.push((
                     pos,
                     Labeled {
                         value: value.clone(),
                         label: label.to_string(),
+                        private,
                     },
-                )
-            })
-            .collect();
+                ));
+            }
+        }
         out.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.value.cmp(&b.1.value)));
         out.into_iter().map(|(_, l)| l).collect()
     }
@@ -265,6 +270,9 @@ pub struct Labeled {
     pub value: String,
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub label: String,
+    /// Kept in the private part (only shown when true).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub private: bool,
 }
 
 /// Fields of a person that hold sets of labelled values.

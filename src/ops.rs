@@ -361,9 +361,9 @@ impl Ledger {
             "emails" | "phones" | "addresses" | "tags" => {
                 let pos = self.sequence();
                 let (key, meta) = member(&field, value, pos)?;
-                let privacy = forced
-                    .or_else(|| who.privacy_of(&field))
-                    .unwrap_or_else(|| self.settings.person_field(&field));
+                // Each member has its own place; a new one goes where the
+                // settings say unless the command says otherwise.
+                let privacy = forced.unwrap_or_else(|| self.settings.person_field(&field));
                 changes.push(Change::PutMember {
                     kind: who.kind,
                     id: who.id.clone(),
@@ -380,6 +380,21 @@ impl Ledger {
             "name" => {
                 if value.is_empty() {
                     return Err(Error::invalid("a name cannot be empty"));
+                }
+                // A sort name kith derived from the old name follows the new
+                // one; one the user set stays.
+                let old = who.str("name").unwrap_or("");
+                let derived = who
+                    .str("sort_name")
+                    .is_none_or(|s| s == default_sort_name(old));
+                if who.kind == Kind::Person && derived {
+                    changes.push(Change::Put {
+                        kind: who.kind,
+                        id: who.id.clone(),
+                        field: "sort_name".into(),
+                        value: text(default_sort_name(value)),
+                        privacy: who.privacy_of("sort_name").unwrap_or(Privacy::Shared),
+                    });
                 }
                 Some(text(value))
             }
@@ -633,7 +648,11 @@ impl Ledger {
             .index()
             .ids_with_prefix(&id.trim().to_lowercase(), &[Kind::FollowUp])?;
         let item = match found.as_slice() {
-            [] => return Err(Error::NotFound(format!("follow-up {id}"))),
+            [] => {
+                return Err(Error::invalid(format!(
+                    "no follow-up has an id starting with '{id}'"
+                )));
+            }
             [(id, _)] => self.entity(id)?,
             many => {
                 return Err(Error::Ambiguous {

@@ -115,6 +115,7 @@ impl Ledger {
                 });
             }
             let Ok(line) = std::str::from_utf8(&buf) else {
+                saw_content = true;
                 summary
                     .skipped
                     .push(format!("{name}:{line_no}: not UTF-8 text"));

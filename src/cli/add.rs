@@ -60,7 +60,6 @@ pub fn run(env: &Env, args: AddArgs) -> anyhow::Result<()> {
         privacy: args.privacy.choice(),
     };
     let id = ledger.add_person(&person)?;
-    super::report_problems(&ledger);
     if args.json {
         print_json(&serde_json::json!({ "id": id }))
     } else {

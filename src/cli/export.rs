@@ -60,7 +60,6 @@ pub fn run(env: &Env, args: ExportArgs) -> anyhow::Result<()> {
         }
     };
     bar.finish();
-    super::report_problems(&ledger);
     if let Some(path) = &args.output {
         eprintln!(
             "exported {} records ({} people) to {}{}",

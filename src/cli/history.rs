@@ -21,7 +21,6 @@ pub fn run(env: &Env, args: HistoryArgs) -> anyhow::Result<()> {
     let mut ledger = env.open()?;
     let who = person(&ledger, &args.who)?;
     let events = ledger.history(&who, args.limit)?;
-    super::report_problems(&ledger);
     if args.json {
         return print_json(&events);
     }

@@ -49,7 +49,6 @@ pub fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&summaries)?;
     }
-    super::report_problems(&ledger);
     Ok(if skipped_any {
         ExitCode::from(1)
     } else {

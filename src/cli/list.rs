@@ -44,12 +44,9 @@ pub fn run(env: &Env, args: ListArgs) -> anyhow::Result<()> {
             return print_json(&views);
         }
         for c in views {
-            println!(
-                "{:<32} {:>4} people  {}",
-                c.name,
-                c.people.len(),
-                s.dim(c.id.short())
-            );
+            let n = c.people.len();
+            let people = if n == 1 { "person" } else { "people" };
+            println!("{:<32} {n:>4} {people}  {}", c.name, s.dim(c.id.short()));
         }
         return Ok(());
     }

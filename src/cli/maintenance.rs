@@ -24,7 +24,6 @@ pub struct CompactArgs {}
 pub fn run_check(env: &Env, args: CheckArgs) -> anyhow::Result<()> {
     let mut ledger = env.open()?;
     let report = ledger.check()?;
-    super::report_problems(&ledger);
     if args.json {
         return print_json(&serde_json::json!({
             "shards": report.shards,
@@ -49,7 +48,6 @@ pub fn run_reindex(env: &Env, _args: ReindexArgs) -> anyhow::Result<()> {
     let bar = Progress::new(env.interactive, "indexing");
     ledger.rebuild_index(&|d, t| bar.set(d, t))?;
     bar.finish();
-    super::report_problems(&ledger);
     println!("index rebuilt");
     Ok(())
 }
@@ -57,7 +55,6 @@ pub fn run_reindex(env: &Env, _args: ReindexArgs) -> anyhow::Result<()> {
 pub fn run_compact(env: &Env, _args: CompactArgs) -> anyhow::Result<()> {
     let mut ledger = env.open()?;
     let n = ledger.compact()?;
-    super::report_problems(&ledger);
     println!("compacted {n} shard parts");
     Ok(())
 }

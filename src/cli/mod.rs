@@ -162,7 +162,7 @@ impl Env {
     }
 
     /// Opens the ledger, with a progress bar if the index must be rebuilt.
-    pub fn open(&self) -> anyhow::Result<Ledger> {
+    pub fn open(&self) -> anyhow::Result<Session> {
         let bar = style::Progress::new(self.interactive, "indexing");
         let ledger = Ledger::open(
             &self.home,
@@ -174,7 +174,7 @@ impl Env {
         )
         .with_context(|| format!("cannot open the ledger in {}", self.home.display()))?;
         bar.finish();
-        Ok(ledger)
+        Ok(Session(ledger))
     }
 
     pub fn style(&self) -> style::Style {
@@ -191,6 +191,29 @@ fn parse_now(s: &str) -> anyhow::Result<jiff::Timestamp> {
         .at(9, 0, 0, 0)
         .to_zoned(jiff::tz::TimeZone::UTC)?
         .timestamp())
+}
+
+/// An open ledger that, when the command is done with it, tells the user
+/// about any damage found while loading, whatever the command was.
+pub struct Session(Ledger);
+
+impl std::ops::Deref for Session {
+    type Target = Ledger;
+    fn deref(&self) -> &Ledger {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut Ledger {
+        &mut self.0
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        report_problems(&self.0);
+    }
 }
 
 /// Tells the user about chunks that loading had to set aside.
@@ -227,6 +250,12 @@ fn init_logging(verbose: u8) {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes
+    // away (`kith list | head`) instead of failing to print.
+    // SAFETY: restoring the default action of a signal has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     init_logging(cli.verbose);
     let env = match Env::new(&cli) {
         Ok(env) => env,

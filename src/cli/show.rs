@@ -43,7 +43,6 @@ pub fn run(env: &Env, args: ShowArgs) -> anyhow::Result<()> {
             print!("{}", render_person(&v, s));
         }
     }
-    super::report_problems(&ledger);
     Ok(())
 }
 

@@ -56,6 +56,18 @@ CREATE VIRTUAL TABLE names USING fts5(text, content='', contentless_delete=1, to
 CREATE VIRTUAL TABLE texts USING fts5(text, content='', contentless_delete=1, detail=none, tokenize='unicode61 remove_diacritics 2');
 ";
 
+/// Whether an index error means another process holds the file for now.
+fn is_busy(err: &Error) -> bool {
+    use rusqlite::ffi::ErrorCode;
+    matches!(
+        err,
+        Error::Index {
+            source: rusqlite::Error::SqliteFailure(e, _),
+            ..
+        } if matches!(e.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
 /// Whether an index error means the file itself is damaged.
 fn is_damage(err: &Error) -> bool {
     use rusqlite::ffi::ErrorCode;
@@ -103,7 +115,7 @@ impl Index {
     /// Opens the index, creating it (empty, to be rebuilt) if it is missing,
     /// unreadable or of another schema version.
     pub fn open(path: &Path) -> Result<Index> {
-        match Self::try_open(path) {
+        match Self::try_open_patiently(path) {
             Err(err) if is_damage(&err) => {
                 // The index is derived: a damaged one is thrown away. Any
                 // other failure (a full disk, permissions) is reported, and
@@ -113,9 +125,26 @@ impl Index {
                     let p = PathBuf::from(format!("{}{suffix}", path.display()));
                     let _ = std::fs::remove_file(p);
                 }
-                Self::try_open(path)
+                Self::try_open_patiently(path)
             }
             other => other,
+        }
+    }
+
+    /// Some first steps (switching a new file to WAL) answer "busy" at once
+    /// instead of waiting while another process sets the index up: retry
+    /// for up to 30 s.
+    fn try_open_patiently(path: &Path) -> Result<Index> {
+        let start = std::time::Instant::now();
+        loop {
+            match Self::try_open(path) {
+                Err(err)
+                    if is_busy(&err) && start.elapsed() < std::time::Duration::from_secs(30) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other,
+            }
         }
     }
 
@@ -169,7 +198,7 @@ impl Index {
     }
 
     fn reset(&mut self) -> Result<()> {
-        let mut sql = String::from("BEGIN;");
+        let mut sql = String::from("BEGIN IMMEDIATE;");
         for t in [
             "meta",
             "shards",

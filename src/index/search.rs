@@ -80,7 +80,7 @@ pub fn name_score(query: &str, name: &str) -> f64 {
     }
     // Matching every word of the name beats matching some of them.
     let coverage = (count / words.len() as f64).min(1.0);
-    (total / count) * (0.9 + 0.1 * coverage) * 0.99
+    (total / count) * (0.97 + 0.03 * coverage) * 0.99
 }
 
 /// The distinct trigrams of each word of `q`.

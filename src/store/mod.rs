@@ -299,6 +299,13 @@ impl Store {
         &self.actor
     }
 
+    /// This device's id followed by 8 new random bytes.
+    fn fresh_actor(&self) -> ActorId {
+        let mut bytes = self.actor.to_bytes()[..8].to_vec();
+        bytes.extend_from_slice(&rand::random::<[u8; 8]>());
+        ActorId::from(bytes)
+    }
+
     fn shard_dir<P: Part>(&self, shard: &Shard) -> PathBuf {
         self.root.join(P::DIR).join(shard.name())
     }
@@ -403,7 +410,10 @@ impl Store {
 
     fn blank<P: Part>(&self) -> Loaded<P> {
         let mut doc = ShardDoc::<P>::empty();
-        doc.set_actor(&self.actor);
+        // A blank document starts its actor's sequence at 1 again, so it
+        // needs an actor of its own: reusing one would give two different
+        // changes the same actor and sequence number.
+        doc.set_actor(&self.fresh_actor());
         Loaded {
             doc,
             files: Vec::new(),
@@ -510,7 +520,7 @@ impl Store {
             chunk::sync_dir(parent)?;
         }
         chunk::sync_dir(&qdir)?;
-        tracing::warn!(file = %path.display(), %reason, "chunk quarantined");
+        tracing::info!(file = %path.display(), %reason, "chunk quarantined");
         Ok(Quarantined {
             file: path.to_path_buf(),
             moved_to,

@@ -1,0 +1,202 @@
+//! A writer killed with SIGKILL at a random moment loses at most the edit
+//! it had not acknowledged; everything acknowledged survives and the ledger
+//! stays sound.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+
+use super::{assert_ledger_sound, items_of};
+use crate::common::{Home, strings};
+
+/// Stop starting writers after this long, whatever the iteration count.
+const BUDGET: Duration = Duration::from_secs(120);
+/// Fewer iterations than this (or than asked for, if fewer) is a failure.
+const MIN_ITERATIONS: usize = 50;
+/// Longest a killed writer is left running, unless writes take longer here
+/// (a loaded machine, a debug build): then as long as two writes take, so
+/// that kills land all through the write rather than always before its end.
+const MAX_DELAY_MS: u64 = 40;
+/// Every this many writers one is left to finish, so that acknowledged
+/// edits are interleaved with killed ones whatever the machine's speed.
+const UNKILLED_EVERY: usize = 4;
+/// A writer left to finish that takes longer than this has hung.
+const WRITER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long an uninterrupted `kith log` takes here, in milliseconds: the
+/// median of a few.
+fn write_time(h: &Home, who: &str) -> u64 {
+    let mut times: Vec<u64> = (0..5)
+        .map(|i| {
+            let t = Instant::now();
+            h.ok(&["log", who, &format!("calibration {i}")]);
+            t.elapsed().as_millis() as u64
+        })
+        .collect();
+    times.sort();
+    times[2]
+}
+
+fn iterations() -> usize {
+    std::env::var("KITH_CRASH_ITERATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Add,
+    Log,
+    Fact,
+}
+
+#[test]
+fn writers_killed_at_random_lose_nothing_acknowledged() {
+    let wanted = iterations();
+    let seed: u64 = std::env::var("KITH_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("crash test: {wanted} iterations, KITH_CRASH_SEED={seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+
+    let h = Home::new();
+    let target = h.add(&["Crash Target", "--email", "target@example.com"]);
+    // Acknowledged edits: people added (id → name), and facts and
+    // interactions by person id.
+    let mut people: BTreeMap<String, String> = BTreeMap::new();
+    let mut facts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut logs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    people.insert(target.clone(), "Crash Target".into());
+    let max_delay = MAX_DELAY_MS.max(2 * write_time(&h, &target));
+    eprintln!("crash test: killing after 0 to {max_delay} ms");
+    let (mut killed, mut finished, mut ran) = (0, 0, 0);
+    let mut failures = Vec::new();
+    let started = Instant::now();
+
+    for i in 0..wanted {
+        if started.elapsed() > BUDGET {
+            break;
+        }
+        ran += 1;
+        let op = [Op::Add, Op::Log, Op::Fact][rng.random_range(0..3)];
+        // Items go to the target (whose shard fills up and is compacted
+        // while writers die) or to someone added earlier.
+        let ids: Vec<&String> = people.keys().collect();
+        let who = if rng.random_bool(0.5) {
+            target.clone()
+        } else {
+            ids[rng.random_range(0..ids.len())].clone()
+        };
+        let name = format!("Crash Person{i}");
+        let text = format!("crash edit {i}");
+        let args: Vec<&str> = match op {
+            Op::Add => vec![
+                "add",
+                &name,
+                "--email",
+                "crash@example.com",
+                "--tag",
+                "crash",
+            ],
+            Op::Log => vec!["log", &who, &text],
+            Op::Fact => vec!["fact", &who, &text],
+        };
+        let mut child = h
+            .command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kith starts");
+        let mut hung = false;
+        if i % UNKILLED_EVERY != 0 {
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..=max_delay)));
+            if child.try_wait().expect("wait").is_none() {
+                // Already-exited children are not killed: their exit code stands.
+                let _ = child.kill();
+            }
+        } else {
+            // Left to finish, but not for ever.
+            let deadline = Instant::now() + WRITER_TIMEOUT;
+            while child.try_wait().expect("wait").is_none() {
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    hung = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        let out = child.wait_with_output().expect("wait");
+        if hung {
+            failures.push(format!(
+                "kith {args:?} still running after {WRITER_TIMEOUT:?}"
+            ));
+            continue;
+        }
+        match (out.status.code(), out.status.signal()) {
+            (Some(0), _) => {
+                finished += 1;
+                match op {
+                    Op::Add => {
+                        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                        assert_eq!(id.len(), 16, "add printed {id:?}");
+                        people.insert(id, name);
+                    }
+                    Op::Log => logs.entry(who).or_default().push(text),
+                    Op::Fact => facts.entry(who).or_default().push(text),
+                }
+            }
+            (None, Some(libc::SIGKILL)) => killed += 1,
+            (code, signal) => failures.push(format!(
+                "kith {args:?}: code {code:?}, signal {signal:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )),
+        }
+    }
+    eprintln!(
+        "crash test: {ran} writers in {:.1?}: {finished} acknowledged, {killed} killed",
+        started.elapsed()
+    );
+    assert!(
+        ran >= MIN_ITERATIONS.min(wanted),
+        "only {ran} iterations ran in {BUDGET:?}"
+    );
+    assert!(
+        failures.is_empty(),
+        "writers failed on their own: {failures:#?}"
+    );
+
+    // Every acknowledged person is listed, and every acknowledged item shows.
+    let listed = h.json(&["list", "--json"]);
+    let ids: BTreeSet<String> = strings(&listed, Some("id")).into_iter().collect();
+    for (id, name) in &people {
+        assert!(ids.contains(id), "acknowledged {name} ({id}) is missing");
+    }
+    let everyone: BTreeSet<String> = people.keys().cloned().collect();
+    let shown = items_of(&h, &everyone);
+    for (who, (shown_facts, shown_logs)) in &shown {
+        for f in facts.get(who).into_iter().flatten() {
+            assert!(
+                shown_facts.contains(f),
+                "acknowledged fact {f:?} is missing"
+            );
+        }
+        for l in logs.get(who).into_iter().flatten() {
+            assert!(shown_logs.contains(l), "acknowledged log {l:?} is missing");
+        }
+        // Nothing landed twice.
+        let unique: BTreeSet<&String> = shown_facts.iter().chain(shown_logs).collect();
+        assert_eq!(
+            unique.len(),
+            shown_facts.len() + shown_logs.len(),
+            "{who}: doubled edits"
+        );
+    }
+    assert_eq!(h.show("target@example.com")["id"], target.as_str());
+    assert_ledger_sound(&h);
+}
