@@ -89,7 +89,10 @@ fn an_unknown_person_is_an_error() {
         assert!(e.contains("no one matches"), "{args:?}: {e}");
     }
     let e = h.error(&["done", "0000"]);
-    assert!(e.contains("no follow-up has an id starting with '0000'"), "{e}");
+    assert!(
+        e.contains("no follow-up has an id starting with '0000'"),
+        "{e}"
+    );
     assert_eq!(h.ledger_files(), before, "a failed command wrote");
 }
 
