@@ -57,6 +57,16 @@ impl Home {
         }
     }
 
+    /// A home inside `parent`, for tests that need a particular file system.
+    pub fn new_in(parent: &Path) -> Home {
+        Home {
+            dir: tempfile::Builder::new()
+                .prefix("kith-test-")
+                .tempdir_in(parent)
+                .expect("a temporary directory"),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

@@ -4,6 +4,7 @@
 mod concurrency;
 mod corruption;
 mod crash;
+mod disk_full;
 mod merge;
 
 use std::collections::{BTreeMap, BTreeSet};
