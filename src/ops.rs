@@ -159,15 +159,7 @@ impl Ledger {
     /// The id of the company called `name`, creating it (as a change in
     /// `changes`) if there is none.
     fn company_for(&self, name: &str, changes: &mut Vec<Change>) -> Result<Id> {
-        let key = name_key(name);
-        if key.is_empty() {
-            return Err(Error::invalid("a company needs a name"));
-        }
-        let found = self.index().ids(
-            "SELECT id FROM companies WHERE name_key=?1 AND deleted=0 ORDER BY id LIMIT 1",
-            [&key],
-        )?;
-        if let Some(id) = found.into_iter().next() {
+        if let Some(id) = self.company_named(name)? {
             return Ok(id);
         }
         let id = Id::random();
@@ -183,16 +175,21 @@ impl Ledger {
         Ok(id)
     }
 
-    pub fn add_company(&mut self, name: &str, domain: Option<&str>, tags: &[String]) -> Result<Id> {
+    /// The live company with exactly this name (ignoring case and spacing).
+    fn company_named(&self, name: &str) -> Result<Option<Id>> {
         let key = name_key(name);
         if key.is_empty() {
             return Err(Error::invalid("a company needs a name"));
         }
-        let exists = self.index().ids(
-            "SELECT id FROM companies WHERE name_key=?1 AND deleted=0 LIMIT 1",
+        let found = self.index().ids(
+            "SELECT id FROM companies WHERE name_key=?1 AND deleted=0 ORDER BY id LIMIT 1",
             [&key],
         )?;
-        if let Some(id) = exists.into_iter().next() {
+        Ok(found.into_iter().next())
+    }
+
+    pub fn add_company(&mut self, name: &str, domain: Option<&str>, tags: &[String]) -> Result<Id> {
+        if let Some(id) = self.company_named(name)? {
             return Err(Error::invalid(format!(
                 "a company called '{}' exists already ({})",
                 name.trim(),
