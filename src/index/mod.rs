@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::model::{Entity, Id, Kind, PartialDate, Shard};
 
 /// Bump when the schema or what is derived changes: the index is rebuilt.
-const SCHEMA_VERSION: &str = "10";
+const SCHEMA_VERSION: &str = "11";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -29,6 +29,7 @@ CREATE TABLE shards(shard TEXT PRIMARY KEY, version TEXT NOT NULL DEFAULT '', di
 CREATE TABLE entities(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, json TEXT NOT NULL);
 CREATE TABLE people(id TEXT PRIMARY KEY, name TEXT NOT NULL, name_key TEXT NOT NULL, sort_key TEXT NOT NULL, company TEXT, birthday TEXT, birthday_md INTEGER, anniversary TEXT, anniversary_md INTEGER, cadence INTEGER, since TEXT, deleted INTEGER NOT NULL, last TEXT, touch_due TEXT);
 CREATE INDEX people_touch ON people(touch_due, deleted);
+CREATE INDEX people_removed ON people(id) WHERE deleted = 1;
 CREATE INDEX people_name ON people(name_key);
 CREATE INDEX people_sort ON people(sort_key);
 CREATE INDEX people_company ON people(company);
@@ -156,13 +157,7 @@ impl Index {
         let conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(wrap)?;
-        // Closing would checkpoint and delete the WAL, and the next process
-        // would create and fsync it again: let SQLite checkpoint as it fills.
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )
-        .map_err(wrap)?;
+
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32000;")
             .map_err(wrap)?;
         let version: Option<String> = conn
@@ -270,6 +265,11 @@ impl Index {
              COMMIT;",
         );
         self.conn.execute_batch(&sql).map_err(|e| self.err(e))?;
+        // Fold the load into the database file now: a large WAL left behind
+        // would be read again by every later process that opens the index.
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|e| self.err(e))?;
         self.bulk = false;
         self.fresh = true;
         Ok(())

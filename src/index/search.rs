@@ -271,32 +271,25 @@ impl Index {
                 }
             }
         }
-        let mut hits: Vec<Hit> = best.into_values().collect();
-        if !deleted {
-            let live = |h: &Hit| -> bool {
-                self.entity(&h.id)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|e| !e.is_deleted())
+        // Whether each hit is removed, and its sort key, from the columns:
+        // no record needs parsing for that.
+        let mut keyed = Vec::with_capacity(best.len());
+        for hit in best.into_values() {
+            let row = self.rows(
+                "SELECT sort_key, deleted FROM people WHERE id = ?1
+                 UNION ALL SELECT name_key, deleted FROM companies WHERE id = ?1",
+                [hit.id.as_str()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            )?;
+            let Some((sort_key, removed)) = row.into_iter().next() else {
+                continue;
             };
-            hits.retain(live);
+            if removed == 0 || deleted {
+                keyed.push((std::cmp::Reverse((hit.score * 1e6) as i64), sort_key, hit));
+            }
         }
-        let name = |h: &Hit| {
-            self.entity(&h.id)
-                .ok()
-                .flatten()
-                .and_then(|e| e.str("sort_name").or(e.str("name")).map(str::to_lowercase))
-                .unwrap_or_default()
-        };
-        hits.sort_by_cached_key(|h| {
-            (
-                std::cmp::Reverse((h.score * 1e6) as i64),
-                name(h),
-                h.id.clone(),
-            )
-        });
-        hits.truncate(limit);
-        Ok(hits)
+        keyed.sort_by(|a, b| (&a.0, &a.1, &a.2.id).cmp(&(&b.0, &b.1, &b.2.id)));
+        Ok(keyed.into_iter().take(limit).map(|(_, _, h)| h).collect())
     }
 
     /// Who a text match is about, and how to say why it matched.
@@ -356,11 +349,17 @@ impl Index {
     }
 
     fn kind_of(&self, id: &Id) -> Kind {
-        self.entity(id)
-            .ok()
-            .flatten()
-            .map(|e| e.kind)
-            .unwrap_or(Kind::Person)
+        let is_company = self
+            .count_with(
+                "SELECT count(*) FROM companies WHERE id = ?1",
+                [id.as_str()],
+            )
+            .unwrap_or(0);
+        if is_company > 0 {
+            Kind::Company
+        } else {
+            Kind::Person
+        }
     }
 }
 
