@@ -79,6 +79,21 @@ impl Ledger {
             let private = changes_touching(&mut pair.private.doc, &ids, &tz)?;
             events.extend(merge_parts(shared, private));
         }
+        // Records point at companies by id; people read names.
+        for event in &mut events {
+            for detail in &mut event.details {
+                let Some(id) = detail.strip_prefix("company: ") else {
+                    continue;
+                };
+                let name = Id::parse(id.trim_end_matches(" (private)"))
+                    .ok()
+                    .and_then(|id| self.index().entity(&id).ok().flatten())
+                    .and_then(|c| c.str("name").map(str::to_string));
+                if let Some(name) = name {
+                    *detail = format!("company: {name}");
+                }
+            }
+        }
         // Newest first; a stable sort keeps same-second edits in the order made.
         events.reverse();
         events.sort_by(|a, b| b.at.cmp(&a.at));
@@ -207,7 +222,15 @@ fn entity_of(patch: &automerge::Patch) -> Option<String> {
 }
 
 /// Fields kith keeps for its own bookkeeping: not worth a line in a timeline.
-const QUIET_FIELDS: [&str; 6] = ["created", "sort_name", "subject", "person", "from", "to"];
+const QUIET_FIELDS: [&str; 7] = [
+    "created",
+    "sort_name",
+    "subject",
+    "person",
+    "from",
+    "to",
+    "at",
+];
 
 /// A patch in words: "title: Buyer", "email edna@miggins.co.uk (shop) added".
 fn describe(patch: &automerge::Patch, entity: &str) -> Option<String> {
