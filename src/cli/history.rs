@@ -27,7 +27,7 @@ pub fn run(env: &Env, args: HistoryArgs) -> anyhow::Result<()> {
     let s = env.style();
     for e in &events {
         let at = e.at.replace('T', " ");
-        let at = &at[..at.len().min(16)];
+        let at = super::style::first_chars(&at, 16);
         let device = e
             .device
             .as_deref()

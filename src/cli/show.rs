@@ -111,7 +111,7 @@ pub fn render_person(v: &PersonView, s: Style) -> String {
     let touch = match (&v.keep_in_touch, &v.last_contact) {
         (Some(every), Some(last)) => format!(
             "every {every}, last contact {}",
-            &last[..last.len().min(10)]
+            super::style::first_chars(last, 10)
         ),
         (Some(every), None) => format!("every {every}, no contact yet"),
         _ => String::new(),
@@ -157,7 +157,7 @@ pub fn render_person(v: &PersonView, s: Style) -> String {
             };
             line(format!(
                 "  {}  {:<8}{}{with}{}",
-                &i.at[..i.at.len().min(10)],
+                super::style::first_chars(&i.at, 10),
                 i.channel,
                 i.summary.clone().unwrap_or_default(),
                 s.private(i.private)

@@ -92,3 +92,12 @@ impl Progress {
         }
     }
 }
+
+/// The first `n` characters of `s` (dates and times are shown cut short;
+/// imported data may hold any text, so never cut inside a character).
+pub fn first_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

@@ -69,7 +69,7 @@ pub fn run(env: &Env, args: TodayArgs) -> anyhow::Result<()> {
             let last = k
                 .last_contact
                 .as_deref()
-                .map(|l| format!("last contact {}", &l[..l.len().min(10)]))
+                .map(|l| format!("last contact {}", super::style::first_chars(l, 10)))
                 .unwrap_or_else(|| "no contact yet".into());
             let state = if k.days_overdue > 0 {
                 s.alert(&format!("{} days overdue", k.days_overdue))

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::model::{Entity, Id, Kind, PartialDate, Shard};
 
 /// Bump when the schema or what is derived changes: the index is rebuilt.
-const SCHEMA_VERSION: &str = "11";
+const SCHEMA_VERSION: &str = "12";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,7 +53,7 @@ CREATE INDEX involved_interaction ON involved(interaction);
 CREATE TABLE follow_ups(id TEXT PRIMARY KEY, person TEXT NOT NULL, due TEXT NOT NULL, done INTEGER NOT NULL);
 CREATE INDEX follow_ups_open ON follow_ups(done, due);
 CREATE INDEX follow_ups_person ON follow_ups(person, done, due);
-CREATE VIRTUAL TABLE names USING fts5(text, content='', contentless_delete=1, tokenize='trigram');
+CREATE VIRTUAL TABLE names USING fts5(text, content='', contentless_delete=1, tokenize='trigram remove_diacritics 1');
 CREATE VIRTUAL TABLE texts USING fts5(text, content='', contentless_delete=1, detail=none, tokenize='unicode61 remove_diacritics 2');
 ";
 
@@ -104,11 +104,17 @@ fn secondary_indexes() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// Lower-case, accents kept: the key names are compared by.
+/// The key names are compared by: lower case, single spaces, accents
+/// removed, so "zoe" finds Zoë and "muller" finds Müller.
 pub fn name_key(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
     s.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+        .nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .collect::<String>()
         .to_lowercase()
 }
 

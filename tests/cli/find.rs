@@ -130,3 +130,18 @@ fn find_prints_and_limits() {
     // Names rank above text: Daisy by name before Edna by her fact about Daisy.
     assert_eq!(find(h, "daisy").0, ["Daisy Miggins", "Edna Miggins"]);
 }
+
+#[test]
+fn names_match_without_their_accents() {
+    let h = Home::new();
+    h.ok(&["add", "Zoë Ångström"]);
+    h.ok(&["add", "José Müller"]);
+    let (found, _) = find(&h, "angstrom");
+    assert_eq!(found, vec!["Zoë Ångström"]);
+    let (found, _) = find(&h, "muller");
+    assert_eq!(found, vec!["José Müller"]);
+    assert_eq!(h.show("jose")["name"], "José Müller");
+    assert_eq!(h.show("zoe angstrom")["name"], "Zoë Ångström");
+    // Typed with the accents, too.
+    assert_eq!(h.show("Zoë")["name"], "Zoë Ångström");
+}
