@@ -181,10 +181,7 @@ impl Ledger {
                 .map_err(|e| Error::io(spool, e.into_error()))?;
             let path = spool.join(format!("bucket-{key}"));
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            let entities: Vec<Entity> = text
-                .lines()
-                .filter_map(|l| parse_line(l).ok().flatten())
-                .collect();
+            let entities = parse_lines_in_parallel(&text);
             drop(text);
             let work = self.changes_for(entities, &mut summary)?;
             tracing::debug!(bucket = %key, "import: bucket parsed");
@@ -250,6 +247,46 @@ impl Ledger {
         }
         Ok(work)
     }
+}
+
+/// Parses lines already checked in the first pass, on every core: the
+/// second pass of a large import is otherwise bound by one thread parsing.
+fn parse_lines_in_parallel(text: &str) -> Vec<Entity> {
+    let parse = |part: &str| -> Vec<Entity> {
+        part.lines()
+            .filter_map(|l| parse_line(l).ok().flatten())
+            .collect()
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4);
+    if threads == 1 || text.len() < 1 << 20 {
+        return parse(text);
+    }
+    // Cut at line ends, about evenly.
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = text;
+    for i in (1..threads).rev() {
+        let target = rest.len() / (i + 1);
+        // Search bytes: `target` need not fall on a character boundary, but
+        // just after a newline always does.
+        let cut = rest.as_bytes()[target..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(rest.len(), |n| target + n + 1);
+        let (head, tail) = rest.split_at(cut);
+        parts.push(head);
+        rest = tail;
+    }
+    parts.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts.iter().map(|p| scope.spawn(|| parse(p))).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// Puts for every field `new` has that `old` lacks or holds differently.
