@@ -53,15 +53,7 @@ fn check_on_a_healthy_ledger() {
     let shards: std::collections::BTreeSet<String> = h
         .chunk_files()
         .iter()
-        .map(|p| {
-            p.parent()
-                .unwrap()
-                .file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|p| crate::common::shard_of_path(p))
         .collect();
     assert_eq!(report["shards"], shards.len());
 }

@@ -251,3 +251,12 @@ pub fn strings(list: &Json, field: Option<&str>) -> Vec<String> {
         })
         .collect()
 }
+
+/// The shard a chunk file belongs to: the name of its directory.
+pub fn shard_of_path(p: &Path) -> String {
+    p.parent()
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string()
+}

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{Home, Run, strings};
+use crate::common::{Home, Run, shard_of_path, strings};
 
 /// Three people in three different shards, and the shared chunk file of
 /// each of the first two.
@@ -141,16 +141,6 @@ fn check_quarantines_a_flipped_byte_and_a_truncated_chunk() {
     }
     d.home.add(&["After Damage"]);
     assert!(names_listed(&d.home).contains(&"After Damage".to_string()));
-}
-
-fn shard_of_path(p: &Path) -> String {
-    p.parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string()
 }
 
 fn names_listed(h: &Home) -> Vec<String> {
