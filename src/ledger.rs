@@ -250,6 +250,16 @@ impl Ledger {
     /// Applies changes already grouped by shard, durably, then updates the
     /// index. See [`pipeline`] for how the work is spread.
     pub fn write_shards(&mut self, what: &str, work: Vec<(Shard, Vec<Change>)>) -> Result<()> {
+        self.write_shards_with(what, work, &mut |_| {})
+    }
+
+    /// [`Ledger::write_shards`], calling `on_done` as each shard lands.
+    pub fn write_shards_with(
+        &mut self,
+        what: &str,
+        work: Vec<(Shard, Vec<Change>)>,
+        on_done: &mut dyn FnMut(&Shard),
+    ) -> Result<()> {
         if work.is_empty() {
             return Ok(());
         }
@@ -269,7 +279,7 @@ impl Ledger {
         let edit = |store: &Store, shard: Shard, changes: &[Change]| {
             edit_shard(store, shard, changes, &message, time)
         };
-        let result = pipeline(&self.store, &mut self.index, work, edit, &mut |_| {});
+        let result = pipeline(&self.store, &mut self.index, work, edit, on_done);
         // Whatever landed is committed either way; failed shards stay dirty.
         let committed = if bulk {
             self.index.commit_unsynced()

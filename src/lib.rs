@@ -10,11 +10,16 @@
 //! - [`index`]: the derived SQLite index every read goes through.
 //! - [`ledger`]: store and index kept in step; [`ops`], [`view`],
 //!   [`agenda`], [`history`] and [`transfer`] are what commands do with it.
+//! - [`import`], [`export`] and [`dupes`]: address books in and out (vCard,
+//!   CSV, iCalendar), and finding and merging people entered twice.
 //! - [`when`] and [`settings`]: dates as people type them; config.toml.
 
 pub mod agenda;
+pub mod dupes;
 pub mod error;
+pub mod export;
 pub mod history;
+pub mod import;
 pub mod index;
 pub mod ledger;
 pub mod model;

@@ -276,7 +276,18 @@ pub struct Labeled {
 }
 
 /// Fields of a person that hold sets of labelled values.
-pub const SET_FIELDS: [&str; 4] = ["emails", "phones", "addresses", "tags"];
+pub const SET_FIELDS: [&str; 6] = ["emails", "phones", "addresses", "tags", "urls", "impps"];
+
+/// The key two spellings of one phone number share: its last nine digits
+/// (or all of them, if fewer), so `+44 7700 900123` and `07700 900123`
+/// match. None for something with too few digits to be a number.
+pub fn phone_key(phone: &str) -> Option<String> {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 5 {
+        return None;
+    }
+    Some(digits[digits.len().saturating_sub(9)..].iter().collect())
+}
 
 /// Person fields and where they live unless the user says otherwise.
 pub const PERSON_FIELDS: &[(&str, Privacy)] = &[
@@ -292,6 +303,17 @@ pub const PERSON_FIELDS: &[(&str, Privacy)] = &[
     ("anniversary", Privacy::Private),
     ("tags", Privacy::Shared),
     ("cadence_days", Privacy::Private),
+    // Brought in from address books (vCard, CSV).
+    ("name_parts", Privacy::Shared),
+    ("department", Privacy::Shared),
+    ("urls", Privacy::Shared),
+    ("lang", Privacy::Shared),
+    ("name_only", Privacy::Shared),
+    ("impps", Privacy::Private),
+    ("gender", Privacy::Private),
+    ("photo", Privacy::Private),
+    ("uid", Privacy::Private),
+    ("vcard", Privacy::Private),
 ];
 
 pub const COMPANY_FIELDS: &[(&str, Privacy)] = &[

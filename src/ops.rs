@@ -355,7 +355,7 @@ impl Ledger {
         let mut changes = Vec::new();
         let value = value.trim();
         let stored = match field.as_str() {
-            "emails" | "phones" | "addresses" | "tags" => {
+            "emails" | "phones" | "addresses" | "tags" | "urls" | "impps" => {
                 let pos = self.sequence();
                 let (key, meta) = member(&field, value, pos)?;
                 // Each member has its own place; a new one goes where the
@@ -709,6 +709,10 @@ pub fn canonical_field(kind: Kind, field: &str) -> Result<String> {
         "nick" => "nickname",
         "cadence" | "keep_in_touch" | "every" => "cadence_days",
         "birth_day" | "bday" => "birthday",
+        "url" | "website" | "web" => "urls",
+        "impp" | "im" | "chat" => "impps",
+        "language" => "lang",
+        "dept" => "department",
         other => other,
     }
     .to_string();
@@ -726,8 +730,13 @@ pub fn canonical_field(kind: Kind, field: &str) -> Result<String> {
             "anniversary",
             "tags",
             "cadence_days",
+            "department",
+            "urls",
+            "impps",
+            "lang",
+            "gender",
         ],
-        Kind::Company => &["name", "domain", "tags"],
+        Kind::Company => &["name", "domain", "tags", "urls"],
         _ => &[],
     };
     if allowed.contains(&f.as_str()) {

@@ -27,10 +27,17 @@ pub struct ExportSummary {
 #[derive(Debug, Default, Serialize)]
 pub struct ImportSummary {
     pub created: usize,
+    /// Matched a record by the same id or address-book UID and added to it.
     pub updated: usize,
+    /// Matched a record by email or phone (another source) and added to it.
+    pub merged: usize,
     pub unchanged: usize,
-    /// `FILE:LINE: reason` for every line that was not imported.
+    /// `FILE:LINE: reason` for every record that was not imported.
     pub skipped: Vec<String>,
+    /// `FILE:LINE: NAME merged into NAME (ID) by email …`, one per merge.
+    pub merges: Vec<String>,
+    /// Nothing was written: this is what the import would do.
+    pub dry_run: bool,
 }
 
 impl Ledger {
@@ -86,9 +93,13 @@ impl Ledger {
         &mut self,
         name: &str,
         input: &mut dyn BufRead,
+        dry_run: bool,
         progress: &dyn Fn(usize, usize),
     ) -> Result<ImportSummary> {
-        let mut summary = ImportSummary::default();
+        let mut summary = ImportSummary {
+            dry_run,
+            ..ImportSummary::default()
+        };
         let spool = tempfile::Builder::new()
             .prefix(".import-")
             .tempdir_in(self.home())
@@ -160,6 +171,9 @@ impl Ledger {
             accepted,
             "import: lines checked and spooled"
         );
+        if dry_run {
+            return self.import_buckets(name, spool.path(), buckets, summary, progress);
+        }
         self.bulk_if_empty(|ledger| {
             ledger.import_buckets(name, spool.path(), buckets, summary, progress)
         })
@@ -185,7 +199,9 @@ impl Ledger {
             drop(text);
             let work = self.changes_for(entities, &mut summary)?;
             tracing::debug!(bucket = %key, "import: bucket parsed");
-            self.write_shards(&format!("import {name}"), work)?;
+            if !summary.dry_run {
+                self.write_shards(&format!("import {name}"), work)?;
+            }
             tracing::debug!(bucket = %key, "import: bucket written");
             progress(i + 1, total);
         }

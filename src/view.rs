@@ -74,6 +74,19 @@ pub struct PersonView {
     pub birthday: Option<String>,
     pub anniversary: Option<String>,
     pub tags: Vec<String>,
+    pub department: Option<String>,
+    pub urls: Vec<Labeled>,
+    pub impps: Vec<Labeled>,
+    pub lang: Option<String>,
+    pub gender: Option<String>,
+    /// A photo came with the record (from an address book).
+    pub photo: bool,
+    /// The id the record has in the address book it came from.
+    pub uid: Option<String>,
+    /// Only a name is known: the person was named on someone else's card.
+    pub name_only: bool,
+    /// For a record merged away with `kith merge`: the one it went into.
+    pub merged_into: Option<Id>,
     pub keep_in_touch: Option<String>,
     pub last_contact: Option<String>,
     pub deleted: bool,
@@ -204,6 +217,15 @@ pub fn person(index: &Index, e: &Entity, detail: Detail) -> Result<PersonView> {
         birthday: opt(e, "birthday"),
         anniversary: opt(e, "anniversary"),
         tags: e.set_values("tags").into_iter().map(|t| t.value).collect(),
+        department: opt(e, "department"),
+        urls: e.set_values("urls"),
+        impps: e.set_values("impps"),
+        lang: opt(e, "lang"),
+        gender: opt(e, "gender"),
+        photo: e.str("photo").is_some(),
+        uid: opt(e, "uid"),
+        name_only: e.get("name_only").and_then(Json::as_bool).unwrap_or(false),
+        merged_into: e.str("merged_into").and_then(|i| Id::parse(i).ok()),
         keep_in_touch: e
             .get("cadence_days")
             .and_then(Json::as_u64)
@@ -214,7 +236,7 @@ pub fn person(index: &Index, e: &Entity, detail: Detail) -> Result<PersonView> {
         private: e
             .private_fields()
             .into_iter()
-            .filter(|f| f != "created")
+            .filter(|f| f != "created" && f != "merge")
             .collect(),
         notes: None,
         relationships: None,

@@ -1,50 +1,96 @@
-//! `kith import FILE.jsonl`: bring a kith export back in.
+//! `kith import FILE…`: contacts from vCard and CSV files, or a kith JSONL
+//! export, matched against the ledger so nothing is doubled.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
+use kith::import::{self, Format, csv::ColumnMap};
+use kith::transfer::ImportSummary;
 
 use super::style::Progress;
 use super::{Env, print_json};
 
-/// Import a kith JSONL export; known records are updated, none doubled
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum FormatArg {
+    Vcard,
+    Csv,
+    Jsonl,
+}
+
+/// Import contacts: vCard (2.1, 3.0, 4.0), CSV (Google, Outlook, LinkedIn,
+/// or any with --map) or a kith JSONL export; known people are matched and
+/// merged, never doubled
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     /// The files to import
     #[arg(required = true)]
     files: Vec<PathBuf>,
+    /// The format [default: told from the content]
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// For a CSV kith does not recognise: which column holds what, as
+    /// "COLUMN=FIELD,…" (fields: name, first, last, email, phone, company,
+    /// title, birthday, note, tag, …; email:work gives a label)
+    #[arg(long, value_name = "MAP")]
+    map: Option<String>,
+    /// Say what would be imported and merged, and change nothing
+    #[arg(long)]
+    dry_run: bool,
     /// Print the summary as JSON
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let map = args.map.as_deref().map(ColumnMap::parse).transpose()?;
     let mut ledger = env.open()?;
     let mut skipped_any = false;
     let mut summaries = Vec::new();
     for path in &args.files {
         let name = path.display().to_string();
-        let file = std::fs::File::open(path).with_context(|| format!("cannot read {name}"))?;
-        let mut input = std::io::BufReader::new(file);
+        let format = match args.format {
+            Some(FormatArg::Vcard) => Format::Vcard,
+            Some(FormatArg::Csv) => Format::Csv,
+            Some(FormatArg::Jsonl) => Format::Jsonl,
+            None => sniff(path, &name)?,
+        };
         let bar = Progress::new(env.interactive, "importing");
-        let summary = ledger.import_jsonl(&name, &mut input, &|d, t| bar.set(d, t))?;
+        let progress = |d, t| bar.set(d, t);
+        let (source, summary) = match format {
+            Format::Jsonl => {
+                // Streamed: a backup of 100,000 people is not read into memory.
+                let file =
+                    std::fs::File::open(path).with_context(|| format!("cannot read {name}"))?;
+                let mut input = std::io::BufReader::new(file);
+                let s = ledger.import_jsonl(&name, &mut input, args.dry_run, &progress)?;
+                ("kith JSONL".to_string(), s)
+            }
+            Format::Vcard => {
+                let text = read_text(path, &name)?;
+                let parsed = import::vcard::parse(&name, &text);
+                nothing_read(&name, format, &parsed)?;
+                let s = ledger.import_contacts(&name, parsed, args.dry_run, &progress)?;
+                ("vCard".to_string(), s)
+            }
+            Format::Csv => {
+                let text = read_text(path, &name)?;
+                let (source, parsed) = import::csv::parse(&name, &text, map.as_ref())?;
+                nothing_read(&name, format, &parsed)?;
+                let s = ledger.import_contacts(&name, parsed, args.dry_run, &progress)?;
+                (source.name().to_string(), s)
+            }
+        };
         bar.finish();
         for s in &summary.skipped {
             eprintln!("kith: skipped {s}");
         }
         skipped_any |= !summary.skipped.is_empty();
         if !args.json {
-            println!(
-                "{name}: {} created, {} updated, {} unchanged, {} skipped",
-                summary.created,
-                summary.updated,
-                summary.unchanged,
-                summary.skipped.len()
-            );
+            print_summary(&name, &source, &summary);
         }
-        summaries.push(serde_json::json!({ "file": name, "summary": summary }));
+        summaries.push(serde_json::json!({ "file": name, "format": source, "summary": summary }));
     }
     if args.json {
         print_json(&summaries)?;
@@ -54,4 +100,66 @@ pub fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The format of a file: by its extension, or failing that its first
+/// bytes.
+fn sniff(path: &std::path::Path, name: &str) -> anyhow::Result<Format> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("jsonl" | "ndjson") => return Ok(Format::Jsonl),
+        Some("vcf" | "vcard") => return Ok(Format::Vcard),
+        Some("csv") => return Ok(Format::Csv),
+        _ => {}
+    }
+    let mut head = Vec::with_capacity(1 << 16);
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {name}"))?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, 1 << 16), &mut head)
+        .with_context(|| format!("cannot read {name}"))?;
+    let text = import::decode(name, &head)?;
+    import::detect(&text).with_context(|| {
+        format!("{name}: not a vCard, CSV or kith JSONL file (name the format with --format)")
+    })
+}
+
+fn read_text(path: &std::path::Path, name: &str) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
+    Ok(import::decode(name, &bytes)?)
+}
+
+/// A file where not one record could be read is an error, not a summary.
+fn nothing_read(name: &str, format: Format, parsed: &import::Parsed) -> anyhow::Result<()> {
+    if parsed.contacts.is_empty() {
+        match parsed.skipped.first() {
+            Some(first) => anyhow::bail!(
+                "{name}: no {} record could be read ({first}; {} in all)",
+                format.name(),
+                parsed.skipped.len()
+            ),
+            None => anyhow::bail!("{name}: no {} records in it", format.name()),
+        }
+    }
+    Ok(())
+}
+
+fn print_summary(name: &str, source: &str, s: &ImportSummary) {
+    let would = if s.dry_run {
+        " (dry run: nothing written)"
+    } else {
+        ""
+    };
+    println!(
+        "{name} ({source}): {} created, {} merged, {} updated, {} unchanged, {} skipped{would}",
+        s.created,
+        s.merged,
+        s.updated,
+        s.unchanged,
+        s.skipped.len()
+    );
+    for m in &s.merges {
+        println!("  {m}");
+    }
 }

@@ -6,6 +6,7 @@ mod add;
 mod add_company;
 mod demo;
 mod done;
+mod dupes;
 mod export;
 mod fact;
 mod find;
@@ -86,6 +87,9 @@ enum Command {
     History(history::HistoryArgs),
     Export(export::ExportArgs),
     Import(import::ImportArgs),
+    Dupes(dupes::DupesArgs),
+    Merge(dupes::MergeArgs),
+    Unmerge(dupes::UnmergeArgs),
     Check(maintenance::CheckArgs),
     Reindex(maintenance::ReindexArgs),
     Compact(maintenance::CompactArgs),
@@ -313,6 +317,9 @@ fn dispatch(env: &Env, command: Command) -> anyhow::Result<ExitCode> {
         Command::History(a) => ok(history::run(env, a)),
         Command::Export(a) => ok(export::run(env, a)),
         Command::Import(a) => import::run(env, a),
+        Command::Dupes(a) => ok(dupes::dupes(env, a)),
+        Command::Merge(a) => ok(dupes::merge(env, a)),
+        Command::Unmerge(a) => ok(dupes::unmerge(env, a)),
         Command::Check(a) => ok(maintenance::run_check(env, a)),
         Command::Reindex(a) => ok(maintenance::run_reindex(env, a)),
         Command::Compact(a) => ok(maintenance::run_compact(env, a)),

@@ -77,11 +77,18 @@ pub fn render_person(v: &PersonView, s: Style) -> String {
         s.bold(&v.name),
         s.dim(v.id.short())
     ));
-    match (&v.title, &v.company) {
+    let title = match (&v.title, &v.department) {
+        (Some(t), Some(d)) => Some(format!("{t}, {d}")),
+        (t, d) => t.clone().or_else(|| d.clone()),
+    };
+    match (&title, &v.company) {
         (Some(t), Some(c)) => line(format!("  {t} at {c}")),
         (None, Some(c)) => line(format!("  {c}")),
         (Some(t), None) => line(format!("  {t}")),
         (None, None) => {}
+    }
+    if v.name_only {
+        line(s.dim("  known only by name (named on someone else's card)"));
     }
     let private = |f: &str| s.private(v.private.iter().any(|p| p == f));
     let mut field = |label: &str, value: String, key: &str| {
@@ -108,6 +115,15 @@ pub fn render_person(v: &PersonView, s: Style) -> String {
         "anniversary",
     );
     field("tags", v.tags.join(", "), "tags");
+    field("web", labeled(&v.urls), "urls");
+    field("chat", labeled(&v.impps), "impps");
+    field("language", v.lang.clone().unwrap_or_default(), "lang");
+    field("gender", v.gender.clone().unwrap_or_default(), "gender");
+    field(
+        "photo",
+        if v.photo { "yes".into() } else { String::new() },
+        "photo",
+    );
     let touch = match (&v.keep_in_touch, &v.last_contact) {
         (Some(every), Some(last)) => format!(
             "every {every}, last contact {}",

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::model::{Entity, Id, Kind, PartialDate, Shard};
 
 /// Bump when the schema or what is derived changes: the index is rebuilt.
-const SCHEMA_VERSION: &str = "12";
+const SCHEMA_VERSION: &str = "13";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,6 +44,9 @@ CREATE INDEX tags_id ON tags(id);
 CREATE TABLE emails(email TEXT NOT NULL, id TEXT NOT NULL);
 CREATE INDEX emails_email ON emails(email);
 CREATE INDEX emails_id ON emails(id);
+CREATE TABLE handles(handle TEXT NOT NULL, id TEXT NOT NULL);
+CREATE INDEX handles_handle ON handles(handle);
+CREATE INDEX handles_id ON handles(id);
 CREATE TABLE items(id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, other TEXT, at TEXT);
 CREATE INDEX items_subject ON items(subject);
 CREATE INDEX items_other ON items(other);
@@ -208,6 +211,7 @@ impl Index {
             "companies",
             "tags",
             "emails",
+            "handles",
             "items",
             "involved",
             "follow_ups",
@@ -402,6 +406,7 @@ impl Index {
             "DELETE FROM companies WHERE id=?1",
             "DELETE FROM tags WHERE id=?1",
             "DELETE FROM emails WHERE id=?1",
+            "DELETE FROM handles WHERE id=?1",
             "DELETE FROM items WHERE id=?1",
             "DELETE FROM involved WHERE interaction=?1",
             "DELETE FROM follow_ups WHERE id=?1",
@@ -498,6 +503,7 @@ impl Index {
                         params![e.value.to_lowercase(), id],
                     )?;
                 }
+                self.put_handles(id, entity)?;
                 let mut text = Vec::new();
                 for field in ["emails", "phones", "addresses"] {
                     for v in entity.set_values(field) {
@@ -521,6 +527,7 @@ impl Index {
                     params![rowid, name.to_lowercase()],
                 )?;
                 self.put_tags(id, entity)?;
+                self.put_handles(id, entity)?;
                 self.put_text(rowid, &format!("{name} {}", text_of("domain")))?;
             }
             Kind::Fact | Kind::Note => {
@@ -585,6 +592,26 @@ impl Index {
                 "INSERT INTO tags VALUES(?1, ?2)",
                 params![t.value.to_lowercase(), id],
             )?;
+        }
+        Ok(())
+    }
+
+    /// What imports match records by besides emails: `uid:` the address
+    /// book's own id, `tel:` the phone key.
+    fn put_handles(&mut self, id: &str, entity: &Entity) -> Result<()> {
+        let mut handles: Vec<String> = Vec::new();
+        if let Some(uid) = entity.str("uid") {
+            handles.push(format!("uid:{uid}"));
+        }
+        for p in entity.set_values("phones") {
+            if let Some(key) = crate::model::phone_key(&p.value) {
+                handles.push(format!("tel:{key}"));
+            }
+        }
+        handles.sort();
+        handles.dedup();
+        for h in handles {
+            self.exec("INSERT INTO handles VALUES(?1, ?2)", params![h, id])?;
         }
         Ok(())
     }

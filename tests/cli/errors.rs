@@ -200,7 +200,7 @@ fn usage_errors_exit_2() {
         vec!["fact", "edna", "x", "--shared", "--private"],
         vec!["list", "--companies", "--tag", "x"],
         vec!["today", "--days", "many"],
-        vec!["export", "--format", "csv"],
+        vec!["export", "--format", "xml"],
         vec!["import"],
         vec!["--color", "sometimes", "list"],
     ] {

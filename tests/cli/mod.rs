@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `kith` binary, one file per area.
 
+mod contacts;
 mod errors;
 mod find;
 mod history;

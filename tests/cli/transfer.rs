@@ -158,7 +158,7 @@ fn reimport_changes_nothing() {
     assert_eq!(
         out.trim(),
         format!(
-            "{}: 0 created, 0 updated, {n} unchanged, 0 skipped",
+            "{} (kith JSONL): 0 created, 0 merged, 0 updated, {n} unchanged, 0 skipped",
             file.display()
         )
     );
@@ -346,7 +346,7 @@ fn bad_lines_are_skipped_and_named() {
     assert_eq!(
         r.stdout.trim(),
         format!(
-            "{name}: {} created, 0 updated, 0 unchanged, 5 skipped",
+            "{name} (kith JSONL): {} created, 0 merged, 0 updated, 0 unchanged, 5 skipped",
             good.len() - 1
         )
     );

@@ -1,0 +1,253 @@
+//! Bringing contacts in from address books: vCard 2.1, 3.0 and 4.0, and CSV
+//! (Google Contacts, Outlook, LinkedIn, or any CSV with a column map).
+//!
+//! Reading a file gives [`Contact`]s, a neutral form of what an address
+//! book holds, each with the line it starts on; records that cannot be read
+//! are reported as `FILE:LINE: reason` and never half-imported. `merge`
+//! then matches contacts against the ledger (by uid, then email, then
+//! phone with a similar name), so a second import doubles nothing, and
+//! turns them into store changes written as one batch.
+
+pub mod csv;
+mod merge;
+pub mod vcard;
+
+use crate::error::{Error, Result};
+use crate::model::PartialDate;
+
+pub use merge::{ContactImport, KITH_UID_PREFIX, similar_names};
+
+/// The formats `kith import` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Vcard,
+    Csv,
+    Jsonl,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Vcard => "vCard",
+            Format::Csv => "CSV",
+            Format::Jsonl => "JSONL",
+        }
+    }
+}
+
+/// A value with its label and, for addresses, its structured parts
+/// (post box, extended, street, locality, region, postal code, country).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Handle {
+    pub value: String,
+    pub label: String,
+    pub parts: Option<Vec<String>>,
+}
+
+impl Handle {
+    pub fn new(value: impl Into<String>, label: impl Into<String>) -> Handle {
+        Handle {
+            value: value.into(),
+            label: label.into(),
+            parts: None,
+        }
+    }
+}
+
+/// Who a relationship on a card points at.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    /// Another card's UID (vCard 4 `RELATED:urn:uuid:…`).
+    Uid(String),
+    /// Only a name (Apple's related names, `RELATED;VALUE=text`).
+    Name(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Related {
+    /// How the target stands to the card's person: "spouse", "daughter"…
+    pub relation: String,
+    pub target: Target,
+}
+
+/// One person or company as an address book holds it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Contact {
+    /// The line of the file the record starts on.
+    pub line: usize,
+    pub is_company: bool,
+    pub name: String,
+    /// vCard `N`: family, given, additional, prefix, suffix.
+    pub name_parts: Option<Vec<String>>,
+    pub nickname: Option<String>,
+    pub emails: Vec<Handle>,
+    pub phones: Vec<Handle>,
+    pub addresses: Vec<Handle>,
+    pub urls: Vec<Handle>,
+    pub impps: Vec<Handle>,
+    pub company: Option<String>,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub birthday: Option<PartialDate>,
+    pub anniversary: Option<PartialDate>,
+    pub tags: Vec<String>,
+    pub notes: Vec<String>,
+    /// Facts with the day they were learned, if known.
+    pub facts: Vec<(String, Option<String>)>,
+    /// A `data:` URI or a link.
+    pub photo: Option<String>,
+    pub uid: Option<String>,
+    pub lang: Option<String>,
+    pub gender: Option<String>,
+    pub related: Vec<Related>,
+    /// vCard properties kith does not model, as unfolded vCard 4.0 lines,
+    /// written back on export so a round trip loses nothing.
+    pub extra: Vec<String>,
+    /// Only a name is known (kith's own `X-KITH-NAME-ONLY`).
+    pub name_only: bool,
+    /// When the relationship started (LinkedIn's "Connected On").
+    pub connected_on: Option<String>,
+}
+
+impl Contact {
+    /// The name to file the contact under when a card has no name: its
+    /// first email or phone, so nothing importable is turned away.
+    pub fn fill_name(&mut self) -> std::result::Result<(), String> {
+        if !self.name.trim().is_empty() {
+            return Ok(());
+        }
+        let fallback = self
+            .company
+            .clone()
+            .filter(|_| self.is_company)
+            .or_else(|| self.nickname.clone())
+            .or_else(|| self.emails.first().map(|e| e.value.clone()))
+            .or_else(|| self.phones.first().map(|p| p.value.clone()));
+        match fallback {
+            Some(n) if !n.trim().is_empty() => {
+                self.name = n.trim().to_string();
+                Ok(())
+            }
+            _ => Err("no name, email or phone to know this contact by".into()),
+        }
+    }
+}
+
+/// What reading a file gave: the contacts, and the records that were not
+/// read with why (`FILE:LINE: reason`).
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub contacts: Vec<Contact>,
+    pub skipped: Vec<String>,
+}
+
+/// Reads bytes as text: UTF-8 (without a byte-order mark), or, when that
+/// fails, ISO-8859-1, which old phones and Outlook still write. Binary
+/// data and empty files are refused outright.
+pub fn decode(name: &str, bytes: &[u8]) -> Result<String> {
+    if bytes.iter().take(1 << 16).any(|b| *b == 0) {
+        return Err(Error::invalid(format!(
+            "{name}: binary data, not a vCard, CSV or JSONL file"
+        )));
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t.to_string(),
+        Err(_) => bytes.iter().map(|b| *b as char).collect(),
+    };
+    if text.trim().is_empty() {
+        return Err(Error::invalid(format!("{name} is empty")));
+    }
+    let controls = text
+        .chars()
+        .take(4096)
+        .filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        .count();
+    if controls > 8 {
+        return Err(Error::invalid(format!(
+            "{name}: binary data, not a vCard, CSV or JSONL file"
+        )));
+    }
+    Ok(text)
+}
+
+/// Tells the format from the content: a vCard starts with `BEGIN:VCARD`,
+/// a kith export with a JSON object, anything else with commas is CSV.
+pub fn detect(text: &str) -> Option<Format> {
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    if first.len() >= 11 && first[..11].eq_ignore_ascii_case("BEGIN:VCARD") {
+        Some(Format::Vcard)
+    } else if first.starts_with('{') {
+        Some(Format::Jsonl)
+    } else if text.lines().take(8).any(|l| l.contains(',')) {
+        Some(Format::Csv)
+    } else {
+        None
+    }
+}
+
+/// A date as address books write it: `1961-04-05`, `19610405`, `--0415`,
+/// `--04-15`, US `4/5/1961`, or `14 Mar 2023`. None for "unknown"
+/// (`0/0/00`) or nonsense.
+pub fn parse_date(s: &str) -> Option<PartialDate> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    // Drop a time part: `1961-04-05T00:00:00Z`.
+    let day = t.split(['T', ' ']).next().unwrap_or(t);
+    if let Ok(d) = PartialDate::parse(day) {
+        return Some(d);
+    }
+    let digits: String = day.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() == 8 && day.chars().all(|c| c.is_ascii_digit() || c == '-') {
+        let fmt = format!("{}-{}-{}", &digits[..4], &digits[4..6], &digits[6..]);
+        return PartialDate::parse(&fmt).ok();
+    }
+    if let Some(d) = us_date(t) {
+        return d;
+    }
+    jiff::civil::Date::strptime("%d %b %Y", t)
+        .ok()
+        .and_then(|d| PartialDate::parse(&d.to_string()).ok())
+}
+
+/// `4/5/1961` (month first, as Outlook writes it); `Some(None)` for
+/// Outlook's "no date", `0/0/00`.
+fn us_date(t: &str) -> Option<Option<PartialDate>> {
+    let parts: Vec<&str> = t.split('/').collect();
+    let [m, d, y] = parts.as_slice() else {
+        return None;
+    };
+    let (m, d, y): (u8, u8, u16) = (m.parse().ok()?, d.parse().ok()?, y.parse().ok()?);
+    if m == 0 || d == 0 {
+        return Some(None);
+    }
+    let y = if y < 100 { y + 1900 } else { y };
+    Some(PartialDate::parse(&format!("{y:04}-{m:02}-{d:02}")).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_as_address_books_write_them() {
+        let d = |s: &str| parse_date(s).map(|d| d.to_string());
+        assert_eq!(d("1961-04-05").as_deref(), Some("1961-04-05"));
+        assert_eq!(d("19610405").as_deref(), Some("1961-04-05"));
+        assert_eq!(d("--0415").as_deref(), Some("--04-15"));
+        assert_eq!(d("4/5/1961").as_deref(), Some("1961-04-05"));
+        assert_eq!(d("0/0/00"), None);
+        assert_eq!(d("14 Mar 2023").as_deref(), Some("2023-03-14"));
+        assert_eq!(d("soon"), None);
+    }
+
+    #[test]
+    fn formats_are_told_by_content() {
+        assert_eq!(detect("\n BEGIN:VCARD\r\n"), Some(Format::Vcard));
+        assert_eq!(detect("{\"kith-export\":1}\n"), Some(Format::Jsonl));
+        assert_eq!(detect("First Name,Last Name\n"), Some(Format::Csv));
+        assert_eq!(detect("hello\n"), None);
+    }
+}

@@ -1,0 +1,540 @@
+//! Reading vCard 2.1, 3.0 and 4.0 files as real exporters write them.
+//!
+//! The file is cut into cards here, so that every card is reported by the
+//! line it starts on; each card is then parsed by `calcard` (line folding,
+//! quoted-printable with its soft line breaks, charsets, base64) and mapped
+//! to a [`Contact`]. Apple's groups (`item1.EMAIL` + `item1.X-ABLabel`)
+//! become labels; properties kith does not model are kept as lines.
+
+use std::collections::{HashMap, HashSet};
+
+use calcard::Entry;
+use calcard::common::IanaString;
+use calcard::common::PartialDateTime;
+use calcard::vcard::{
+    VCard, VCardEntry, VCardKind, VCardParameterName, VCardProperty, VCardValue, VCardVersion,
+};
+
+use super::{Contact, Handle, Parsed, Related, Target, parse_date};
+use crate::model::PartialDate;
+
+/// The year Apple writes in place of an unknown one (with
+/// `X-APPLE-OMIT-YEAR=1604`).
+pub const APPLE_NO_YEAR: u16 = 1604;
+
+/// Reads every card of a file; unreadable ones go to `skipped`.
+pub fn parse(name: &str, text: &str) -> Parsed {
+    let mut out = Parsed::default();
+    for block in cards(text) {
+        match block {
+            Block::Card { line, text } => match card(&text, line) {
+                Ok(c) => out.contacts.push(c),
+                Err(reason) => out.skipped.push(format!("{name}:{line}: {reason}")),
+            },
+            Block::Broken { line, reason } => out.skipped.push(format!("{name}:{line}: {reason}")),
+        }
+    }
+    out
+}
+
+enum Block {
+    Card { line: usize, text: String },
+    Broken { line: usize, reason: String },
+}
+
+fn is_marker(line: &str, marker: &str) -> bool {
+    let t = line.trim();
+    t.len() == marker.len() && t.eq_ignore_ascii_case(marker)
+}
+
+/// Cuts a file into cards by `BEGIN:VCARD` / `END:VCARD`, remembering where
+/// each starts. A card that is never closed, and text between cards, are
+/// reported rather than guessed at.
+fn cards(text: &str) -> Vec<Block> {
+    let mut out = Vec::new();
+    let mut current: Option<(usize, Vec<&str>)> = None;
+    let mut stray: Option<usize> = None;
+    for (i, raw) in text.split('\n').enumerate() {
+        let line_no = i + 1;
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if is_marker(line, "BEGIN:VCARD") {
+            if let Some((start, _)) = current.take() {
+                out.push(Block::Broken {
+                    line: start,
+                    reason: "card never ends (no END:VCARD before the next card)".into(),
+                });
+            }
+            current = Some((line_no, vec![line]));
+            stray = None;
+        } else if let Some((start, mut lines)) = current.take() {
+            lines.push(line);
+            if is_marker(line, "END:VCARD") {
+                out.push(Block::Card {
+                    line: start,
+                    text: lines.join("\r\n") + "\r\n",
+                });
+            } else {
+                current = Some((start, lines));
+            }
+        } else if !line.trim().is_empty() && stray.is_none() {
+            stray = Some(line_no);
+            out.push(Block::Broken {
+                line: line_no,
+                reason: "text outside any card (expected BEGIN:VCARD)".into(),
+            });
+        }
+    }
+    if let Some((start, _)) = current {
+        out.push(Block::Broken {
+            line: start,
+            reason: "card never ends (no END:VCARD)".into(),
+        });
+    }
+    out
+}
+
+/// One card's text (`BEGIN:VCARD` … `END:VCARD`) as a contact.
+fn card(text: &str, line: usize) -> Result<Contact, String> {
+    let vcard = VCard::parse(text).map_err(|e| match e {
+        Entry::InvalidLine(l) => format!(
+            "unreadable line '{}'",
+            l.chars().take(40).collect::<String>()
+        ),
+        Entry::UnterminatedComponent(_) => "card never ends (no END:VCARD)".into(),
+        other => format!("not a vCard ({other:?})"),
+    })?;
+    let mut c = contact(&vcard);
+    c.line = line;
+    c.fill_name()?;
+    Ok(c)
+}
+
+fn text_of(v: &VCardValue) -> String {
+    match v {
+        VCardValue::Text(t) => t.clone(),
+        VCardValue::Component(parts) => parts.join(","),
+        VCardValue::Integer(i) => i.to_string(),
+        VCardValue::Kind(k) => k.as_str().to_string(),
+        VCardValue::Sex(s) => s.as_str().to_string(),
+        VCardValue::GramGender(g) => g.as_str().to_string(),
+        VCardValue::PartialDateTime(d) => {
+            let mut s = String::new();
+            let _ = d.format_as_vcard(&mut s, &calcard::vcard::VCardValueType::DateAndOrTime);
+            s
+        }
+        VCardValue::Binary(d) => d.to_unwrapped_string(),
+        _ => String::new(),
+    }
+}
+
+/// A value's text, with line ends as `\n` whatever the card used.
+fn first_text(e: &VCardEntry) -> String {
+    e.values
+        .first()
+        .map(text_of)
+        .unwrap_or_default()
+        .replace("\r\n", "\n")
+        .trim()
+        .to_string()
+}
+
+fn texts(e: &VCardEntry) -> Vec<String> {
+    e.values
+        .iter()
+        .map(|v| text_of(v).trim().to_string())
+        .collect()
+}
+
+/// Every TYPE (and 2.1 bare) parameter value, lower case.
+fn types(e: &VCardEntry) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &e.params {
+        let is_type = matches!(p.name, VCardParameterName::Type);
+        let bare = matches!(&p.name, VCardParameterName::Other(n) if !n.starts_with("X-") && !n.starts_with("x-"))
+            && matches!(p.value, calcard::vcard::VCardParameterValue::Null);
+        if is_type {
+            if let Some(t) = p.value.as_text() {
+                out.extend(t.split(',').map(|s| s.trim().to_lowercase()));
+            }
+        } else if bare && let VCardParameterName::Other(n) = &p.name {
+            out.push(n.to_lowercase());
+        }
+    }
+    out
+}
+
+fn param<'a>(e: &'a VCardEntry, name: &str) -> Option<&'a str> {
+    e.params.iter().find_map(|p| match &p.name {
+        VCardParameterName::Other(n) if n.eq_ignore_ascii_case(name) => p.value.as_text(),
+        _ => None,
+    })
+}
+
+/// Apple's `_$!<Spouse>!$_` is the built-in label "spouse"; anything else
+/// is the user's own label.
+pub fn apple_label(raw: &str) -> String {
+    let t = raw.trim();
+    let inner = t
+        .strip_prefix("_$!<")
+        .and_then(|s| s.strip_suffix(">!$_"))
+        .unwrap_or(t);
+    inner.trim().to_lowercase()
+}
+
+/// The label a TYPE list gives an email, phone or address.
+fn label_from_types(types: &[String]) -> String {
+    const NOISE: [&str; 7] = ["pref", "internet", "voice", "x400", "dom", "intl", "postal"];
+    let useful: Vec<&str> = types
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !NOISE.contains(t) && !t.is_empty())
+        .collect();
+    match useful.as_slice() {
+        [] => String::new(),
+        [only] => normal_label(only),
+        // "work, cell" reads as "work cell"; "cell" alone says mobile.
+        many => many
+            .iter()
+            .map(|t| normal_label(t))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+fn normal_label(t: &str) -> String {
+    match t {
+        "cell" => "mobile".into(),
+        "iphone" => "iphone".into(),
+        other => other.to_string(),
+    }
+}
+
+fn date_of(e: &VCardEntry) -> Option<PartialDate> {
+    let omit_year = param(e, "X-APPLE-OMIT-YEAR").is_some();
+    let date = match e.values.first()? {
+        VCardValue::PartialDateTime(PartialDateTime {
+            year, month, day, ..
+        }) => {
+            let (m, d) = ((*month)?, (*day)?);
+            let year = year.filter(|_| !omit_year);
+            let s = match year {
+                Some(y) => format!("{y:04}-{m:02}-{d:02}"),
+                None => format!("--{m:02}-{d:02}"),
+            };
+            PartialDate::parse(&s).ok()?
+        }
+        other => parse_date(&text_of(other))?,
+    };
+    Some(if omit_year {
+        PartialDate { year: None, ..date }
+    } else {
+        date
+    })
+}
+
+/// The vCard 4.0 line of a property kith keeps without modelling it.
+pub fn extra_line(e: &VCardEntry) -> String {
+    let card = VCard {
+        entries: vec![e.clone()],
+    };
+    let mut s = String::new();
+    let _ = card.write_to(&mut s, VCardVersion::V4_0);
+    let unfolded = s.replace("\r\n ", "").replace("\r\n\t", "");
+    unfolded
+        .split("\r\n")
+        .find(|l| {
+            !l.is_empty()
+                && !l.starts_with("BEGIN:")
+                && !l.starts_with("VERSION:")
+                && !l.starts_with("END:")
+        })
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Maps a parsed card to a contact.
+pub fn contact(vcard: &VCard) -> Contact {
+    let mut c = Contact::default();
+    // Apple's labels, by group.
+    let labels: HashMap<String, String> = vcard
+        .entries
+        .iter()
+        .filter(
+            |e| matches!(&e.name, VCardProperty::Other(n) if n.eq_ignore_ascii_case("X-ABLabel")),
+        )
+        .filter_map(|e| Some((e.group.clone()?.to_lowercase(), first_text(e))))
+        .collect();
+    let mut used_groups: HashSet<String> = HashSet::new();
+    let mut kept: Vec<&VCardEntry> = Vec::new();
+    let mut fn_name = String::new();
+    for e in &vcard.entries {
+        let group = e.group.as_ref().map(|g| g.to_lowercase());
+        let group_label = group
+            .as_ref()
+            .and_then(|g| labels.get(g))
+            .map(|l| apple_label(l));
+        let label = || {
+            group_label
+                .clone()
+                .unwrap_or_else(|| label_from_types(&types(e)))
+        };
+        let mut used = true;
+        match &e.name {
+            VCardProperty::Version
+            | VCardProperty::Begin
+            | VCardProperty::End
+            | VCardProperty::Prodid
+            | VCardProperty::Rev => {}
+            VCardProperty::Fn => fn_name = first_text(e),
+            VCardProperty::N => {
+                let mut parts = texts(e);
+                parts.resize(5, String::new());
+                if parts.iter().any(|p| !p.is_empty()) {
+                    c.name_parts = Some(parts);
+                }
+            }
+            VCardProperty::Nickname => {
+                let n = texts(e)
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                c.nickname = Some(n).filter(|n| !n.is_empty());
+            }
+            VCardProperty::Photo => c.photo = Some(first_text(e)).filter(|p| !p.is_empty()),
+            VCardProperty::Bday => match date_of(e) {
+                Some(d) => c.birthday = Some(d),
+                None => used = false,
+            },
+            VCardProperty::Anniversary => match date_of(e) {
+                Some(d) => c.anniversary = Some(d),
+                None => used = false,
+            },
+            VCardProperty::Gender => {
+                c.gender =
+                    Some(texts(e).join(";").trim_matches(';').to_string()).filter(|g| !g.is_empty())
+            }
+            VCardProperty::Adr => {
+                let mut parts = texts(e);
+                parts.resize(7, String::new());
+                let value = address_line(&parts);
+                if value.is_empty() {
+                    used = false;
+                } else {
+                    c.addresses.push(Handle {
+                        value,
+                        label: label(),
+                        parts: Some(parts),
+                    });
+                }
+            }
+            VCardProperty::Tel => {
+                let v = first_text(e);
+                let v = v.strip_prefix("tel:").unwrap_or(&v).to_string();
+                if v.is_empty() {
+                    used = false
+                } else {
+                    c.phones.push(Handle::new(v, label()))
+                }
+            }
+            VCardProperty::Email => {
+                let v = first_text(e).to_lowercase();
+                if v.contains('@') && !v.contains(char::is_whitespace) {
+                    c.emails.push(Handle::new(v, label()));
+                } else {
+                    used = false;
+                }
+            }
+            VCardProperty::Impp => {
+                let v = first_text(e);
+                if v.is_empty() {
+                    used = false
+                } else {
+                    c.impps.push(Handle::new(v, label()))
+                }
+            }
+            VCardProperty::Url => {
+                let v = first_text(e);
+                if v.is_empty() {
+                    used = false
+                } else {
+                    c.urls.push(Handle::new(v, label()))
+                }
+            }
+            VCardProperty::Lang => c.lang = Some(first_text(e)).filter(|l| !l.is_empty()),
+            VCardProperty::Title => c.title = Some(first_text(e)).filter(|t| !t.is_empty()),
+            VCardProperty::Org => {
+                let parts: Vec<String> = texts(e).into_iter().filter(|p| !p.is_empty()).collect();
+                if let Some((org, units)) = parts.split_first() {
+                    c.company = Some(org.clone());
+                    if !units.is_empty() {
+                        c.department = Some(units.join("; "));
+                    }
+                }
+            }
+            VCardProperty::Categories => {
+                for t in texts(e) {
+                    let t = t.trim().to_lowercase();
+                    if !t.is_empty() && !c.tags.contains(&t) {
+                        c.tags.push(t);
+                    }
+                }
+            }
+            VCardProperty::Note => {
+                let n = first_text(e);
+                if !n.is_empty() {
+                    c.notes.push(n);
+                }
+            }
+            VCardProperty::Uid => c.uid = Some(first_text(e)).filter(|u| !u.is_empty()),
+            VCardProperty::Kind => {
+                c.is_company = matches!(e.values.first(), Some(VCardValue::Kind(VCardKind::Org)))
+                    || first_text(e).eq_ignore_ascii_case("org")
+                    || first_text(e).eq_ignore_ascii_case("organization");
+                used = c.is_company || first_text(e).eq_ignore_ascii_case("individual");
+            }
+            VCardProperty::Related => {
+                let v = first_text(e);
+                let relation = types(e)
+                    .into_iter()
+                    .find(|t| t != "pref")
+                    .unwrap_or_else(|| "contact".into());
+                let is_text = e.params.iter().any(|p| {
+                    matches!(p.name, VCardParameterName::Value)
+                        && p.value
+                            .as_text()
+                            .is_some_and(|t| t.eq_ignore_ascii_case("text"))
+                });
+                let target = if !is_text && (v.starts_with("urn:") || v.contains(':')) {
+                    Target::Uid(v)
+                } else {
+                    Target::Name(v)
+                };
+                c.related.push(Related { relation, target });
+            }
+            VCardProperty::Other(n) => {
+                let n = n.to_ascii_uppercase();
+                match n.as_str() {
+                    "X-ABLABEL" => used = group.as_ref().is_some_and(|g| used_groups.contains(g)),
+                    "X-ABRELATEDNAMES" => {
+                        let v = first_text(e);
+                        let relation = group_label
+                            .clone()
+                            .filter(|l| !l.is_empty())
+                            .unwrap_or_else(|| "contact".into());
+                        if v.is_empty() {
+                            used = false
+                        } else {
+                            c.related.push(Related {
+                                relation,
+                                target: Target::Name(v),
+                            });
+                        }
+                    }
+                    "X-ABDATE" if group_label.as_deref() == Some("anniversary") => match date_of(e)
+                    {
+                        Some(d) => c.anniversary = Some(d),
+                        None => used = false,
+                    },
+                    "X-ABSHOWAS" => {
+                        c.is_company = first_text(e).eq_ignore_ascii_case("company");
+                        used = c.is_company;
+                    }
+                    "X-KITH-NAME-ONLY" => c.name_only = first_text(e).eq_ignore_ascii_case("true"),
+                    "X-KITH-FACT" => {
+                        let f = first_text(e);
+                        if f.is_empty() {
+                            used = false
+                        } else {
+                            c.facts.push((f, param(e, "X-LEARNED").map(str::to_string)));
+                        }
+                    }
+                    _ => used = false,
+                }
+            }
+            _ => used = false,
+        }
+        if used {
+            if let Some(g) = group {
+                used_groups.insert(g);
+            }
+        } else {
+            kept.push(e);
+        }
+    }
+    for e in kept {
+        // A label whose property kith took is not kept a second time.
+        let is_label =
+            matches!(&e.name, VCardProperty::Other(n) if n.eq_ignore_ascii_case("X-ABLabel"));
+        if is_label
+            && e.group
+                .as_ref()
+                .is_some_and(|g| used_groups.contains(&g.to_lowercase()))
+        {
+            continue;
+        }
+        let line = extra_line(e);
+        if !line.is_empty() {
+            c.extra.push(line);
+        }
+    }
+    c.name = if fn_name.is_empty() {
+        c.name_parts
+            .as_ref()
+            .map(|p| name_from_parts(p))
+            .unwrap_or_default()
+    } else {
+        fn_name
+    };
+    if c.is_company && c.name.is_empty() {
+        c.name = c.company.clone().unwrap_or_default();
+    }
+    c
+}
+
+/// "Mrs Edna Miggins" from `Miggins;Edna;;Mrs;`.
+pub fn name_from_parts(p: &[String]) -> String {
+    let get = |i: usize| p.get(i).map(String::as_str).unwrap_or("");
+    [get(3), get(1), get(2), get(0), get(4)]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One line for an address: its non-empty parts, comma separated.
+pub fn address_line(parts: &[String]) -> String {
+    parts
+        .iter()
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apple_labels_read_as_words() {
+        assert_eq!(apple_label("_$!<Spouse>!$_"), "spouse");
+        assert_eq!(apple_label("Shop"), "shop");
+    }
+
+    #[test]
+    fn a_card_that_never_ends_is_reported_and_the_next_one_read() {
+        let text = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:B\r\nEND:VCARD\r\n";
+        let parsed = parse("f.vcf", text);
+        assert_eq!(parsed.contacts.len(), 1);
+        assert_eq!(parsed.contacts[0].name, "B");
+        assert_eq!(parsed.contacts[0].line, 4);
+        assert_eq!(parsed.skipped.len(), 1);
+        assert!(
+            parsed.skipped[0].starts_with("f.vcf:1: "),
+            "{:?}",
+            parsed.skipped
+        );
+    }
+}
