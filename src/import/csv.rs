@@ -248,6 +248,7 @@ pub fn parse(name: &str, text: &str, map: Option<&ColumnMap>) -> Result<(Source,
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
+    let lines = LineIndex::new(text);
     let mut records = reader.records();
     // LinkedIn puts a "Notes:" preamble above the header; skip lines until
     // a row that looks like one.
@@ -257,7 +258,7 @@ pub fn parse(name: &str, text: &str, map: Option<&ColumnMap>) -> Result<(Source,
         match records.next() {
             Some(Ok(r)) => {
                 let row: Vec<String> = r.iter().map(|c| c.trim().to_string()).collect();
-                let line = r.position().map_or(0, |p| p.line() as usize);
+                let line = r.position().map_or(0, |p| lines.at(p.byte()));
                 // With a map, the first row is the header; without, the
                 // first row a known export would have (LinkedIn writes
                 // notes above its header).
@@ -305,13 +306,13 @@ pub fn parse(name: &str, text: &str, map: Option<&ColumnMap>) -> Result<(Source,
         let r = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e.position().map_or(0, |p| lines.at(p.byte()));
                 out.skipped
                     .push(format!("{name}:{line}: unreadable row ({e})"));
                 continue;
             }
         };
-        let line = r.position().map_or(0, |p| p.line() as usize);
+        let line = r.position().map_or(0, |p| lines.at(p.byte()));
         if r.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
@@ -336,6 +337,32 @@ pub fn parse(name: &str, text: &str, map: Option<&ColumnMap>) -> Result<(Source,
         }
     }
     Ok((source, out))
+}
+
+/// Line numbers from byte offsets, counted here: the CSV reader reports a
+/// record's position at the end of the record before it, line ending
+/// included, so its line number is one short.
+struct LineIndex<'a> {
+    text: &'a [u8],
+    newlines: Vec<usize>,
+}
+
+impl LineIndex<'_> {
+    fn new(text: &str) -> LineIndex<'_> {
+        LineIndex {
+            text: text.as_bytes(),
+            newlines: text.match_indices('\n').map(|(i, _)| i).collect(),
+        }
+    }
+
+    /// The 1-based line a record reported at `offset` starts on.
+    fn at(&self, offset: u64) -> usize {
+        let mut start = offset as usize;
+        while matches!(self.text.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        self.newlines.partition_point(|&nl| nl < start) + 1
+    }
 }
 
 /// Values in one cell: Google puts several in one, separated by ` ::: `.

@@ -847,3 +847,114 @@ fn dupes_are_found_merged_and_unmerged() {
     let e = h.error(&["unmerge", &a]);
     assert!(e.contains("no one was merged into"), "{e}");
 }
+
+/// The files in tests/fixtures (see its README.md), one address book after
+/// another into one ledger: each person once, merged across sources.
+#[test]
+fn the_fixture_address_books_merge_into_one_ledger() {
+    let h = Home::new();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let f = |p: &str| fixtures.join(p).to_str().unwrap().to_string();
+    for file in [
+        "vcard/apple.vcf",
+        "vcard/android21.vcf",
+        "vcard/google4.vcf",
+    ] {
+        let s = import(&h, &f(file));
+        assert_eq!(s["skipped"], serde_json::json!([]), "{file}: {s}");
+    }
+    let edna = h.show("edna@miggins.co.uk");
+    assert_eq!(edna["birthday"], "1961-04-05");
+    assert_eq!(edna["anniversary"], "1985-06-01");
+    assert_eq!(
+        edna["notes"][0]["text"],
+        "Prefers cash, never cheques.\nClosed Sundays."
+    );
+    assert_eq!(h.show("albert")["birthday"], "--11-30");
+    let jorg = h.show("joerg.mueller@example.de");
+    assert_eq!(jorg["name"], "Jörg Müller");
+    assert!(
+        jorg["notes"][0]["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("Fußballergebnissen.\nHat einen Hund namens Bruno."),
+        "{}",
+        jorg["notes"]
+    );
+    assert_eq!(h.show("jose.garcia@example.es")["name"], "José García");
+    let daisy = h.show("daisy@lagosfreight.example");
+    assert_eq!(daisy["birthday"], "--04-15");
+    assert_eq!(daisy["company"], "Lagos Freight");
+    let companies = h.json(&["list", "--companies", "--json"]);
+    assert_eq!(
+        names(&companies),
+        ["Lagos Freight", "Miggins Corner Shop", "Patel Newsagents"]
+    );
+
+    let r = h.run(&["import", &f("vcard/mixed_bad.vcf")]);
+    assert_eq!(r.code, Some(1));
+    for line in [13, 25] {
+        assert!(
+            r.stderr.contains(&format!("mixed_bad.vcf:{line}: ")),
+            "{}",
+            r.stderr
+        );
+    }
+    for name in ["Mabel Pike", "Winifred Oddie", "Cyril Pratt"] {
+        assert_eq!(h.show(name)["name"], name);
+    }
+    let before = h.ledger_files();
+    let e = h.error(&["import", &f("vcard/garbage.bin")]);
+    assert!(e.contains("binary data"), "{e}");
+    assert_eq!(h.ledger_files(), before);
+
+    let people = h.json(&["list", "--json"]).as_array().unwrap().len();
+    for file in [
+        "csv/google.csv",
+        "csv/google_legacy.csv",
+        "csv/outlook.csv",
+        "csv/linkedin.csv",
+    ] {
+        let s = import(&h, &f(file));
+        assert_eq!(s["skipped"], serde_json::json!([]), "{file}: {s}");
+        assert!(
+            s["merged"].as_u64().unwrap() >= 1,
+            "{file} matched no one: {s}"
+        );
+    }
+    let s = h.json(&[
+        "import",
+        &f("csv/custom.csv"),
+        "--map",
+        "Full name=name,E-mail=email,Mobile=phone,Shop=company,Likes=tag",
+        "--json",
+    ])[0]["summary"]
+        .clone();
+    assert!(s["merged"].as_u64().unwrap() >= 2, "{s}");
+    let edna = h.show("edna@miggins.co.uk");
+    assert!(
+        edna["tags"].as_array().unwrap().contains(&"gossip".into()),
+        "{}",
+        edna["tags"]
+    );
+    let list = h.json(&["list", "--json"]);
+    let all = names(&list);
+    let ednas = all.iter().filter(|n| n.contains("Edna")).count();
+    assert_eq!(ednas, 1, "Edna doubled: {all:?}");
+    assert!(list.as_array().unwrap().len() <= people + 3, "{all:?}");
+    let Some(py) = python() else { return };
+    for version in ["3.0", "4.0"] {
+        let out = h.path().join(format!("all-{version}.vcf"));
+        h.ok(&[
+            "export",
+            "--format",
+            "vcard",
+            "--vcard-version",
+            version,
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        let cards = parse_with_python(&py, "vcard", out.to_str().unwrap());
+        assert!(cards.len() >= all.len(), "{version}");
+    }
+}
