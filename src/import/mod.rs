@@ -175,7 +175,12 @@ pub fn decode(name: &str, bytes: &[u8]) -> Result<String> {
 /// a kith export with a JSON object, anything else with commas is CSV.
 pub fn detect(text: &str) -> Option<Format> {
     let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-    if first.len() >= 11 && first[..11].eq_ignore_ascii_case("BEGIN:VCARD") {
+    // Bytes, not a str slice: the first line may be any text at all.
+    if first
+        .as_bytes()
+        .get(..11)
+        .is_some_and(|b| b.eq_ignore_ascii_case(b"BEGIN:VCARD"))
+    {
         Some(Format::Vcard)
     } else if first.starts_with('{') {
         Some(Format::Jsonl)

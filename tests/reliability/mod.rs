@@ -5,6 +5,7 @@ mod concurrency;
 mod corruption;
 mod crash;
 mod disk_full;
+mod hostile_input;
 mod merge;
 
 use std::collections::{BTreeMap, BTreeSet};
