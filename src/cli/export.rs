@@ -78,7 +78,10 @@ pub fn run(env: &Env, args: ExportArgs) -> anyhow::Result<()> {
                 } else {
                     String::new()
                 };
-                format!("{} records ({} people){left}", s.entities, s.people)
+                (
+                    format!("{} records ({} people)", s.entities, s.people),
+                    left,
+                )
             }
             Format::Vcard | Format::Csv => {
                 let records = ledger.export_records(&who, include_private)?;
@@ -92,19 +95,19 @@ pub fn run(env: &Env, args: ExportArgs) -> anyhow::Result<()> {
                         export::vcard::write_all(&records, version, out)?
                     }
                 }
-                format!("{} contacts", records.len())
+                (format!("{} contacts", records.len()), String::new())
             }
             Format::Ics => {
                 let events = ledger.calendar_events(&who, include_private)?;
                 let stamp = ledger.now().strftime("%Y%m%dT%H%M%SZ").to_string();
                 export::ics::write_all(&events, &stamp, out)?;
-                format!("{} events", events.len())
+                (format!("{} events", events.len()), String::new())
             }
         })
     })?;
     bar.finish();
     if let Some(path) = &args.output {
-        eprintln!("exported {said} to {}", path.display());
+        eprintln!("exported {} to {}{}", said.0, path.display(), said.1);
     }
     Ok(())
 }
@@ -114,8 +117,8 @@ pub fn run(env: &Env, args: ExportArgs) -> anyhow::Result<()> {
 /// half a file under the name of a good one.
 fn write_to(
     path: Option<&Path>,
-    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<String>,
-) -> anyhow::Result<String> {
+    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<(String, String)>,
+) -> anyhow::Result<(String, String)> {
     match path {
         Some(path) => {
             let tmp = path.with_extension("partial");
