@@ -286,8 +286,35 @@ impl Ledger {
         } else {
             self.index.commit()
         };
+        self.store.touch_generation();
         self.report.absorb(result?);
         committed
+    }
+
+    /// Stores automerge changes that arrived by sync, durably and under the
+    /// write lock, then derives the index rows of the shards they touched:
+    /// the same lock and dirty marks as a local edit, so a crash in between
+    /// is repaired the same way. Each item is (shard, private part?, the
+    /// changes as `save_after` bytes).
+    pub fn absorb(&mut self, items: Vec<(Shard, bool, Vec<u8>)>) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let _lock = self.store.lock()?;
+        let mut shards: Vec<Shard> = items.iter().map(|(s, _, _)| s.clone()).collect();
+        shards.sort();
+        shards.dedup();
+        self.index.mark_dirty(&shards)?;
+        for (shard, private, bytes) in &items {
+            if *private {
+                self.store.append::<crate::store::Private>(shard, bytes)?;
+            } else {
+                self.store.append::<crate::store::Shared>(shard, bytes)?;
+            }
+        }
+        self.reindex_shards(&shards)?;
+        self.store.touch_generation();
+        Ok(())
     }
 
     /// Loads an entity from the store itself (not the index).

@@ -4,7 +4,9 @@
 
 mod add;
 mod add_company;
+mod daemon;
 mod demo;
+mod device;
 mod done;
 mod dupes;
 mod export;
@@ -12,6 +14,7 @@ mod fact;
 mod find;
 mod follow_up;
 mod history;
+mod id;
 mod import;
 mod keep_in_touch;
 mod link;
@@ -22,7 +25,10 @@ mod note;
 mod rm;
 mod set;
 mod show;
+mod status;
 mod style;
+mod sync;
+mod team;
 mod today;
 
 use std::io::IsTerminal;
@@ -93,6 +99,12 @@ enum Command {
     Check(maintenance::CheckArgs),
     Reindex(maintenance::ReindexArgs),
     Compact(maintenance::CompactArgs),
+    Id(id::IdArgs),
+    Team(team::TeamArgs),
+    Device(device::DeviceArgs),
+    Daemon(daemon::DaemonArgs),
+    Sync(sync::SyncArgs),
+    Status(status::StatusArgs),
 }
 
 /// `--shared` / `--private`, for commands that add an item.
@@ -323,6 +335,12 @@ fn dispatch(env: &Env, command: Command) -> anyhow::Result<ExitCode> {
         Command::Check(a) => ok(maintenance::run_check(env, a)),
         Command::Reindex(a) => ok(maintenance::run_reindex(env, a)),
         Command::Compact(a) => ok(maintenance::run_compact(env, a)),
+        Command::Id(a) => ok(id::run(env, a)),
+        Command::Team(a) => ok(team::run(env, a)),
+        Command::Device(a) => ok(device::run(env, a)),
+        Command::Daemon(a) => ok(daemon::run(env, a)),
+        Command::Sync(a) => sync::run(env, a),
+        Command::Status(a) => ok(status::run(env, a)),
     }
 }
 
@@ -366,6 +384,116 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     println!("{text}");
     Ok(())
+}
+
+/// A teammate's ledger as replicated here: read-only, opened only for
+/// reading (nothing in the CLI writes to it; only sync does).
+pub struct Replica {
+    pub owner: kith::team::Member,
+    pub ledger: Ledger,
+}
+
+impl Replica {
+    /// "alice", or "alice (left on 2026-11-28)".
+    pub fn label(&self, tz: &jiff::tz::TimeZone) -> String {
+        match self.owner.removed {
+            Some(t) => format!(
+                "{} (left on {})",
+                self.owner.name,
+                jiff::Timestamp::from_second(t)
+                    .map(|ts| ts.to_zoned(tz.clone()).date().to_string())
+                    .unwrap_or_default()
+            ),
+            None => self.owner.name.clone(),
+        }
+    }
+}
+
+impl Env {
+    fn open_replica(&self, owner: kith::team::Member) -> anyhow::Result<Replica> {
+        let home = kith::sync::replica_home(&self.home, &owner.id)?;
+        let ledger = Ledger::open(
+            &home,
+            OpenOptions {
+                now: self.now,
+                time_zone: self.tz.clone(),
+                progress: &|_, _| {},
+            },
+        )
+        .with_context(|| format!("cannot open {}'s replica in {}", owner.name, home.display()))?;
+        Ok(Replica { owner, ledger })
+    }
+
+    /// Every teammate's replica held here.
+    pub fn replicas(&self) -> anyhow::Result<Vec<Replica>> {
+        let roster = kith::team::TeamDir::new(&self.home).roster()?;
+        let me = kith::identity::Keys::load_or_create(&self.home)?
+            .member_id()
+            .to_string();
+        roster
+            .members()
+            .into_iter()
+            .filter(|m| m.id != me && kith::sync::replica_exists(&self.home, &m.id))
+            .map(|m| self.open_replica(m))
+            .collect()
+    }
+
+    /// One teammate's replica, by member name or id.
+    pub fn replica(&self, member: &str) -> anyhow::Result<Option<Replica>> {
+        let roster = kith::team::TeamDir::new(&self.home).roster()?;
+        let Ok(m) = roster.find_member(member) else {
+            return Ok(None);
+        };
+        if !kith::sync::replica_exists(&self.home, &m.id) {
+            anyhow::bail!(
+                "nothing of {}'s ledger has reached this device yet: is the daemon running?",
+                m.name
+            );
+        }
+        self.open_replica(m).map(Some)
+    }
+
+    /// This person's name on the team, or "me".
+    pub fn my_name(&self) -> String {
+        let roster = kith::team::TeamDir::new(&self.home)
+            .roster()
+            .unwrap_or_default();
+        let me = kith::identity::Keys::load_or_create(&self.home)
+            .map(|k| k.member_id().to_string())
+            .unwrap_or_default();
+        roster
+            .members()
+            .into_iter()
+            .find(|m| m.id == me)
+            .map(|m| m.name)
+            .unwrap_or_else(|| "me".into())
+    }
+}
+
+/// Adds `owner` (and `owner_id`) to a JSON object.
+pub fn with_owner<T: serde::Serialize>(
+    value: &T,
+    owner: &str,
+    owner_id: Option<&str>,
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(value).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("owner".into(), owner.into());
+        obj.insert(
+            "owner_id".into(),
+            owner_id.map(Into::into).unwrap_or(serde_json::Value::Null),
+        );
+    }
+    v
+}
+
+/// This device's name, as `device.json` has it.
+pub fn device_name(env: &Env) -> String {
+    std::fs::read(env.home.join("device.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "this device".into())
 }
 
 /// Resolves a WHO argument to a person, with the argument named on failure.

@@ -10,7 +10,7 @@ use super::{Env, print_json};
 /// Show everything about a person or company
 #[derive(Args, Debug)]
 pub struct ShowArgs {
-    /// A name (typos are fine), an email, or an id prefix
+    /// A name (typos are fine), an email, or an id prefix; MEMBER/WHO for a teammate's ledger
     who: String,
     /// How many interactions to show
     #[arg(long, default_value_t = 10)]
@@ -21,6 +21,43 @@ pub struct ShowArgs {
 }
 
 pub fn run(env: &Env, args: ShowArgs) -> anyhow::Result<()> {
+    // MEMBER/WHO reads a teammate's replica.
+    if let Some((member, who)) = args.who.split_once('/')
+        && let Some(replica) = env.replica(member)?
+    {
+        let label = replica.label(&env.tz);
+        let owner_id = replica.owner.id.clone();
+        let ledger = &replica.ledger;
+        let entity = ledger.resolve(who, &[Kind::Person, Kind::Company], false)?;
+        let detail = Detail::Full {
+            interactions: args.interactions,
+        };
+        let s = env.style();
+        if entity.kind == Kind::Company {
+            let v = view::company(ledger.index(), &entity, detail)?;
+            if args.json {
+                return super::print_json(&super::with_owner(
+                    &v,
+                    &replica.owner.name,
+                    Some(&owner_id),
+                ));
+            }
+            println!("{}", s.dim(&format!("from {label}'s ledger")));
+            print!("{}", render_company(&v, s));
+        } else {
+            let v = view::person(ledger.index(), &entity, detail)?;
+            if args.json {
+                return super::print_json(&super::with_owner(
+                    &v,
+                    &replica.owner.name,
+                    Some(&owner_id),
+                ));
+            }
+            println!("{}", s.dim(&format!("from {label}'s ledger")));
+            print!("{}", render_person(&v, s));
+        }
+        return Ok(());
+    }
     let ledger = env.open()?;
     let entity = ledger.resolve(&args.who, &[Kind::Person, Kind::Company], false)?;
     let detail = Detail::Full {

@@ -327,6 +327,10 @@ impl<P: Part> ShardDoc<P> {
     pub fn automerge(&mut self) -> &mut AutoCommit {
         &mut self.doc
     }
+
+    pub fn into_automerge(self) -> AutoCommit {
+        self.doc
+    }
 }
 
 /// How an entity is stored: a map of scalars, or one JSON value.

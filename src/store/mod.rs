@@ -608,6 +608,36 @@ impl Store {
         Ok(n)
     }
 
+    /// Sorted chunk file names of one part of a shard: that part's on-disk
+    /// version. Equal names mean equal content.
+    pub fn part_version<P: Part>(&self, shard: &Shard) -> Result<String> {
+        let mut names: Vec<String> = list_chunks(&self.shard_dir::<P>(shard))?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        names.sort();
+        Ok(names.join(","))
+    }
+
+    /// Stores automerge changes that arrived from elsewhere (sync) as one
+    /// incremental chunk of a part, durably. The caller holds the lock.
+    pub fn append<P: Part>(&self, shard: &Shard, changes: &[u8]) -> Result<()> {
+        let (name, data) = chunk::encode(ChunkKind::Incremental, changes);
+        chunk::write_durable(&self.shard_dir::<P>(shard), &name, &data).map(|_| ())
+    }
+
+    /// Tells a watching daemon that the ledger changed. Not durable: it is
+    /// only a nudge, and a daemon also rescans when it starts.
+    pub fn touch_generation(&self) {
+        let path = self.root.join("generation");
+        let _ = fs::write(&path, rand::random::<u64>().to_le_bytes());
+    }
+
+    /// What [`Store::touch_generation`] last wrote.
+    pub fn generation(&self) -> Vec<u8> {
+        fs::read(self.root.join("generation")).unwrap_or_default()
+    }
+
     /// Loads a shard's shared part from raw automerge bytes; used by import
     /// of whole shards and by tests.
     pub fn doc_from_bytes<P: Part>(bytes: &[u8]) -> Result<ShardDoc<P>> {

@@ -1,0 +1,920 @@
+//! What a daemon decides and stores, independent of the network: what to
+//! offer a peer, how to answer a sync round, what to pull, and what to keep.
+//!
+//! Trust rules, all enforced here:
+//! - A teammate is served the shared part of this person's ledger and the
+//!   replicas of other current members; the private part is served only to
+//!   this person's own devices, and only through an [`OwnDevice`] token,
+//!   which only [`Engine::own_device`] makes.
+//! - Changes pulled into a replica are applied to an in-memory copy first.
+//!   They are stored only if every change is an ancestor of heads the owner
+//!   signed with their member key; otherwise nothing is stored.
+//! - This person's own ledger takes changes only from their own devices.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use automerge::sync::{Message, State as SyncState, SyncDoc};
+use automerge::{AutoCommit, ChangeHash};
+use libp2p::PeerId;
+use sha2::Digest;
+
+use super::proto::{BATCH_BYTES, JoinRequest, LedgerDigest, LedgerRef, PartKind, Proof, Response};
+use crate::error::{Error, Result};
+use crate::identity::{self, Keys};
+use crate::model::Shard;
+use crate::store::{LoadReport, Private, Shared, Store, chunk};
+use crate::team::{Claim, Invite, Roster, Statement, TeamDir, TicketKind};
+use crate::{Ledger, OpenOptions};
+
+const HEADS_DOMAIN: &[u8] = b"kith heads v1\n";
+/// Serving sessions kept per peer; the oldest is dropped beyond this.
+const SESSIONS_PER_PEER: usize = 64;
+/// Loaded documents kept for serving.
+const DOC_CACHE: usize = 64;
+
+/// Proof that a peer is one of this person's own devices.
+pub struct OwnDevice(());
+
+/// Who a connected device is to us.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    Own,
+    Member(String),
+    Ticket(Invite),
+    Stranger,
+}
+
+struct Serving {
+    state: SyncState,
+    queue: VecDeque<Message>,
+    used: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    roster: Roster,
+    /// Per ledger and shard: the part's chunk names and its heads then.
+    heads: HashMap<(LedgerRef, String), (String, Vec<ChangeHash>)>,
+    own_proofs: HashMap<String, Proof>,
+    serving: HashMap<(PeerId, LedgerRef, String), Serving>,
+    docs: HashMap<(LedgerRef, String), (String, AutoCommit)>,
+    doc_order: VecDeque<(LedgerRef, String)>,
+    /// Encoded automerge sync states per peer, kept across restarts.
+    states: HashMap<PeerId, BTreeMap<String, Vec<u8>>>,
+    dirty_states: std::collections::HashSet<PeerId>,
+    tick: u64,
+}
+
+/// Everything a running node needs, shared between its tasks.
+pub struct Engine {
+    home: PathBuf,
+    pub keys: Keys,
+    device_name: String,
+    clock: fn() -> i64,
+    inner: Mutex<Inner>,
+    ledgers: Mutex<HashMap<String, Ledger>>,
+}
+
+impl Engine {
+    pub fn open(home: &Path, device_name: &str, clock: fn() -> i64) -> Result<Engine> {
+        let keys = Keys::load_or_create(home)?;
+        let roster = TeamDir::new(home).roster()?;
+        Ok(Engine {
+            home: home.to_path_buf(),
+            keys,
+            device_name: device_name.to_string(),
+            clock,
+            inner: Mutex::new(Inner {
+                roster,
+                ..Inner::default()
+            }),
+            ledgers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    pub fn me(&self) -> String {
+        self.keys.member_id().to_string()
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn roster(&self) -> Roster {
+        self.inner().roster.clone()
+    }
+
+    /// Re-reads the roster a CLI may have changed.
+    pub fn reload_roster(&self) -> Result<()> {
+        let roster = TeamDir::new(&self.home).roster()?;
+        self.inner().roster = roster;
+        Ok(())
+    }
+
+    /// Takes in a peer's statements; true if anything new was kept.
+    pub fn merge_roster(&self, statements: Vec<crate::team::Statement>) -> Result<bool> {
+        let dir = TeamDir::new(&self.home);
+        let lock = dir.lock()?;
+        let mut roster = dir.roster()?;
+        let new = roster.merge(statements);
+        if new > 0 {
+            dir.save_roster(&roster, &lock)?;
+        }
+        self.inner().roster = roster;
+        Ok(new > 0)
+    }
+
+    /// Who `peer` is: own device, member, holder of an open ticket, or no one.
+    pub fn role(&self, peer: &PeerId) -> Role {
+        let me = self.keys.member_id();
+        let roster = self.roster();
+        if *peer == self.keys.device_id() || roster.own_devices(&me).contains(peer) {
+            return Role::Own;
+        }
+        if let Some(m) = roster.current_member_of(peer) {
+            return Role::Member(m.id);
+        }
+        let now = self.now();
+        if let Ok(invites) = TeamDir::new(&self.home).invites()
+            && let Some(inv) = invites
+                .into_iter()
+                .find(|i| i.peer == peer.to_string() && !i.used && i.expires > now)
+        {
+            return Role::Ticket(inv);
+        }
+        Role::Stranger
+    }
+
+    pub fn own_device(&self, peer: &PeerId) -> Option<OwnDevice> {
+        (self.role(peer) == Role::Own).then_some(OwnDevice(()))
+    }
+
+    /// Every device that may connect now: own devices, current members'
+    /// devices, and the one-time keys of open tickets.
+    pub fn allowed(&self) -> Vec<PeerId> {
+        let me = self.keys.member_id();
+        let mut out: Vec<PeerId> = self.roster().allowed_devices(&me).into_iter().collect();
+        let now = self.now();
+        if let Ok(invites) = TeamDir::new(&self.home).invites() {
+            out.extend(
+                invites
+                    .iter()
+                    .filter(|i| !i.used && i.expires > now)
+                    .filter_map(|i| i.peer.parse::<PeerId>().ok()),
+            );
+        }
+        out.retain(|p| *p != self.keys.device_id());
+        out
+    }
+
+    fn store_of(&self, owner: &str) -> Result<Store> {
+        let root = if owner == self.me() {
+            self.home.join("ledger")
+        } else {
+            replica_home(&self.home, owner)?.join("ledger")
+        };
+        Store::open(&root, [0; 8])
+    }
+
+    /// Loads one part of one shard as a plain automerge document.
+    fn load(
+        &self,
+        ledger: &LedgerRef,
+        shard: &Shard,
+        _own: Option<&OwnDevice>,
+    ) -> Result<AutoCommit> {
+        let store = self.store_of(&ledger.owner)?;
+        let mut report = LoadReport::default();
+        let doc = match ledger.part {
+            PartKind::Shared => store
+                .load::<Shared>(shard, &mut report)?
+                .doc
+                .into_automerge(),
+            PartKind::Private => {
+                // Reaching here without a token would be a bug in this
+                // module; refuse rather than leak.
+                if _own.is_none() {
+                    return Err(Error::invalid(
+                        "private part requested without an own device",
+                    ));
+                }
+                store
+                    .load::<Private>(shard, &mut report)?
+                    .doc
+                    .into_automerge()
+            }
+        };
+        Ok(doc)
+    }
+
+    fn version(&self, ledger: &LedgerRef, shard: &Shard) -> Result<String> {
+        let store = self.store_of(&ledger.owner)?;
+        match ledger.part {
+            PartKind::Shared => store.part_version::<Shared>(shard),
+            PartKind::Private => store.part_version::<Private>(shard),
+        }
+    }
+
+    /// A shard's heads, loading it only if its chunk files changed.
+    fn heads(
+        &self,
+        ledger: &LedgerRef,
+        shard: &Shard,
+        own: Option<&OwnDevice>,
+    ) -> Result<Vec<ChangeHash>> {
+        let version = self.version(ledger, shard)?;
+        let key = (ledger.clone(), shard.name().to_string());
+        if let Some((v, h)) = self.inner().heads.get(&key)
+            && *v == version
+        {
+            return Ok(h.clone());
+        }
+        let mut doc = self.load(ledger, shard, own)?;
+        let mut heads = doc.get_heads();
+        heads.sort();
+        self.inner().heads.insert(key, (version, heads.clone()));
+        Ok(heads)
+    }
+
+    /// Shard digests of one ledger part as held here.
+    pub fn digest(&self, ledger: &LedgerRef, own: Option<&OwnDevice>) -> Result<LedgerDigest> {
+        let store = self.store_of(&ledger.owner)?;
+        let mut shards = Vec::new();
+        for shard in store.shards()? {
+            if self.version(ledger, &shard)?.is_empty() {
+                continue;
+            }
+            let heads = self.heads(ledger, &shard, own)?;
+            shards.push((shard.name().to_string(), heads_digest(&heads)));
+        }
+        Ok(LedgerDigest {
+            ledger: ledger.clone(),
+            shards,
+        })
+    }
+
+    /// Digests of only these shards.
+    pub fn digest_of(
+        &self,
+        ledger: &LedgerRef,
+        shards: &[Shard],
+        own: Option<&OwnDevice>,
+    ) -> Result<LedgerDigest> {
+        let mut out = Vec::new();
+        for shard in shards {
+            let heads = self.heads(ledger, shard, own)?;
+            out.push((shard.name().to_string(), heads_digest(&heads)));
+        }
+        Ok(LedgerDigest {
+            ledger: ledger.clone(),
+            shards: out,
+        })
+    }
+
+    /// Ledgers held here that `peer` may read.
+    pub fn servable(&self, peer: &PeerId) -> Vec<LedgerRef> {
+        let me = self.me();
+        let shared = |owner: &str| LedgerRef {
+            owner: owner.to_string(),
+            part: PartKind::Shared,
+        };
+        let peer_member = match self.role(peer) {
+            Role::Own => me.clone(),
+            Role::Member(m) => m,
+            _ => return Vec::new(),
+        };
+        let mut out = vec![shared(&me)];
+        if peer_member == me {
+            out.push(LedgerRef {
+                owner: me.clone(),
+                part: PartKind::Private,
+            });
+        }
+        for m in self.roster().members() {
+            if m.id != me
+                && m.id != peer_member
+                && m.removed.is_none()
+                && replica_exists(&self.home, &m.id)
+            {
+                out.push(shared(&m.id));
+            }
+        }
+        out
+    }
+
+    /// What `peer` may pull from here, with digests.
+    pub fn offer(&self, peer: &PeerId) -> Result<Vec<LedgerDigest>> {
+        let own = self.own_device(peer);
+        self.servable(peer)
+            .iter()
+            .map(|l| self.digest(l, own.as_ref()))
+            .collect()
+    }
+
+    /// Whether changes to `ledger` may be taken from `peer` at all.
+    pub fn may_pull(&self, peer: &PeerId, ledger: &LedgerRef) -> bool {
+        let me = self.me();
+        if ledger.owner == me {
+            return self.role(peer) == Role::Own;
+        }
+        if ledger.part != PartKind::Shared
+            || matches!(self.role(peer), Role::Ticket(_) | Role::Stranger)
+        {
+            return false;
+        }
+        self.roster()
+            .members()
+            .iter()
+            .any(|m| m.id == ledger.owner && m.removed.is_none())
+    }
+
+    /// The shards of an offer that differ from what is held here.
+    pub fn wanted(&self, peer: &PeerId, offer: &[LedgerDigest]) -> Vec<(LedgerRef, Shard)> {
+        let own = self.own_device(peer);
+        let mut out = Vec::new();
+        for digest in offer {
+            if !self.may_pull(peer, &digest.ledger) {
+                continue;
+            }
+            for (name, theirs) in &digest.shards {
+                let Some(shard) = Shard::parse(name) else {
+                    continue;
+                };
+                let ours = self
+                    .heads(&digest.ledger, &shard, own.as_ref())
+                    .map(|h| heads_digest(&h))
+                    .ok();
+                if ours != Some(*theirs) {
+                    out.push((digest.ledger.clone(), shard));
+                }
+            }
+        }
+        out
+    }
+
+    /// Answers one round of sync for `peer`.
+    pub fn serve(
+        &self,
+        peer: &PeerId,
+        ledger: &LedgerRef,
+        shard: &str,
+        first: bool,
+        msg: &[u8],
+    ) -> Response {
+        match self.serve_inner(peer, ledger, shard, first, msg) {
+            Ok(r) => r,
+            Err(e) => Response::Refused(e.to_string()),
+        }
+    }
+
+    fn serve_inner(
+        &self,
+        peer: &PeerId,
+        ledger: &LedgerRef,
+        shard_name: &str,
+        first: bool,
+        msg: &[u8],
+    ) -> Result<Response> {
+        let shard = Shard::parse(shard_name)
+            .ok_or_else(|| Error::invalid(format!("no shard '{shard_name}'")))?;
+        if !self.servable(peer).contains(ledger) {
+            return Err(Error::invalid("not yours to read"));
+        }
+        let own = match ledger.part {
+            PartKind::Private => Some(
+                self.own_device(peer)
+                    .ok_or_else(|| Error::invalid("not yours to read"))?,
+            ),
+            PartKind::Shared => None,
+        };
+        let incoming = if msg.is_empty() {
+            None
+        } else {
+            Some(
+                Message::decode(msg)
+                    .map_err(|e| Error::invalid(format!("malformed sync message: {e}")))?,
+            )
+        };
+        let version = self.version(ledger, &shard)?;
+        let doc_key = (ledger.clone(), shard_name.to_string());
+        let mut doc = {
+            let mut inner = self.inner();
+            match inner.docs.remove(&doc_key) {
+                Some((v, d)) if v == version => Some(d),
+                _ => None,
+            }
+        };
+        let mut doc = match doc.take() {
+            Some(d) => d,
+            None => self.load(ledger, &shard, own.as_ref())?,
+        };
+        let key = (*peer, ledger.clone(), shard_name.to_string());
+        let mut inner = self.inner();
+        inner.tick += 1;
+        let tick = inner.tick;
+        if first {
+            inner.serving.remove(&key);
+        }
+        let mut serving = inner.serving.remove(&key).unwrap_or_else(|| Serving {
+            state: SyncState::new_read_only(),
+            queue: VecDeque::new(),
+            used: tick,
+        });
+        serving.used = tick;
+        let reply = match serving.queue.pop_front() {
+            Some(m) => Some(m),
+            None => {
+                if let Some(m) = incoming {
+                    doc.sync()
+                        .receive_sync_message(&mut serving.state, m)
+                        .map_err(|e| Error::invalid(format!("bad sync message: {e}")))?;
+                }
+                match doc.sync().generate_sync_message(&mut serving.state) {
+                    Some(m) => {
+                        let mut batches = split(m);
+                        let head = batches.pop_front();
+                        serving.queue = batches;
+                        head
+                    }
+                    None => None,
+                }
+            }
+        };
+        let more = !serving.queue.is_empty();
+        let proofs = if ledger.owner == self.me() {
+            match ledger.part {
+                PartKind::Shared => {
+                    let mut heads = doc.get_heads();
+                    heads.sort();
+                    vec![self.own_proof(&mut inner, &shard, heads)?]
+                }
+                PartKind::Private => Vec::new(),
+            }
+        } else {
+            read_proofs(&self.home, &ledger.owner, &shard)?
+        };
+        if reply.is_some() || more {
+            inner.serving.insert(key, serving);
+            evict_sessions(&mut inner, peer);
+        }
+        inner.docs.insert(doc_key.clone(), (version, doc));
+        inner.doc_order.retain(|k| *k != doc_key);
+        inner.doc_order.push_back(doc_key);
+        while inner.doc_order.len() > DOC_CACHE {
+            if let Some(old) = inner.doc_order.pop_front() {
+                inner.docs.remove(&old);
+            }
+        }
+        Ok(Response::Sync {
+            msg: reply.map(|m| m.encode()),
+            proofs,
+            more,
+        })
+    }
+
+    fn own_proof(&self, inner: &mut Inner, shard: &Shard, heads: Vec<ChangeHash>) -> Result<Proof> {
+        let raw: Vec<[u8; 32]> = heads.iter().map(|h| h.0).collect();
+        if let Some(p) = inner.own_proofs.get(shard.name())
+            && p.heads == raw
+        {
+            return Ok(p.clone());
+        }
+        let sig = self
+            .keys
+            .member
+            .sign(&heads_message(&self.me(), shard, &raw))
+            .map_err(|e| Error::invalid(format!("cannot sign: {e}")))?;
+        let proof = Proof { heads: raw, sig };
+        inner
+            .own_proofs
+            .insert(shard.name().to_string(), proof.clone());
+        Ok(proof)
+    }
+
+    /// The local copy a pull starts from, with its heads.
+    pub fn pull_start(&self, peer: &PeerId, ledger: &LedgerRef, shard: &Shard) -> Result<Pull> {
+        let own = self.own_device(peer);
+        let own = if ledger.part == PartKind::Private {
+            own
+        } else {
+            None
+        };
+        if ledger.part == PartKind::Private && own.is_none() {
+            return Err(Error::invalid("private part from a device not our own"));
+        }
+        let mut doc = self.load(ledger, shard, own.as_ref())?;
+        let heads = doc.get_heads();
+        let state = self.sync_state(peer, ledger, shard);
+        Ok(Pull {
+            doc,
+            old_heads: heads,
+            state,
+        })
+    }
+
+    /// Checks a pulled copy and stores what is new. Returns whether anything
+    /// was stored. Nothing is stored unless every change is covered by the
+    /// owner's signed heads (or comes from our own device, for our ledger).
+    pub fn pull_finish(
+        &self,
+        peer: &PeerId,
+        ledger: &LedgerRef,
+        shard: &Shard,
+        pull: Pull,
+        proofs: Vec<Proof>,
+    ) -> Result<Option<Absorb>> {
+        let Pull {
+            mut doc,
+            old_heads,
+            state,
+        } = pull;
+        let old_heads = &old_heads[..];
+        let mut new_heads = doc.get_heads();
+        new_heads.sort();
+        let mut old_sorted = old_heads.to_vec();
+        old_sorted.sort();
+        if new_heads == old_sorted {
+            self.keep_state(peer, ledger, shard, &state);
+            return Ok(None);
+        }
+        let me = self.me();
+        let mut keep_proofs = Vec::new();
+        if ledger.owner != me {
+            let owner = &ledger.owner;
+            let mut valid = read_proofs(&self.home, owner, shard)?;
+            for p in proofs {
+                if verify_proof(owner, shard, &p) && !valid.contains(&p) {
+                    valid.push(p);
+                }
+            }
+            let cover: Vec<ChangeHash> = valid
+                .iter()
+                .flat_map(|p| p.heads.iter().map(|h| ChangeHash(*h)))
+                .filter(|h| doc.get_change_by_hash(h).is_some())
+                .collect();
+            let unsigned = doc.get_changes(&cover).len();
+            if unsigned > 0 {
+                self.drop_state(peer, ledger, shard);
+                return Err(Error::invalid(format!(
+                    "{unsigned} change(s) to {owner}'s shard {} are not signed by {owner}; nothing stored",
+                    shard.name()
+                )));
+            }
+            keep_proofs = valid
+                .into_iter()
+                .filter(|p| p.heads.iter().any(|h| new_heads.contains(&ChangeHash(*h))))
+                .collect();
+        }
+        let bytes = doc.save_after(old_heads);
+        Ok(Some(Absorb {
+            ledger: ledger.clone(),
+            shard: shard.clone(),
+            bytes,
+            proofs: keep_proofs,
+            peer: *peer,
+            state: state.encode(),
+        }))
+    }
+
+    /// Stores verified pulls, in one batch per ledger.
+    pub fn absorb(&self, items: Vec<Absorb>) -> Result<usize> {
+        let mut by_owner: BTreeMap<String, Vec<Absorb>> = BTreeMap::new();
+        for a in items {
+            by_owner.entry(a.ledger.owner.clone()).or_default().push(a);
+        }
+        let mut n = 0;
+        let me = self.me();
+        for (owner, items) in by_owner {
+            let home = if owner == me {
+                self.home.clone()
+            } else {
+                replica_home(&self.home, &owner)?
+            };
+            for a in &items {
+                if owner != me {
+                    write_proofs(&self.home, &owner, &a.shard, &a.proofs)?;
+                }
+            }
+            let batch = items
+                .iter()
+                .map(|a| {
+                    (
+                        a.shard.clone(),
+                        a.ledger.part == PartKind::Private,
+                        a.bytes.clone(),
+                    )
+                })
+                .collect();
+            self.with_ledger(&home, |l| l.absorb(batch))?;
+            for a in &items {
+                n += 1;
+                let mut inner = self.inner();
+                inner
+                    .states
+                    .entry(a.peer)
+                    .or_default()
+                    .insert(state_key(&a.ledger, &a.shard), a.state.clone());
+                inner.dirty_states.insert(a.peer);
+            }
+        }
+        Ok(n)
+    }
+
+    fn with_ledger<T>(&self, home: &Path, f: impl FnOnce(&mut Ledger) -> Result<T>) -> Result<T> {
+        let key = home.display().to_string();
+        let mut ledgers = self.ledgers.lock().unwrap_or_else(|p| p.into_inner());
+        if !ledgers.contains_key(&key) {
+            let ledger = Ledger::open(
+                home,
+                OpenOptions {
+                    now: jiff::Timestamp::from_second(self.now())
+                        .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                    time_zone: jiff::tz::TimeZone::UTC,
+                    progress: &|_, _| {},
+                },
+            )?;
+            ledgers.insert(key.clone(), ledger);
+        }
+        let ledger = ledgers
+            .get_mut(&key)
+            .ok_or_else(|| Error::invalid("ledger vanished"))?;
+        f(ledger)
+    }
+
+    fn sync_state(&self, peer: &PeerId, ledger: &LedgerRef, shard: &Shard) -> SyncState {
+        let mut inner = self.inner();
+        if !inner.states.contains_key(peer) {
+            let loaded = read_states(&self.home, peer);
+            inner.states.insert(*peer, loaded);
+        }
+        inner
+            .states
+            .get(peer)
+            .and_then(|m| m.get(&state_key(ledger, shard)))
+            .and_then(|b| SyncState::decode(b).ok())
+            .unwrap_or_default()
+    }
+
+    fn keep_state(&self, peer: &PeerId, ledger: &LedgerRef, shard: &Shard, state: &SyncState) {
+        let mut inner = self.inner();
+        inner
+            .states
+            .entry(*peer)
+            .or_default()
+            .insert(state_key(ledger, shard), state.encode());
+        inner.dirty_states.insert(*peer);
+    }
+
+    fn drop_state(&self, peer: &PeerId, ledger: &LedgerRef, shard: &Shard) {
+        let mut inner = self.inner();
+        if let Some(m) = inner.states.get_mut(peer) {
+            m.remove(&state_key(ledger, shard));
+        }
+        inner.dirty_states.insert(*peer);
+    }
+
+    /// Writes sync states that changed since the last call.
+    pub fn flush_states(&self) -> Result<()> {
+        let work: Vec<(PeerId, BTreeMap<String, Vec<u8>>)> = {
+            let mut inner = self.inner();
+            let dirty: Vec<PeerId> = inner.dirty_states.drain().collect();
+            dirty
+                .into_iter()
+                .filter_map(|p| inner.states.get(&p).map(|m| (p, m.clone())))
+                .collect()
+        };
+        for (peer, states) in work {
+            let dir = self.home.join("sync");
+            let bytes = super::proto::encode(&states).map_err(|e| Error::io(&dir, e))?;
+            chunk::write_durable(&dir, &format!("{peer}.state"), &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Handles a join by a ticket's one-time key.
+    pub fn join(&self, peer: &PeerId, invite: &Invite, req: JoinRequest) -> Result<Response> {
+        let refuse = |why: &str| Ok(Response::Refused(why.to_string()));
+        if invite.kind != req.kind {
+            return refuse("this ticket is for something else");
+        }
+        let Some((joiner, Claim::Device { device, .. })) = req.device.verified() else {
+            return refuse("the device certificate does not check out");
+        };
+        let dir = TeamDir::new(&self.home);
+        let lock = dir.lock()?;
+        let mut invites = dir.invites()?;
+        let now = self.now();
+        let Some(inv) = invites
+            .iter_mut()
+            .find(|i| i.peer == peer.to_string() && !i.used && i.expires > now)
+        else {
+            return refuse("this ticket was used or has expired");
+        };
+        inv.used = true;
+        let mut roster = dir.roster()?;
+        let mut member_key = None;
+        match req.kind {
+            TicketKind::Team => {
+                let team = roster
+                    .team
+                    .clone()
+                    .ok_or_else(|| Error::invalid("not in a team"))?;
+                roster.add(req.device.clone());
+                roster.add(Statement::sign(
+                    &self.keys.member,
+                    &Claim::Admit {
+                        team,
+                        member: joiner.to_string(),
+                        name: req.member_name.clone(),
+                        at: now,
+                    },
+                )?);
+            }
+            TicketKind::Device => {
+                roster.add(Statement::sign(
+                    &self.keys.member,
+                    &Claim::Device {
+                        device: device.clone(),
+                        name: req.member_name.clone(),
+                        at: now,
+                    },
+                )?);
+                member_key = Some(
+                    self.keys
+                        .member
+                        .to_protobuf_encoding()
+                        .map_err(|e| Error::invalid(e.to_string()))?,
+                );
+            }
+        }
+        dir.save_roster(&roster, &lock)?;
+        dir.save_invites(&invites, &lock)?;
+        let _ = &self.device_name;
+        let statements = roster.statements.clone();
+        let team = roster.team.clone();
+        self.inner().roster = roster;
+        Ok(Response::Joined {
+            team,
+            statements,
+            member_key,
+        })
+    }
+}
+
+/// A pull in progress: the in-memory copy changes are applied to, the
+/// heads it started from, and the sync state with that peer.
+pub struct Pull {
+    pub doc: AutoCommit,
+    pub old_heads: Vec<ChangeHash>,
+    pub state: SyncState,
+}
+
+/// Verified changes waiting to be stored.
+pub struct Absorb {
+    pub ledger: LedgerRef,
+    pub shard: Shard,
+    bytes: Vec<u8>,
+    proofs: Vec<Proof>,
+    peer: PeerId,
+    state: Vec<u8>,
+}
+
+/// Splits a sync message whose changes exceed a batch into several, each
+/// with the same heads and bloom, so a big first sync streams.
+fn split(m: Message) -> VecDeque<Message> {
+    let chunks: Vec<Vec<u8>> = m.changes.iter().map(|c| c.to_vec()).collect();
+    let total: usize = chunks.iter().map(|c| c.len()).sum();
+    if total <= BATCH_BYTES {
+        return VecDeque::from([m]);
+    }
+    let mut out = VecDeque::new();
+    let mut batch: Vec<Vec<u8>> = Vec::new();
+    let mut size = 0;
+    let mut template = m;
+    template.changes = automerge::sync::ChunkList::empty();
+    let with = |changes: Vec<Vec<u8>>| {
+        let mut part = template.clone();
+        part.changes = changes.into();
+        part
+    };
+    for c in chunks {
+        if size + c.len() > BATCH_BYTES && !batch.is_empty() {
+            out.push_back(with(std::mem::take(&mut batch)));
+            size = 0;
+        }
+        size += c.len();
+        batch.push(c);
+    }
+    if !batch.is_empty() {
+        out.push_back(with(batch));
+    }
+    out
+}
+
+fn evict_sessions(inner: &mut Inner, peer: &PeerId) {
+    let mut mine: Vec<((PeerId, LedgerRef, String), u64)> = inner
+        .serving
+        .iter()
+        .filter(|(k, _)| k.0 == *peer)
+        .map(|(k, v)| (k.clone(), v.used))
+        .collect();
+    if mine.len() <= SESSIONS_PER_PEER {
+        return;
+    }
+    mine.sort_by_key(|(_, used)| *used);
+    for (k, _) in mine.iter().take(mine.len() - SESSIONS_PER_PEER) {
+        inner.serving.remove(k);
+    }
+}
+
+pub fn heads_digest(heads: &[ChangeHash]) -> [u8; 8] {
+    let mut sorted = heads.to_vec();
+    sorted.sort();
+    let mut h = sha2::Sha256::new();
+    for head in sorted {
+        h.update(head.0);
+    }
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&h.finalize()[..8]);
+    out
+}
+
+fn heads_message(owner: &str, shard: &Shard, heads: &[[u8; 32]]) -> Vec<u8> {
+    let mut m = HEADS_DOMAIN.to_vec();
+    m.extend_from_slice(owner.as_bytes());
+    m.push(b'\n');
+    m.extend_from_slice(shard.name().as_bytes());
+    m.push(b'\n');
+    for h in heads {
+        m.extend_from_slice(h);
+    }
+    m
+}
+
+pub fn verify_proof(owner: &str, shard: &Shard, proof: &Proof) -> bool {
+    let Ok(owner_id) = owner.parse::<PeerId>() else {
+        return false;
+    };
+    identity::verify(
+        &owner_id,
+        &heads_message(owner, shard, &proof.heads),
+        &proof.sig,
+    )
+}
+
+fn state_key(ledger: &LedgerRef, shard: &Shard) -> String {
+    let part = match ledger.part {
+        PartKind::Shared => "shared",
+        PartKind::Private => "private",
+    };
+    format!("{}/{part}/{}", ledger.owner, shard.name())
+}
+
+/// Where a teammate's replica lives. Member ids are peer ids, checked here
+/// so a hostile id can never name a path outside `replicas/`.
+pub fn replica_home(home: &Path, owner: &str) -> Result<PathBuf> {
+    owner
+        .parse::<PeerId>()
+        .map_err(|_| Error::invalid(format!("'{owner}' is not a member id")))?;
+    Ok(home.join("replicas").join(owner))
+}
+
+pub fn replica_exists(home: &Path, owner: &str) -> bool {
+    replica_home(home, owner).is_ok_and(|p| p.join("ledger").is_dir())
+}
+
+fn proofs_path(home: &Path, owner: &str) -> Result<PathBuf> {
+    Ok(replica_home(home, owner)?.join("proofs"))
+}
+
+fn read_proofs(home: &Path, owner: &str, shard: &Shard) -> Result<Vec<Proof>> {
+    let path = proofs_path(home, owner)?.join(format!("{}.proofs", shard.name()));
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(super::proto::decode(&bytes).unwrap_or_default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+fn write_proofs(home: &Path, owner: &str, shard: &Shard, proofs: &[Proof]) -> Result<()> {
+    let dir = proofs_path(home, owner)?;
+    let bytes = super::proto::encode(&proofs).map_err(|e| Error::io(&dir, e))?;
+    chunk::write_durable(&dir, &format!("{}.proofs", shard.name()), &bytes).map(|_| ())
+}
+
+fn read_states(home: &Path, peer: &PeerId) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read(home.join("sync").join(format!("{peer}.state")))
+        .ok()
+        .and_then(|b| super::proto::decode(&b).ok())
+        .unwrap_or_default()
+}

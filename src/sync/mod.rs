@@ -1,0 +1,14 @@
+//! Team sync: teammates' ledgers over libp2p, with no server.
+//!
+//! - [`proto`]: the `/kith/sync/1` messages and their framing.
+//! - [`engine`]: what is offered, served, pulled, checked and stored; the
+//!   trust rules live there.
+//! - [`net`]: the libp2p node that carries it (TCP, Noise, Yamux, allow
+//!   list, mDNS).
+
+pub mod engine;
+pub mod net;
+pub mod proto;
+
+pub use engine::{Engine, replica_exists, replica_home};
+pub use net::{NodeConfig, SyncReport, run};

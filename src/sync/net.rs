@@ -1,0 +1,1002 @@
+//! The libp2p node: TCP + Noise + Yamux, an allow list of member devices,
+//! connection limits for everyone else, optional mDNS, and the
+//! `/kith/sync/1` request-response protocol. One task owns the swarm;
+//! sessions and pulls run as their own tasks and talk to it by channel.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use automerge::sync::{Message, SyncDoc};
+use futures::StreamExt;
+use libp2p::allow_block_list::{self, AllowedPeers};
+use libp2p::connection_limits::{self, ConnectionLimits};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, mdns, noise, tcp, yamux};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use super::engine::{Absorb, Engine, Role};
+use super::proto::{Codec, JoinRequest, LedgerRef, PROTOCOL, PartKind, Request, Response};
+use crate::error::{Error, Result};
+use crate::model::Shard;
+use crate::team::{self, TeamDir, Ticket};
+
+/// Pulls run this many shards at once per peer.
+const PULLS_IN_FLIGHT: usize = 8;
+/// A pull that has not converged after this many rounds is abandoned.
+const MAX_ROUNDS: usize = 512;
+const REDIAL_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    allow: allow_block_list::Behaviour<AllowedPeers>,
+    limits: connection_limits::Behaviour,
+    rr: request_response::Behaviour<Codec>,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+}
+
+/// How a node runs.
+pub struct NodeConfig {
+    pub listen: Vec<Multiaddr>,
+    pub peers: Vec<Multiaddr>,
+    pub mdns: bool,
+    /// Test hook: append every frame received to this file.
+    pub record_frames: Option<PathBuf>,
+    /// Sync once with every reachable member, then return.
+    pub once: bool,
+    /// How long a one-shot sync waits for members to answer.
+    pub wait: Duration,
+}
+
+/// What a node did, per peer device.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct PeerReport {
+    pub device: String,
+    pub member: Option<String>,
+    pub name: Option<String>,
+    pub shards_pulled: usize,
+    pub shards_stored: usize,
+    pub rejected: usize,
+    pub synced: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct SyncReport {
+    pub listen: Vec<String>,
+    pub peers: Vec<PeerReport>,
+    pub unreachable: Vec<String>,
+}
+
+enum Cmd {
+    Request {
+        peer: PeerId,
+        req: Request,
+        tx: oneshot::Sender<std::result::Result<Response, String>>,
+    },
+    Respond {
+        channel: ResponseChannel<Response>,
+        resp: Response,
+    },
+    RosterChanged,
+    Announce {
+        except: PeerId,
+        ledger: LedgerRef,
+        shards: Vec<Shard>,
+    },
+    SessionDone(PeerId),
+}
+
+/// Shared between the swarm task and the session and pull tasks.
+struct Ctx {
+    engine: Arc<Engine>,
+    cmd: mpsc::UnboundedSender<Cmd>,
+    in_flight: Mutex<HashSet<(PeerId, LedgerRef, Shard)>>,
+    again: Mutex<HashSet<(PeerId, LedgerRef, Shard)>>,
+    reports: Mutex<BTreeMap<PeerId, PeerReport>>,
+    last_activity: Mutex<Instant>,
+}
+
+impl Ctx {
+    async fn request(&self, peer: PeerId, req: Request) -> Result<Response> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Cmd::Request { peer, req, tx })
+            .map_err(|_| Error::invalid("node stopped"))?;
+        match rx.await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(Error::invalid(format!("{peer}: {e}"))),
+            Err(_) => Err(Error::invalid("node stopped")),
+        }
+    }
+
+    fn touch(&self) {
+        if let Ok(mut t) = self.last_activity.lock() {
+            *t = Instant::now();
+        }
+    }
+
+    fn report(&self, peer: PeerId, f: impl FnOnce(&mut PeerReport)) {
+        if let Ok(mut r) = self.reports.lock() {
+            let entry = r.entry(peer).or_insert_with(|| PeerReport {
+                device: peer.to_string(),
+                ..PeerReport::default()
+            });
+            f(entry);
+        }
+    }
+}
+
+fn build_swarm(
+    key: libp2p::identity::Keypair,
+    mdns_on: bool,
+    codec: Codec,
+) -> Result<Swarm<Behaviour>> {
+    let limits = ConnectionLimits::default()
+        .with_max_pending_incoming(Some(16))
+        .with_max_pending_outgoing(Some(64))
+        .with_max_established_incoming(Some(128))
+        .with_max_established_per_peer(Some(2));
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| Error::invalid(format!("cannot set up TCP: {e}")))?
+        .with_behaviour(|key| {
+            let mdns = if mdns_on {
+                Some(mdns::tokio::Behaviour::new(
+                    mdns::Config::default(),
+                    key.public().to_peer_id(),
+                )?)
+            } else {
+                None
+            };
+            Ok(Behaviour {
+                allow: allow_block_list::Behaviour::default(),
+                limits: connection_limits::Behaviour::new(limits),
+                rr: request_response::Behaviour::with_codec(
+                    codec,
+                    [(StreamProtocol::new(PROTOCOL), ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(Duration::from_secs(60)),
+                ),
+                mdns: Toggle::from(mdns),
+            })
+        })
+        .map_err(|e| Error::invalid(format!("cannot start the network: {e}")))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(24 * 3600)))
+        .build();
+    Ok(swarm)
+}
+
+/// Runs a node until `shutdown` resolves (a daemon) or, with `once`, until
+/// every reachable member has been synced with.
+pub async fn run(
+    engine: Arc<Engine>,
+    config: NodeConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+    on_listen: impl Fn(&Multiaddr),
+) -> Result<SyncReport> {
+    let codec = Codec::recording(config.record_frames.clone())
+        .map_err(|e| Error::io("frame recorder", e))?;
+    let mut swarm = build_swarm(engine.keys.device.clone(), config.mdns, codec)?;
+    for addr in &config.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| Error::invalid(format!("cannot listen on {addr}: {e}")))?;
+    }
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
+    let ctx = Arc::new(Ctx {
+        engine: engine.clone(),
+        cmd: cmd_tx,
+        in_flight: Mutex::new(HashSet::new()),
+        again: Mutex::new(HashSet::new()),
+        reports: Mutex::new(BTreeMap::new()),
+        last_activity: Mutex::new(Instant::now()),
+    });
+    let mut node = Node {
+        swarm,
+        ctx: ctx.clone(),
+        pending: HashMap::new(),
+        allowed: HashSet::new(),
+        connected: HashSet::new(),
+        sessions: HashSet::new(),
+        done: HashSet::new(),
+        listen: Vec::new(),
+        extra_peers: config.peers.clone(),
+        last_dial: HashMap::new(),
+        generation: Vec::new(),
+        versions: HashMap::new(),
+        team_print: TeamDir::new(engine.home()).fingerprint(),
+        book_dirty: false,
+    };
+    node.refresh_allowed();
+    node.versions = node.own_versions();
+    node.generation = engine_store_generation(&engine);
+    node.dial_known(true);
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let mut slow = tokio::time::interval(Duration::from_secs(1));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            event = node.swarm.select_next_some() => node.on_event(event, &on_listen),
+            Some(cmd) = cmd_rx.recv() => node.on_cmd(cmd),
+            _ = tick.tick() => node.on_tick(),
+            _ = slow.tick() => {
+                node.on_slow_tick();
+                if config.once && node.finished(started, config.wait) {
+                    break;
+                }
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    let _ = engine.flush_states();
+    node.save_book();
+    let reports = ctx.reports.lock().map(|r| r.clone()).unwrap_or_default();
+    let roster = engine.roster();
+    let mut report = SyncReport {
+        listen: node.listen.iter().map(|a| a.to_string()).collect(),
+        ..SyncReport::default()
+    };
+    for (peer, mut r) in reports {
+        if let Some(m) = roster.current_member_of(&peer) {
+            r.member = Some(m.id);
+            r.name = Some(m.name);
+        }
+        r.synced = node.done.contains(&peer);
+        report.peers.push(r);
+    }
+    let me = engine.me();
+    for m in roster.members() {
+        if m.id == me || m.removed.is_some() {
+            continue;
+        }
+        let reached = m
+            .devices
+            .iter()
+            .any(|d| d.id.parse().is_ok_and(|p: PeerId| node.done.contains(&p)));
+        if !reached {
+            report.unreachable.push(m.name.clone());
+        }
+    }
+    Ok(report)
+}
+
+fn engine_store_generation(engine: &Engine) -> Vec<u8> {
+    crate::store::Store::open(&engine.home().join("ledger"), [0; 8])
+        .map(|s| s.generation())
+        .unwrap_or_default()
+}
+
+struct Node {
+    swarm: Swarm<Behaviour>,
+    ctx: Arc<Ctx>,
+    pending: HashMap<OutboundRequestId, oneshot::Sender<std::result::Result<Response, String>>>,
+    allowed: HashSet<PeerId>,
+    connected: HashSet<PeerId>,
+    sessions: HashSet<PeerId>,
+    done: HashSet<PeerId>,
+    listen: Vec<Multiaddr>,
+    extra_peers: Vec<Multiaddr>,
+    last_dial: HashMap<String, Instant>,
+    generation: Vec<u8>,
+    versions: HashMap<(PartKind, Shard), String>,
+    team_print: Vec<(u64, i128)>,
+    book_dirty: bool,
+}
+
+impl Node {
+    fn engine(&self) -> &Engine {
+        &self.ctx.engine
+    }
+
+    /// Brings the allow list in line with the roster and open tickets, and
+    /// drops connections of devices no longer on it.
+    fn refresh_allowed(&mut self) {
+        let now: HashSet<PeerId> = self.engine().allowed().into_iter().collect();
+        for gone in self.allowed.difference(&now).copied().collect::<Vec<_>>() {
+            self.swarm.behaviour_mut().allow.disallow_peer(gone);
+            tracing::info!(peer = %gone, "no longer allowed; disconnecting");
+            let _ = self.swarm.disconnect_peer_id(gone);
+        }
+        for new in now.difference(&self.allowed).copied().collect::<Vec<_>>() {
+            self.swarm.behaviour_mut().allow.allow_peer(new);
+        }
+        self.allowed = now;
+    }
+
+    fn dial_known(&mut self, force: bool) {
+        let book = TeamDir::new(self.engine().home())
+            .peers()
+            .unwrap_or_default();
+        let mut targets: Vec<(Option<PeerId>, Multiaddr)> = Vec::new();
+        for (device, rec) in &book.devices {
+            let Ok(peer) = device.parse::<PeerId>() else {
+                continue;
+            };
+            if !self.allowed.contains(&peer) || self.connected.contains(&peer) {
+                continue;
+            }
+            for a in &rec.addrs {
+                if let Ok(addr) = a.parse::<Multiaddr>() {
+                    targets.push((Some(peer), team::with_peer(addr, peer)));
+                }
+            }
+        }
+        for addr in &self.extra_peers {
+            let peer = addr.iter().find_map(|p| match p {
+                libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+                _ => None,
+            });
+            if peer.is_some_and(|p| self.connected.contains(&p)) {
+                continue;
+            }
+            targets.push((peer, addr.clone()));
+        }
+        for (peer, addr) in targets {
+            let key = addr.to_string();
+            if !force
+                && self
+                    .last_dial
+                    .get(&key)
+                    .is_some_and(|t| t.elapsed() < REDIAL_EVERY)
+            {
+                continue;
+            }
+            if peer.is_none() && !self.connected.is_empty() && !force {
+                continue;
+            }
+            self.last_dial.insert(key, Instant::now());
+            let opts = match peer {
+                Some(p) => DialOpts::peer_id(p).addresses(vec![addr.clone()]).build(),
+                None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
+            };
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%addr, "dial: {e}");
+            }
+        }
+    }
+
+    fn remember(&mut self, peer: PeerId, addr: &Multiaddr) {
+        let dir = TeamDir::new(self.engine().home());
+        let Ok(lock) = dir.lock() else { return };
+        let mut book = dir.peers().unwrap_or_default();
+        let plain: Multiaddr = addr
+            .iter()
+            .filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
+            .collect();
+        let rec = book.devices.entry(peer.to_string()).or_default();
+        if rec.addrs.insert(plain.to_string()) {
+            let _ = dir.save_peers(&book, &lock);
+        }
+    }
+
+    fn save_book(&mut self) {
+        let reports = self
+            .ctx
+            .reports
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
+        let dir = TeamDir::new(self.engine().home());
+        let Ok(lock) = dir.lock() else { return };
+        let mut book = dir.peers().unwrap_or_default();
+        let now = self.engine().now();
+        for peer in &self.done {
+            let rec = book.devices.entry(peer.to_string()).or_default();
+            rec.last_synced = Some(now);
+        }
+        for peer in &self.connected {
+            book.devices.entry(peer.to_string()).or_default().last_seen = Some(now);
+        }
+        let _ = reports;
+        let _ = dir.save_peers(&book, &lock);
+        self.book_dirty = false;
+        self.write_status();
+    }
+
+    fn write_status(&self) {
+        let status = serde_json::json!({
+            "pid": std::process::id(),
+            "listen": self.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "connected": self.connected.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "device": self.engine().keys.device_id().to_string(),
+        });
+        let dir = TeamDir::new(self.engine().home());
+        let bytes = serde_json::to_vec_pretty(&status).unwrap_or_default();
+        let _ = crate::store::chunk::write_durable(dir.path(), "daemon.json", &bytes);
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>, on_listen: &impl Fn(&Multiaddr)) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                on_listen(&address);
+                self.listen.push(address);
+                self.write_status();
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                if !self.allowed.contains(&peer_id) {
+                    // The allow list should have stopped it; belt and braces.
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
+                if endpoint.is_dialer() {
+                    self.remember(peer_id, endpoint.get_remote_address());
+                }
+                self.connected.insert(peer_id);
+                if num_established.get() == 1 {
+                    self.start_session(peer_id);
+                }
+                self.write_status();
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                cause,
+                ..
+            } => {
+                tracing::debug!(peer = %peer_id, ?cause, "disconnected");
+                self.connected.remove(&peer_id);
+                self.sessions.remove(&peer_id);
+                self.write_status();
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Rr(ev)) => self.on_rr(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    if self.allowed.contains(&peer) && !self.connected.contains(&peer) {
+                        tracing::info!(%peer, %addr, "found on the LAN");
+                        self.remember(peer, &addr);
+                        let _ = self
+                            .swarm
+                            .dial(DialOpts::peer_id(peer).addresses(vec![addr]).build());
+                    }
+                }
+            }
+            SwarmEvent::IncomingConnectionError { error, .. } => {
+                tracing::debug!("incoming connection refused: {error}");
+            }
+            _ => {}
+        }
+    }
+
+    fn start_session(&mut self, peer: PeerId) {
+        match self.engine().role(&peer) {
+            Role::Own | Role::Member(_) => {}
+            _ => return,
+        }
+        if !self.sessions.insert(peer) {
+            return;
+        }
+        let ctx = self.ctx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = session(&ctx, peer).await {
+                tracing::warn!(%peer, "sync session: {e}");
+            }
+            let _ = ctx.cmd.send(Cmd::SessionDone(peer));
+        });
+    }
+
+    fn on_rr(&mut self, ev: request_response::Event<Request, Response>) {
+        use request_response::{Event, Message as M};
+        match ev {
+            Event::Message {
+                peer,
+                message: M::Request {
+                    request, channel, ..
+                },
+                ..
+            } => {
+                self.ctx.touch();
+                let ctx = self.ctx.clone();
+                tokio::spawn(async move {
+                    let resp = answer(&ctx, peer, request).await;
+                    let _ = ctx.cmd.send(Cmd::Respond { channel, resp });
+                });
+            }
+            Event::Message {
+                message:
+                    M::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                self.ctx.touch();
+                if let Some(tx) = self.pending.remove(&request_id) {
+                    let _ = tx.send(Ok(response));
+                }
+            }
+            Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, "request failed: {error}");
+                if let Some(tx) = self.pending.remove(&request_id) {
+                    let _ = tx.send(Err(error.to_string()));
+                }
+            }
+            Event::InboundFailure { peer, error, .. } => {
+                // A malformed or oversized message: drop that peer's
+                // session, keep serving everyone else.
+                tracing::warn!(%peer, "dropping the connection: {error}");
+                if !matches!(error, request_response::InboundFailure::ResponseOmission) {
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_cmd(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Request { peer, req, tx } => {
+                let id = self.swarm.behaviour_mut().rr.send_request(&peer, req);
+                self.pending.insert(id, tx);
+            }
+            Cmd::Respond { channel, resp } => {
+                let _ = self.swarm.behaviour_mut().rr.send_response(channel, resp);
+            }
+            Cmd::RosterChanged => {
+                self.refresh_allowed();
+                self.team_print = TeamDir::new(self.engine().home()).fingerprint();
+                // Pass the news on, so removals spread without the creator.
+                let statements = self.engine().roster().statements;
+                for peer in self.connected.clone() {
+                    let ctx = self.ctx.clone();
+                    let req = Request::Roster(statements.clone());
+                    tokio::spawn(async move {
+                        let _ = ctx.request(peer, req).await;
+                    });
+                }
+            }
+            Cmd::Announce {
+                except,
+                ledger,
+                shards,
+            } => self.announce(Some(except), &ledger, &shards),
+            Cmd::SessionDone(peer) => {
+                self.done.insert(peer);
+                self.book_dirty = true;
+            }
+        }
+    }
+
+    /// Tells connected peers which shards changed, so they pull them now.
+    fn announce(&mut self, except: Option<PeerId>, ledger: &LedgerRef, shards: &[Shard]) {
+        for peer in self.connected.clone() {
+            if Some(peer) == except || !self.ctx.engine.servable(&peer).contains(ledger) {
+                continue;
+            }
+            let own = self.ctx.engine.own_device(&peer);
+            let Ok(digest) = self.ctx.engine.digest_of(ledger, shards, own.as_ref()) else {
+                continue;
+            };
+            let ctx = self.ctx.clone();
+            tokio::spawn(async move {
+                let _ = ctx.request(peer, Request::Changed(vec![digest])).await;
+            });
+        }
+    }
+
+    fn own_versions(&self) -> HashMap<(PartKind, Shard), String> {
+        let mut out = HashMap::new();
+        let Ok(store) = crate::store::Store::open(&self.engine().home().join("ledger"), [0; 8])
+        else {
+            return out;
+        };
+        for shard in store.shards().unwrap_or_default() {
+            if let Ok(v) = store.part_version::<crate::store::Shared>(&shard) {
+                out.insert((PartKind::Shared, shard.clone()), v);
+            }
+            if let Ok(v) = store.part_version::<crate::store::Private>(&shard) {
+                out.insert((PartKind::Private, shard), v);
+            }
+        }
+        out
+    }
+
+    fn on_tick(&mut self) {
+        let generation = engine_store_generation(self.engine());
+        if generation != self.generation {
+            self.generation = generation;
+            let now = self.own_versions();
+            let mut changed: BTreeMap<PartKind, Vec<Shard>> = BTreeMap::new();
+            for (key, v) in &now {
+                if self.versions.get(key) != Some(v) {
+                    changed.entry(key.0).or_default().push(key.1.clone());
+                }
+            }
+            self.versions = now;
+            let me = self.engine().me();
+            for (part, shards) in changed {
+                let ledger = LedgerRef {
+                    owner: me.clone(),
+                    part,
+                };
+                self.announce(None, &ledger, &shards);
+            }
+        }
+        let print = TeamDir::new(self.engine().home()).fingerprint();
+        if print != self.team_print {
+            self.team_print = print;
+            if let Err(e) = self.ctx.engine.reload_roster() {
+                tracing::warn!("team roster: {e}");
+            }
+            let _ = self.ctx.cmd.send(Cmd::RosterChanged);
+        }
+    }
+
+    fn on_slow_tick(&mut self) {
+        self.refresh_allowed();
+        self.dial_known(false);
+        if let Err(e) = self.ctx.engine.flush_states() {
+            tracing::warn!("saving sync state: {e}");
+        }
+        if self.book_dirty {
+            self.save_book();
+        }
+    }
+
+    /// A one-shot sync is done when every connected member was synced with
+    /// and no one has asked anything for a moment, or when time is up.
+    fn finished(&self, started: Instant, wait: Duration) -> bool {
+        let quiet = self
+            .ctx
+            .last_activity
+            .lock()
+            .map(|t| t.elapsed() > Duration::from_millis(800))
+            .unwrap_or(true);
+        let members: Vec<PeerId> = self
+            .allowed
+            .iter()
+            .copied()
+            .filter(|p| matches!(self.engine().role(p), Role::Own | Role::Member(_)))
+            .collect();
+        let all_done =
+            !self.done.is_empty() && self.connected.iter().all(|p| self.done.contains(p));
+        let everyone = members.iter().all(|p| self.done.contains(p));
+        (all_done && quiet && (everyone || started.elapsed() > Duration::from_secs(3)))
+            || started.elapsed() > wait
+    }
+}
+
+/// One peer, just connected: swap rosters, ask what they have, pull what
+/// differs.
+async fn session(ctx: &Arc<Ctx>, peer: PeerId) -> Result<()> {
+    let statements = ctx.engine.roster().statements;
+    if let Response::Roster(theirs) = ctx.request(peer, Request::Roster(statements)).await?
+        && ctx.engine.merge_roster(theirs)?
+    {
+        let _ = ctx.cmd.send(Cmd::RosterChanged);
+    }
+    let offer = match ctx.request(peer, Request::Offer).await? {
+        Response::Offer(o) => o,
+        Response::Refused(why) => return Err(Error::invalid(format!("refused: {why}"))),
+        _ => return Err(Error::invalid("unexpected answer to an offer request")),
+    };
+    let wanted = tokio::task::block_in_place(|| ctx.engine.wanted(&peer, &offer));
+    ctx.report(peer, |_| {});
+    pull_many(ctx, peer, wanted).await;
+    Ok(())
+}
+
+/// Pulls shards a few at a time and stores verified results in batches.
+async fn pull_many(ctx: &Arc<Ctx>, peer: PeerId, work: Vec<(LedgerRef, Shard)>) {
+    if work.is_empty() {
+        return;
+    }
+    let mut results = futures::stream::iter(work)
+        .map(|(ledger, shard)| {
+            let ctx = ctx.clone();
+            async move { pull_guarded(&ctx, peer, ledger, shard).await }
+        })
+        .buffer_unordered(PULLS_IN_FLIGHT);
+    let mut batch: Vec<Absorb> = Vec::new();
+    let mut last_flush = Instant::now();
+    loop {
+        let next = results.next().await;
+        let end = next.is_none();
+        if let Some(Some(a)) = next {
+            batch.push(a);
+        }
+        if !batch.is_empty()
+            && (end || batch.len() >= 128 || last_flush.elapsed() > Duration::from_millis(200))
+        {
+            store_batch(ctx, peer, std::mem::take(&mut batch));
+            last_flush = Instant::now();
+        }
+        if end {
+            break;
+        }
+    }
+}
+
+fn store_batch(ctx: &Arc<Ctx>, peer: PeerId, batch: Vec<Absorb>) {
+    let mut changed: BTreeMap<LedgerRef, Vec<Shard>> = BTreeMap::new();
+    for a in &batch {
+        changed
+            .entry(a.ledger.clone())
+            .or_default()
+            .push(a.shard.clone());
+    }
+    let n = batch.len();
+    match tokio::task::block_in_place(|| ctx.engine.absorb(batch)) {
+        Ok(_) => {
+            ctx.report(peer, |r| r.shards_stored += n);
+            // Relay: teammates connected to us but not to the source hear now.
+            for (ledger, shards) in changed {
+                let _ = ctx.cmd.send(Cmd::Announce {
+                    except: peer,
+                    ledger,
+                    shards,
+                });
+            }
+        }
+        Err(e) => tracing::warn!(%peer, "storing synced changes: {e}"),
+    }
+}
+
+/// One pull at a time per peer and shard; a change announced meanwhile
+/// pulls again once the first finishes.
+async fn pull_guarded(
+    ctx: &Arc<Ctx>,
+    peer: PeerId,
+    ledger: LedgerRef,
+    shard: Shard,
+) -> Option<Absorb> {
+    let key = (peer, ledger.clone(), shard.clone());
+    {
+        let mut f = ctx.in_flight.lock().ok()?;
+        if !f.insert(key.clone()) {
+            ctx.again.lock().ok()?.insert(key);
+            return None;
+        }
+    }
+    let mut out = None;
+    for _ in 0..4 {
+        match pull(ctx, peer, &ledger, &shard).await {
+            Ok(Some(a)) => {
+                // Store before pulling again, so the next round starts
+                // from what this one got.
+                if out.is_some() {
+                    store_batch(ctx, peer, out.take().into_iter().collect());
+                }
+                out = Some(a);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(%peer, shard = shard.name(), "pull: {e}");
+                ctx.report(peer, |r| r.rejected += 1);
+            }
+        }
+        let again = ctx
+            .again
+            .lock()
+            .map(|mut a| a.remove(&key))
+            .unwrap_or(false);
+        if !again {
+            break;
+        }
+        if let Some(a) = out.take() {
+            store_batch(ctx, peer, vec![a]);
+        }
+    }
+    if let Ok(mut f) = ctx.in_flight.lock() {
+        f.remove(&key);
+    }
+    out
+}
+
+/// The pulling side of automerge's sync protocol for one shard: our
+/// messages carry no changes (we only take), theirs are applied to an
+/// in-memory copy that is checked before anything is stored.
+async fn pull(
+    ctx: &Arc<Ctx>,
+    peer: PeerId,
+    ledger: &LedgerRef,
+    shard: &Shard,
+) -> Result<Option<Absorb>> {
+    let mut pulled = tokio::task::block_in_place(|| ctx.engine.pull_start(&peer, ledger, shard))?;
+    ctx.report(peer, |r| r.shards_pulled += 1);
+    let mut proofs = Vec::new();
+    let mut first = true;
+    let mut more = false;
+    let mut converged = false;
+    for _ in 0..MAX_ROUNDS {
+        let ours = pulled
+            .doc
+            .sync()
+            .generate_sync_message(&mut pulled.state)
+            .map(|m| {
+                Message {
+                    changes: automerge::sync::ChunkList::empty(),
+                    ..m
+                }
+                .encode()
+            });
+        if !first && ours.is_none() && !more {
+            converged = true;
+            break;
+        }
+        let req = Request::Sync {
+            ledger: ledger.clone(),
+            shard: shard.name().to_string(),
+            first,
+            msg: ours.unwrap_or_default(),
+        };
+        first = false;
+        match ctx.request(peer, req).await? {
+            Response::Sync {
+                msg,
+                proofs: p,
+                more: m,
+            } => {
+                more = m;
+                if !p.is_empty() {
+                    proofs = p;
+                }
+                match msg {
+                    Some(bytes) => {
+                        let message = Message::decode(&bytes)
+                            .map_err(|e| Error::invalid(format!("malformed sync message: {e}")))?;
+                        tokio::task::block_in_place(|| {
+                            pulled
+                                .doc
+                                .sync()
+                                .receive_sync_message(&mut pulled.state, message)
+                        })
+                        .map_err(|e| Error::invalid(format!("bad sync message: {e}")))?;
+                    }
+                    None if !more => {
+                        converged = true;
+                        break;
+                    }
+                    None => {}
+                }
+            }
+            Response::Refused(why) => return Err(Error::invalid(format!("refused: {why}"))),
+            _ => return Err(Error::invalid("unexpected answer to a sync request")),
+        }
+    }
+    if !converged {
+        return Err(Error::invalid("sync did not converge"));
+    }
+    tokio::task::block_in_place(|| ctx.engine.pull_finish(&peer, ledger, shard, pulled, proofs))
+}
+
+/// Answers a request from a connected device.
+async fn answer(ctx: &Arc<Ctx>, peer: PeerId, request: Request) -> Response {
+    let engine = &ctx.engine;
+    let role = engine.role(&peer);
+    match (&role, request) {
+        (Role::Ticket(invite), Request::Join(req)) => {
+            let invite = invite.clone();
+            let resp = tokio::task::block_in_place(|| engine.join(&peer, &invite, req))
+                .unwrap_or_else(|e| Response::Refused(e.to_string()));
+            // The used ticket's key is dropped from the allow list only
+            // once the answer has had time to leave.
+            let later = ctx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let _ = later.cmd.send(Cmd::RosterChanged);
+            });
+            resp
+        }
+        (Role::Own | Role::Member(_), Request::Roster(theirs)) => {
+            match tokio::task::block_in_place(|| engine.merge_roster(theirs)) {
+                Ok(true) => {
+                    let _ = ctx.cmd.send(Cmd::RosterChanged);
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!("roster: {e}"),
+            }
+            Response::Roster(engine.roster().statements)
+        }
+        (Role::Own | Role::Member(_), Request::Offer) => {
+            match tokio::task::block_in_place(|| engine.offer(&peer)) {
+                Ok(o) => Response::Offer(o),
+                Err(e) => Response::Refused(e.to_string()),
+            }
+        }
+        (Role::Own | Role::Member(_), Request::Changed(digests)) => {
+            let wanted = tokio::task::block_in_place(|| engine.wanted(&peer, &digests));
+            let ctx = ctx.clone();
+            tokio::spawn(async move { pull_many(&ctx, peer, wanted).await });
+            Response::Ack
+        }
+        (
+            Role::Own | Role::Member(_),
+            Request::Sync {
+                ledger,
+                shard,
+                first,
+                msg,
+            },
+        ) => tokio::task::block_in_place(|| engine.serve(&peer, &ledger, &shard, first, &msg)),
+        _ => Response::Refused("not allowed".into()),
+    }
+}
+
+/// Joins with a ticket: connects with the ticket's one-time key (the only
+/// key the inviter lets in for it) and presents this device.
+pub async fn join(ticket: &Ticket, request: JoinRequest, timeout: Duration) -> Result<Response> {
+    let key = ticket.key()?;
+    let inviter: PeerId = ticket
+        .inviter
+        .parse()
+        .map_err(|_| Error::invalid("the ticket's inviter id is damaged"))?;
+    let mut swarm = build_swarm(key, false, Codec::default())?;
+    swarm.behaviour_mut().allow.allow_peer(inviter);
+    let addrs = ticket.dial_addrs();
+    if addrs.is_empty() {
+        return Err(Error::invalid(
+            "the ticket has no address to reach the inviter at",
+        ));
+    }
+    swarm
+        .dial(DialOpts::peer_id(inviter).addresses(addrs.clone()).build())
+        .map_err(|e| Error::invalid(format!("cannot reach the inviter: {e}")))?;
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let mut sent = false;
+    let mut last_error = String::from("no answer");
+    // The inviter's daemon notices a new ticket within a moment; until
+    // then it refuses the ticket's key, so a refusal is retried.
+    let mut retry = tokio::time::interval(Duration::from_millis(500));
+    retry.tick().await;
+    let mut connected = false;
+    loop {
+        tokio::select! {
+            ev = swarm.select_next_some() => match ev {
+                SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == inviter => {
+                    connected = true;
+                    if !sent {
+                        sent = true;
+                        swarm.behaviour_mut().rr.send_request(&inviter, Request::Join(request.clone()));
+                    }
+                }
+                SwarmEvent::OutgoingConnectionError { error, .. } => {
+                    last_error = format!(
+                        "cannot reach the inviter at {}: {error}",
+                        addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+                    );
+                }
+                SwarmEvent::ConnectionClosed { peer_id, .. } if peer_id == inviter => {
+                    connected = false;
+                    sent = false;
+                    last_error = "the inviter closed the connection: the ticket may have expired or been used, or their daemon is not running".into();
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Rr(request_response::Event::Message {
+                    message: request_response::Message::Response { response, .. }, ..
+                })) => return Ok(response),
+                SwarmEvent::Behaviour(BehaviourEvent::Rr(request_response::Event::OutboundFailure { error, .. })) => {
+                    sent = false;
+                    last_error = format!("the inviter did not answer: {error}");
+                }
+                _ => {}
+            },
+            _ = retry.tick() => {
+                if !connected {
+                    let _ = swarm.dial(DialOpts::peer_id(inviter).addresses(addrs.clone()).build());
+                }
+            }
+            _ = &mut deadline => return Err(Error::invalid(format!("could not join: {last_error}"))),
+        }
+    }
+}
