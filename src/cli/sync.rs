@@ -28,7 +28,8 @@ pub struct SyncArgs {
 pub fn run(env: &Env, args: SyncArgs) -> anyhow::Result<std::process::ExitCode> {
     let engine = super::daemon::engine(env)?;
     let config = NodeConfig {
-        listen: vec!["/ip4/0.0.0.0/tcp/0".parse()?],
+        // A one-shot sync only dials out.
+        listen: Vec::new(),
         peers: args.peer,
         mdns: super::daemon::mdns_wanted(args.no_mdns),
         record_frames: std::env::var_os("KITH_RECORD_FRAMES").map(Into::into),
@@ -70,8 +71,8 @@ pub fn run(env: &Env, args: SyncArgs) -> anyhow::Result<std::process::ExitCode> 
             println!("not reachable: {name}");
         }
     }
-    let failed = report.peers.iter().any(|p| !p.synced)
-        || (report.peers.is_empty() && !report.unreachable.is_empty());
+    // Nothing synced at all, or someone half-way, is a failure.
+    let failed = report.peers.is_empty() || report.peers.iter().any(|p| !p.synced);
     Ok(if failed {
         std::process::ExitCode::FAILURE
     } else {

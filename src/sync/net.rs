@@ -314,53 +314,66 @@ impl Node {
         self.allowed = now;
     }
 
+    /// Dials every allowed device not connected, at every address known
+    /// for it (remembered, from --peer), in one dial per device: libp2p
+    /// refuses a second dial to a peer while one is in progress.
     fn dial_known(&mut self, force: bool) {
         let book = TeamDir::new(self.engine().home())
             .peers()
             .unwrap_or_default();
-        let mut targets: Vec<(Option<PeerId>, Multiaddr)> = Vec::new();
+        let mut by_peer: BTreeMap<PeerId, Vec<Multiaddr>> = BTreeMap::new();
+        let mut anonymous: Vec<Multiaddr> = Vec::new();
+        for addr in &self.extra_peers {
+            match addr.iter().find_map(|p| match p {
+                libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+                _ => None,
+            }) {
+                Some(peer) => by_peer.entry(peer).or_default().push(addr.clone()),
+                None => anonymous.push(addr.clone()),
+            }
+        }
         for (device, rec) in &book.devices {
             let Ok(peer) = device.parse::<PeerId>() else {
                 continue;
             };
-            if !self.allowed.contains(&peer) || self.connected.contains(&peer) {
-                continue;
-            }
             for a in &rec.addrs {
                 if let Ok(addr) = a.parse::<Multiaddr>() {
-                    targets.push((Some(peer), team::with_peer(addr, peer)));
+                    by_peer
+                        .entry(peer)
+                        .or_default()
+                        .push(team::with_peer(addr, peer));
                 }
             }
         }
-        for addr in &self.extra_peers {
-            let peer = addr.iter().find_map(|p| match p {
-                libp2p::multiaddr::Protocol::P2p(id) => Some(id),
-                _ => None,
-            });
-            if peer.is_some_and(|p| self.connected.contains(&p)) {
+        let due =
+            |last: Option<&Instant>| force || last.is_none_or(|t| t.elapsed() >= REDIAL_EVERY);
+        for (peer, addrs) in by_peer {
+            if !self.allowed.contains(&peer) || self.connected.contains(&peer) {
                 continue;
             }
-            targets.push((peer, addr.clone()));
-        }
-        for (peer, addr) in targets {
-            let key = addr.to_string();
-            if !force
-                && self
-                    .last_dial
-                    .get(&key)
-                    .is_some_and(|t| t.elapsed() < REDIAL_EVERY)
-            {
-                continue;
-            }
-            if peer.is_none() && !self.connected.is_empty() && !force {
+            let key = peer.to_string();
+            if !due(self.last_dial.get(&key)) {
                 continue;
             }
             self.last_dial.insert(key, Instant::now());
-            let opts = match peer {
-                Some(p) => DialOpts::peer_id(p).addresses(vec![addr.clone()]).build(),
-                None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
-            };
-            if let Err(e) = self.swarm.dial(opts) {
+            if let Err(e) = self
+                .swarm
+                .dial(DialOpts::peer_id(peer).addresses(addrs).build())
+            {
+                tracing::debug!(%peer, "dial: {e}");
+            }
+        }
+        // Addresses without a peer id: only while no one is connected.
+        for addr in anonymous {
+            let key = addr.to_string();
+            if (!self.connected.is_empty() && !force) || !due(self.last_dial.get(&key)) {
+                continue;
+            }
+            self.last_dial.insert(key, Instant::now());
+            if let Err(e) = self
+                .swarm
+                .dial(DialOpts::unknown_peer_id().address(addr.clone()).build())
+            {
                 tracing::debug!(%addr, "dial: {e}");
             }
         }

@@ -8,6 +8,7 @@ mod items;
 mod maintenance;
 mod people;
 mod snapshots;
+mod team;
 mod today;
 mod transfer;
 
