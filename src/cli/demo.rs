@@ -91,6 +91,13 @@ pub fn run(env: &Env, args: DemoArgs) -> anyhow::Result<()> {
         home.display()
     );
     tour_steps(&tour, env)?;
+    let bob_home = dir.path().join("bob");
+    let bob = Tour {
+        exe: tour.exe.clone(),
+        home: &bob_home,
+        env,
+    };
+    team_steps(&tour, &bob)?;
     if args.keep {
         let kept = dir.keep();
         println!(
@@ -257,5 +264,144 @@ fn tour_steps(t: &Tour<'_>, env: &Env) -> anyhow::Result<()> {
     if leaked {
         bail!("the export without private data contains a private fact");
     }
+    Ok(())
+}
+
+/// A daemon the tour started, stopped (SIGTERM) when dropped.
+struct DemoDaemon {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl DemoDaemon {
+    /// Starts `kith daemon` on 127.0.0.1 with mDNS off: the demo never
+    /// talks to any other address.
+    fn start(t: &Tour<'_>) -> anyhow::Result<DemoDaemon> {
+        use std::io::BufRead;
+        println!(
+            "{}",
+            t.env
+                .style()
+                .dim("$ kith daemon --listen /ip4/127.0.0.1/tcp/0 --no-mdns &")
+        );
+        let mut child = Command::new(&t.exe)
+            .args(["daemon", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
+            .env("KITH_HOME", t.home)
+            .env("KITH_NOW", t.env.now.to_string())
+            .env("KITH_MDNS", "off")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("cannot start the demo daemon")?;
+        let stdout = child.stdout.take().context("no daemon output")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(addr.to_string());
+                }
+            }
+        });
+        let mut daemon = DemoDaemon {
+            child,
+            addr: String::new(),
+        };
+        daemon.addr = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .context("the demo daemon did not start listening")?;
+        println!("  listening on {}", daemon.addr);
+        Ok(daemon)
+    }
+}
+
+impl Drop for DemoDaemon {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls bob's view of the team for `query` (bounded: 5 s).
+fn wait_for(bob: &Tour<'_>, query: &str) -> Option<std::time::Duration> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(5) {
+        let out = Command::new(&bob.exe)
+            .args(["find", query, "--team", "--json"])
+            .env("KITH_HOME", bob.home)
+            .env("KITH_NOW", bob.env.now.to_string())
+            .output()
+            .ok()?;
+        if String::from_utf8_lossy(&out.stdout).contains("\"owner\": \"alice\"") {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    None
+}
+
+/// Part two: Alice and Bob, two ledgers, two daemons on 127.0.0.1.
+fn team_steps(alice: &Tour<'_>, bob: &Tour<'_>) -> anyhow::Result<()> {
+    alice.say("That ledger is Alice's. She starts a team and runs the daemon that syncs it:");
+    alice.run(&["team", "create", "corner-shops", "--as", "alice"])?;
+    let alice_daemon = DemoDaemon::start(alice)?;
+    alice.say("She invites Bob with a one-time ticket (it expires in 24 hours):");
+    let ticket = alice.run(&["team", "invite"])?;
+    bob.say("Bob, on his own machine with his own ledger, joins with it:");
+    bob.run(&["team", "join", &ticket, "--as", "bob"])?;
+    let _bob_daemon = DemoDaemon::start(bob)?;
+    let first = wait_for(bob, "edna");
+    bob.say("Bob's daemon now holds a read-only replica of Alice's shared ledger:");
+    if first.is_none() {
+        bail!("Alice's ledger did not reach Bob");
+    }
+    bob.run(&["find", "edna", "--team"])?;
+    alice.say("Alice meets a new customer while both daemons run:");
+    alice.run(&[
+        "add",
+        "Walter Wobble",
+        "--company",
+        "Wobble & Sons",
+        "--tag",
+        "tobacco",
+    ])?;
+    let took = wait_for(bob, "wobble").context("the new customer did not reach Bob")?;
+    println!(
+        "  {}",
+        bob.env.style().bold(&format!(
+            "Walter appeared in Bob's replica {} ms later, with no command at Bob's end",
+            took.as_millis()
+        ))
+    );
+    bob.say("Bob sees what Alice shares about Edna, marked as hers; the private fact stays on Alice's machine:");
+    let shown = bob.run(&["show", "alice/edna"])?;
+    let leaked = shown.contains("Old Holborn");
+    println!(
+        "  the private fact about Old Holborn is {}",
+        if leaked {
+            "IN IT (this is a bug)"
+        } else {
+            "not in Bob's replica"
+        }
+    );
+    if leaked {
+        bail!("a private fact reached a teammate");
+    }
+    bob.say("Each replica stays Alice's: Bob can read it, only Alice can change it.");
+    bob.run(&["status"])?;
+    drop(alice_daemon);
     Ok(())
 }

@@ -30,7 +30,7 @@ use crate::team::{self, TeamDir, Ticket};
 const PULLS_IN_FLIGHT: usize = 8;
 /// A pull that has not converged after this many rounds is abandoned.
 const MAX_ROUNDS: usize = 512;
-const REDIAL_EVERY: Duration = Duration::from_secs(5);
+const REDIAL_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
@@ -89,6 +89,9 @@ enum Cmd {
         shards: Vec<Shard>,
     },
     SessionDone(PeerId),
+    Allow(PeerId),
+    /// Changes from this peer were stored.
+    Synced(PeerId),
 }
 
 /// Shared between the swarm task and the session and pull tasks.
@@ -99,6 +102,9 @@ struct Ctx {
     again: Mutex<HashSet<(PeerId, LedgerRef, Shard)>>,
     reports: Mutex<BTreeMap<PeerId, PeerReport>>,
     last_activity: Mutex<Instant>,
+    /// Pulls in flight per peer, however many announcements arrive, so a
+    /// chatty or hostile peer cannot make us hold unbounded work.
+    pull_slots: Mutex<HashMap<PeerId, Arc<tokio::sync::Semaphore>>>,
 }
 
 impl Ctx {
@@ -200,6 +206,7 @@ pub async fn run(
         again: Mutex::new(HashSet::new()),
         reports: Mutex::new(BTreeMap::new()),
         last_activity: Mutex::new(Instant::now()),
+        pull_slots: Mutex::new(HashMap::new()),
     });
     let mut node = Node {
         swarm,
@@ -432,9 +439,11 @@ impl Node {
     fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>, on_listen: &impl Fn(&Multiaddr)) {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
-                on_listen(&address);
-                self.listen.push(address);
+                // The status file first: whoever reads the line may
+                // immediately ask for a ticket, which reads the file.
+                self.listen.push(address.clone());
                 self.write_status();
+                on_listen(&address);
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -583,9 +592,18 @@ impl Node {
                 ledger,
                 shards,
             } => self.announce(Some(except), &ledger, &shards),
+            Cmd::Allow(peer) => {
+                self.swarm.behaviour_mut().allow.allow_peer(peer);
+                self.allowed.insert(peer);
+            }
             Cmd::SessionDone(peer) => {
                 self.done.insert(peer);
-                self.book_dirty = true;
+                self.save_book();
+            }
+            Cmd::Synced(peer) => {
+                if self.done.contains(&peer) {
+                    self.book_dirty = true;
+                }
             }
         }
     }
@@ -752,6 +770,7 @@ fn store_batch(ctx: &Arc<Ctx>, peer: PeerId, batch: Vec<Absorb>) {
     match tokio::task::block_in_place(|| ctx.engine.absorb(batch)) {
         Ok(_) => {
             ctx.report(peer, |r| r.shards_stored += n);
+            let _ = ctx.cmd.send(Cmd::Synced(peer));
             // Relay: teammates connected to us but not to the source hear now.
             for (ledger, shards) in changed {
                 let _ = ctx.cmd.send(Cmd::Announce {
@@ -781,6 +800,14 @@ async fn pull_guarded(
             return None;
         }
     }
+    let slots = ctx
+        .pull_slots
+        .lock()
+        .ok()?
+        .entry(peer)
+        .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PULLS_IN_FLIGHT)))
+        .clone();
+    let _slot = slots.acquire_owned().await.ok()?;
     let mut out = None;
     for _ in 0..4 {
         match pull(ctx, peer, &ledger, &shard).await {
@@ -900,8 +927,16 @@ async fn answer(ctx: &Arc<Ctx>, peer: PeerId, request: Request) -> Response {
     match (&role, request) {
         (Role::Ticket(invite), Request::Join(req)) => {
             let invite = invite.clone();
+            let device = req.device.verified().and_then(|(_, claim)| match claim {
+                crate::team::Claim::Device { device, .. } => device.parse::<PeerId>().ok(),
+                _ => None,
+            });
             let resp = tokio::task::block_in_place(|| engine.join(&peer, &invite, req))
                 .unwrap_or_else(|e| Response::Refused(e.to_string()));
+            // The new device may connect the moment it has the answer.
+            if let (Response::Joined { .. }, Some(device)) = (&resp, device) {
+                let _ = ctx.cmd.send(Cmd::Allow(device));
+            }
             // The used ticket's key is dropped from the allow list only
             // once the answer has had time to leave.
             let later = ctx.clone();
