@@ -604,3 +604,15 @@ fn bad_tickets_and_flags_get_one_line_errors() {
     let r = home.run(&["show", "nobody/edna"]);
     assert_eq!(r.code, Some(1));
 }
+
+#[test]
+fn the_demo_tours_a_team_of_two_on_loopback() {
+    let home = Home::new();
+    let r = home.run(&["demo"]);
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("appeared in Bob's replica"), "{}", r.stdout);
+    assert!(r.stdout.contains("not in Bob's replica"), "{}", r.stdout);
+    assert!(r.stdout.contains("/ip4/127.0.0.1/"));
+    // The demo never touches the home it was started from.
+    assert!(!home.path().join("ledger").exists());
+}
