@@ -517,6 +517,20 @@ impl Node {
         match ev {
             Event::Message {
                 peer,
+                message:
+                    M::Request {
+                        request: Request::Malformed(reason),
+                        ..
+                    },
+                ..
+            } => {
+                // A malformed or oversized message: drop that peer's
+                // connection, keep serving everyone else.
+                tracing::warn!(%peer, "dropping the connection: {reason}");
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+            Event::Message {
+                peer,
                 message: M::Request {
                     request, channel, ..
                 },
@@ -549,6 +563,12 @@ impl Node {
                 ..
             } => {
                 tracing::debug!(%peer, "request failed: {error}");
+                if let request_response::OutboundFailure::Io(e) = &error
+                    && e.kind() == std::io::ErrorKind::InvalidData
+                {
+                    tracing::warn!(%peer, "dropping the connection: {e}");
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
                 if let Some(tx) = self.pending.remove(&request_id) {
                     let _ = tx.send(Err(error.to_string()));
                 }

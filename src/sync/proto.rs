@@ -77,6 +77,11 @@ pub enum Request {
     },
     /// Sent only by a ticket's one-time key.
     Join(JoinRequest),
+    /// Never sent: what the codec hands up in place of a request that was
+    /// too large or did not decode, so the node learns which peer sent it
+    /// (libp2p only logs a failed read) and drops that peer.
+    #[serde(skip)]
+    Malformed(String),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -193,7 +198,14 @@ impl libp2p::request_response::Codec for Codec {
         _: &Self::Protocol,
         io: &mut T,
     ) -> io::Result<Request> {
-        decode(&self.read_frame(io, MAX_REQUEST).await?)
+        let frame = match self.read_frame(io, MAX_REQUEST).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return Ok(Request::Malformed(e.to_string()));
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(decode(&frame).unwrap_or_else(|e| Request::Malformed(e.to_string())))
     }
 
     async fn read_response<T: AsyncRead + Unpin + Send>(

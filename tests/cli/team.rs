@@ -610,9 +610,174 @@ fn the_demo_tours_a_team_of_two_on_loopback() {
     let home = Home::new();
     let r = home.run(&["demo"]);
     assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("appeared in Bob's replica"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("appeared in Bob's replica"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("not in Bob's replica"), "{}", r.stdout);
     assert!(r.stdout.contains("/ip4/127.0.0.1/"));
     // The demo never touches the home it was started from.
     assert!(!home.path().join("ledger").exists());
+}
+
+/// Bytes straight onto a `/kith/sync/1` stream, for a hostile member.
+#[derive(Clone, Default)]
+struct RawCodec;
+
+#[async_trait::async_trait]
+impl libp2p::request_response::Codec for RawCodec {
+    type Protocol = libp2p::StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T>(&mut self, _: &Self::Protocol, io: &mut T) -> std::io::Result<Vec<u8>>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        use futures::AsyncReadExt;
+        let mut out = Vec::new();
+        io.take(1 << 20).read_to_end(&mut out).await?;
+        Ok(out)
+    }
+
+    async fn read_response<T>(&mut self, p: &Self::Protocol, io: &mut T) -> std::io::Result<Vec<u8>>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        self.read_request(p, io).await
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> std::io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        use futures::AsyncWriteExt;
+        io.write_all(&req).await?;
+        io.close().await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        p: &Self::Protocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> std::io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        self.write_request(p, io, res).await
+    }
+}
+
+/// Connects to `addr` with `key` and sends each payload on its own
+/// stream, reconnecting when dropped. Returns what happened to each.
+fn send_raw(key: libp2p::identity::Keypair, addr: &str, payloads: Vec<Vec<u8>>) -> Vec<String> {
+    use futures::StreamExt;
+    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::swarm::SwarmEvent;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr: libp2p::Multiaddr = addr.parse().unwrap();
+    rt.block_on(async move {
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+            .with_tokio()
+            .with_tcp(
+                libp2p::tcp::Config::default(),
+                libp2p::noise::Config::new,
+                libp2p::yamux::Config::default,
+            )
+            .unwrap()
+            .with_behaviour(|_| {
+                request_response::Behaviour::with_codec(
+                    RawCodec,
+                    [(libp2p::StreamProtocol::new("/kith/sync/1"), ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(Duration::from_secs(5)),
+                )
+            })
+            .unwrap()
+            .build();
+        let mut outcomes = Vec::new();
+        for payload in payloads {
+            swarm.dial(addr.clone()).unwrap();
+            let deadline = tokio::time::sleep(Duration::from_secs(10));
+            tokio::pin!(deadline);
+            let mut payload = Some(payload);
+            let outcome = loop {
+                tokio::select! {
+                    ev = swarm.select_next_some() => match ev {
+                        SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                            if let Some(p) = payload.take() {
+                                swarm.behaviour_mut().send_request(&peer_id, p);
+                            }
+                        }
+                        SwarmEvent::Behaviour(request_response::Event::Message {
+                            message: request_response::Message::Response { response, .. }, ..
+                        }) => break if response.is_empty() {
+                            // A stream closed without a reply reads as empty.
+                            "dropped".to_string()
+                        } else {
+                            "answered".to_string()
+                        },
+                        SwarmEvent::Behaviour(request_response::Event::OutboundFailure { error, .. }) => break format!("failed: {error}"),
+                        SwarmEvent::ConnectionClosed { .. } if payload.is_none() => break "closed".to_string(),
+                        SwarmEvent::OutgoingConnectionError { error, .. } => break format!("refused: {error}"),
+                        _ => {}
+                    },
+                    _ = &mut deadline => break "timed out".to_string(),
+                }
+            };
+            outcomes.push(outcome);
+            for peer in swarm.connected_peers().copied().collect::<Vec<_>>() {
+                let _ = swarm.disconnect_peer_id(peer);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        outcomes
+    })
+}
+
+#[test]
+fn malformed_and_oversized_messages_drop_only_that_peer() {
+    let (alice, bob, mallory) = (Home::new(), Home::new(), Home::new());
+    alice.ok(&["add", "Edna Miggins"]);
+    let a = team_of(&alice, &[(&bob, "bob"), (&mallory, "mallory")]);
+    let key = libp2p::identity::Keypair::from_protobuf_encoding(
+        &std::fs::read(mallory.path().join("keys/device.key")).unwrap(),
+    )
+    .unwrap();
+    let oversized = {
+        let mut p = u32::MAX.to_be_bytes().to_vec();
+        p.extend_from_slice(&[0u8; 64]);
+        p
+    };
+    let malformed = {
+        let junk = b"\xff\xfe this is not CBOR at all".to_vec();
+        let mut p = (junk.len() as u32).to_be_bytes().to_vec();
+        p.extend_from_slice(&junk);
+        p
+    };
+    let mut outcomes = send_raw(key.clone(), &a.addr, vec![oversized]);
+    outcomes.extend(send_raw(key, &a.addr, vec![malformed]));
+    assert!(outcomes.iter().all(|o| o != "answered"), "{outcomes:?}");
+    let log = a.log();
+    assert!(log.contains("over the 4194304-byte limit"), "{log}");
+    assert!(log.contains("malformed message"), "{outcomes:?} {log}");
+    // The daemon goes on serving everyone else.
+    let _b = Daemon::start(&bob, &["--peer", &a.addr]);
+    assert!(wait_until(20, || team_hits(&bob, "edna")
+        .contains(&("Edna Miggins".into(), "alice".into()))));
+    // A stranger's key does not even get a stream.
+    let stranger = libp2p::identity::Keypair::generate_ed25519();
+    let outcomes = send_raw(stranger, &a.addr, vec![b"hello".to_vec()]);
+    assert!(outcomes[0] != "answered", "{outcomes:?}");
 }
