@@ -695,4 +695,43 @@ mod tests {
         assert!(Ticket::decode(&text[..text.len() - 5]).is_err());
         assert!(Ticket::decode("hello").is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Rosters merge like a CRDT: whatever order statements arrive in,
+        /// and however often, every member computes the same team.
+        #[test]
+        fn any_order_and_repetition_gives_the_same_members(
+            order in proptest::collection::vec(0usize..1000, 1..40),
+        ) {
+            let alice = Keypair::generate_ed25519();
+            let dev = alice.public().to_peer_id();
+            let reference = Roster::create(&alice, &dev, "acme", "alice", "laptop", 1).unwrap();
+            let team = reference.team.clone().unwrap();
+            let mut all = reference.statements.clone();
+            let bob = Keypair::generate_ed25519();
+            let carol = Keypair::generate_ed25519();
+            let id = |k: &Keypair| k.public().to_peer_id().to_string();
+            // Alice admits bob, bob admits carol, alice removes bob.
+            all.push(Statement::sign(&alice, &Claim::Admit { team: team.clone(), member: id(&bob), name: "bob".into(), at: 2 }).unwrap());
+            all.push(Statement::sign(&bob, &Claim::Admit { team: team.clone(), member: id(&carol), name: "carol".into(), at: 3 }).unwrap());
+            all.push(Statement::sign(&carol, &Claim::Device { device: id(&Keypair::generate_ed25519()), name: "phone".into(), at: 3 }).unwrap());
+            all.push(Statement::sign(&alice, &Claim::Remove { team: team.clone(), member: id(&bob), at: 4 }).unwrap());
+            let mut in_order = reference.clone();
+            in_order.merge(all.clone());
+            let mut shuffled = Roster { team: Some(team), statements: Vec::new() };
+            for i in order {
+                shuffled.merge(vec![all[i % all.len()].clone()]);
+            }
+            shuffled.merge(all);
+            let summary = |r: &Roster| {
+                r.members()
+                    .into_iter()
+                    .map(|m| (m.id, m.removed, m.devices.len()))
+                    .collect::<Vec<_>>()
+            };
+            proptest::prop_assert_eq!(summary(&in_order), summary(&shuffled));
+            proptest::prop_assert_eq!(in_order.members().len(), 3);
+        }
+    }
 }

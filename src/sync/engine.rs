@@ -918,3 +918,146 @@ fn read_states(home: &Path, peer: &PeerId) -> BTreeMap<String, Vec<u8>> {
         .and_then(|b| super::proto::decode(&b).ok())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+    use libp2p::identity::Keypair;
+
+    use super::*;
+
+    fn now() -> i64 {
+        1_795_000_000
+    }
+
+    /// A home whose member knows `owner` as a teammate.
+    fn setup() -> (tempfile::TempDir, Engine, Keypair) {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path(), "test", now).unwrap();
+        (dir, engine, Keypair::generate_ed25519())
+    }
+
+    fn signed(owner: &Keypair, shard: &Shard, doc: &mut AutoCommit) -> Proof {
+        let mut heads: Vec<[u8; 32]> = doc.get_heads().iter().map(|h| h.0).collect();
+        heads.sort();
+        let id = owner.public().to_peer_id().to_string();
+        let sig = owner.sign(&heads_message(&id, shard, &heads)).unwrap();
+        Proof { heads, sig }
+    }
+
+    fn pull(doc: AutoCommit) -> Pull {
+        Pull {
+            doc,
+            old_heads: Vec::new(),
+            state: SyncState::new(),
+        }
+    }
+
+    fn ledger_of(owner: &Keypair) -> LedgerRef {
+        LedgerRef {
+            owner: owner.public().to_peer_id().to_string(),
+            part: PartKind::Shared,
+        }
+    }
+
+    #[test]
+    fn only_changes_under_the_owners_signed_heads_are_kept() {
+        let (_dir, engine, alice) = setup();
+        let shard = Shard::parse("y5").unwrap();
+        let peer = Keypair::generate_ed25519().public().to_peer_id();
+        let mut doc = AutoCommit::new();
+        doc.put(automerge::ROOT, "people/y5aaaaaaaaaaaaaa", "Edna")
+            .unwrap();
+        doc.commit();
+        let proof = signed(&alice, &shard, &mut doc);
+
+        // Signed by alice: kept.
+        let ok = engine
+            .pull_finish(
+                &peer,
+                &ledger_of(&alice),
+                &shard,
+                pull(doc.fork()),
+                vec![proof.clone()],
+            )
+            .unwrap();
+        assert!(ok.is_some());
+
+        // One more change on top, with alice's actor, unsigned: refused.
+        let mut forged = doc.fork();
+        forged.set_actor(doc.get_changes(&[])[0].actor_id().clone());
+        forged
+            .put(automerge::ROOT, "people/y5aaaaaaaaaaaaaa", "Forged")
+            .unwrap();
+        forged.commit();
+        let refused = engine.pull_finish(
+            &peer,
+            &ledger_of(&alice),
+            &shard,
+            pull(forged.fork()),
+            vec![proof.clone()],
+        );
+        let Err(err) = refused else {
+            panic!("a forged change was accepted");
+        };
+        assert!(err.to_string().contains("not signed by"), "{err}");
+
+        // A proof by someone else over the forged heads does not count.
+        let mallory = Keypair::generate_ed25519();
+        let mut by_mallory = signed(&mallory, &shard, &mut forged);
+        assert!(
+            engine
+                .pull_finish(
+                    &peer,
+                    &ledger_of(&alice),
+                    &shard,
+                    pull(forged.fork()),
+                    vec![by_mallory.clone()]
+                )
+                .is_err()
+        );
+        // Nor does alice's signature moved onto other heads.
+        by_mallory.sig = proof.sig.clone();
+        assert!(
+            engine
+                .pull_finish(
+                    &peer,
+                    &ledger_of(&alice),
+                    &shard,
+                    pull(forged),
+                    vec![by_mallory]
+                )
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_change_whose_dependencies_are_missing_is_never_stored() {
+        let (_dir, engine, alice) = setup();
+        let shard = Shard::parse("y5").unwrap();
+        let peer = Keypair::generate_ed25519().public().to_peer_id();
+        let mut full = AutoCommit::new();
+        full.put(automerge::ROOT, "people/y5aaaaaaaaaaaaaa", "Edna")
+            .unwrap();
+        full.commit();
+        let first = full.get_heads();
+        full.put(automerge::ROOT, "people/y5aaaaaaaaaaaaaa", "Edna M")
+            .unwrap();
+        full.commit();
+        let proof = signed(&alice, &shard, &mut full);
+        // Only the second change arrives: automerge queues it.
+        let mut partial = AutoCommit::new();
+        partial.load_incremental(&full.save_after(&first)).unwrap();
+        assert!(partial.get_heads().is_empty());
+        let kept = engine
+            .pull_finish(
+                &peer,
+                &ledger_of(&alice),
+                &shard,
+                pull(partial),
+                vec![proof],
+            )
+            .unwrap();
+        assert!(kept.is_none(), "a dependency-less change was kept");
+    }
+}
