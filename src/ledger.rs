@@ -301,18 +301,21 @@ impl Ledger {
             return Ok(());
         }
         let _lock = self.store.lock()?;
+        // A first sync into an empty replica loads like a first import:
+        // secondary indexes are built once at the end.
+        let bulk = self.index.count("SELECT count(*) FROM entities")? == 0;
+        if bulk {
+            self.index.begin_bulk()?;
+        }
         let mut shards: Vec<Shard> = items.iter().map(|(s, _, _)| s.clone()).collect();
         shards.sort();
         shards.dedup();
         self.index.mark_dirty(&shards)?;
-        for (shard, private, bytes) in &items {
-            if *private {
-                self.store.append::<crate::store::Private>(shard, bytes)?;
-            } else {
-                self.store.append::<crate::store::Shared>(shard, bytes)?;
-            }
-        }
+        self.store.append_many(&items)?;
         self.reindex_shards(&shards)?;
+        if bulk {
+            self.index.end_bulk()?;
+        }
         self.store.touch_generation();
         Ok(())
     }

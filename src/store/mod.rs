@@ -619,11 +619,55 @@ impl Store {
         Ok(names.join(","))
     }
 
+    /// The verified automerge bytes of every chunk of one part of a shard,
+    /// as stored: for serving a whole shard to a peer that has none of it,
+    /// without loading (and recompressing) the document. Errors if any
+    /// chunk is damaged; the caller then takes the slow path.
+    pub fn raw_payloads<P: Part>(&self, shard: &Shard) -> Result<Vec<Vec<u8>>> {
+        let dir = self.shard_dir::<P>(shard);
+        'retry: for _ in 0..8 {
+            let mut out = Vec::new();
+            for (name, _) in list_chunks(&dir)? {
+                let path = dir.join(&name);
+                let bytes = match fs::read(&path) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue 'retry,
+                    Err(e) => return Err(Error::io(&path, e)),
+                };
+                let (_, payload) = chunk::decode(&path, &bytes)?;
+                out.push(payload.to_vec());
+            }
+            return Ok(out);
+        }
+        Err(Error::io(
+            &dir,
+            io::Error::other("chunks kept disappearing while reading"),
+        ))
+    }
+
     /// Stores automerge changes that arrived from elsewhere (sync) as one
     /// incremental chunk of a part, durably. The caller holds the lock.
     pub fn append<P: Part>(&self, shard: &Shard, changes: &[u8]) -> Result<()> {
         let (name, data) = chunk::encode(ChunkKind::Incremental, changes);
         chunk::write_durable(&self.shard_dir::<P>(shard), &name, &data).map(|_| ())
+    }
+
+    /// [`Store::append`] for many shards at once, made durable together.
+    /// Each item is (shard, private part?, changes). The caller holds the lock.
+    pub fn append_many(&self, items: &[(Shard, bool, Vec<u8>)]) -> Result<()> {
+        let files: Vec<(PathBuf, Vec<u8>)> = items
+            .iter()
+            .map(|(shard, private, changes)| {
+                let dir = if *private {
+                    self.shard_dir::<Private>(shard)
+                } else {
+                    self.shard_dir::<Shared>(shard)
+                };
+                let (name, data) = chunk::encode(ChunkKind::Incremental, changes);
+                (dir.join(name), data)
+            })
+            .collect();
+        chunk::write_many_durable(&self.root, &files)
     }
 
     /// Tells a watching daemon that the ledger changed. Not durable: it is

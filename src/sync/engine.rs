@@ -52,9 +52,38 @@ struct Serving {
     used: u64,
 }
 
+/// The roster's verified meaning, computed once per roster change:
+/// checking signatures on every request would cost more than serving it.
+#[derive(Default, Clone)]
+struct TeamView {
+    own: std::collections::HashSet<PeerId>,
+    device_member: HashMap<PeerId, String>,
+    members: Vec<crate::team::Member>,
+}
+
+impl TeamView {
+    fn of(roster: &Roster, me: &PeerId) -> TeamView {
+        let members = roster.members();
+        let mut device_member = HashMap::new();
+        for m in members.iter().filter(|m| m.removed.is_none()) {
+            for d in &m.devices {
+                if let Ok(p) = d.id.parse::<PeerId>() {
+                    device_member.insert(p, m.id.clone());
+                }
+            }
+        }
+        TeamView {
+            own: roster.own_devices(me).into_iter().collect(),
+            device_member,
+            members,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     roster: Roster,
+    view: TeamView,
     /// Per ledger and shard: the part's chunk names and its heads then.
     heads: HashMap<(LedgerRef, String), (String, Vec<ChangeHash>)>,
     own_proofs: HashMap<String, Proof>,
@@ -81,6 +110,7 @@ impl Engine {
     pub fn open(home: &Path, device_name: &str, clock: fn() -> i64) -> Result<Engine> {
         let keys = Keys::load_or_create(home)?;
         let roster = TeamDir::new(home).roster()?;
+        let view = TeamView::of(&roster, &keys.member_id());
         Ok(Engine {
             home: home.to_path_buf(),
             keys,
@@ -88,6 +118,7 @@ impl Engine {
             clock,
             inner: Mutex::new(Inner {
                 roster,
+                view,
                 ..Inner::default()
             }),
             ledgers: Mutex::new(HashMap::new()),
@@ -114,10 +145,21 @@ impl Engine {
         self.inner().roster.clone()
     }
 
+    fn view(&self) -> TeamView {
+        self.inner().view.clone()
+    }
+
+    fn set_roster(&self, roster: Roster) {
+        let view = TeamView::of(&roster, &self.keys.member_id());
+        let mut inner = self.inner();
+        inner.roster = roster;
+        inner.view = view;
+    }
+
     /// Re-reads the roster a CLI may have changed.
     pub fn reload_roster(&self) -> Result<()> {
         let roster = TeamDir::new(&self.home).roster()?;
-        self.inner().roster = roster;
+        self.set_roster(roster);
         Ok(())
     }
 
@@ -130,19 +172,20 @@ impl Engine {
         if new > 0 {
             dir.save_roster(&roster, &lock)?;
         }
-        self.inner().roster = roster;
+        self.set_roster(roster);
         Ok(new > 0)
     }
 
     /// Who `peer` is: own device, member, holder of an open ticket, or no one.
     pub fn role(&self, peer: &PeerId) -> Role {
-        let me = self.keys.member_id();
-        let roster = self.roster();
-        if *peer == self.keys.device_id() || roster.own_devices(&me).contains(peer) {
-            return Role::Own;
-        }
-        if let Some(m) = roster.current_member_of(peer) {
-            return Role::Member(m.id);
+        {
+            let inner = self.inner();
+            if *peer == self.keys.device_id() || inner.view.own.contains(peer) {
+                return Role::Own;
+            }
+            if let Some(m) = inner.view.device_member.get(peer) {
+                return Role::Member(m.clone());
+            }
         }
         let now = self.now();
         if let Ok(invites) = TeamDir::new(&self.home).invites()
@@ -300,7 +343,7 @@ impl Engine {
                 part: PartKind::Private,
             });
         }
-        for m in self.roster().members() {
+        for m in self.view().members {
             if m.id != me
                 && m.id != peer_member
                 && m.removed.is_none()
@@ -332,8 +375,9 @@ impl Engine {
         {
             return false;
         }
-        self.roster()
-            .members()
+        self.inner()
+            .view
+            .members
             .iter()
             .any(|m| m.id == ledger.owner && m.removed.is_none())
     }
@@ -405,6 +449,15 @@ impl Engine {
                     .map_err(|e| Error::invalid(format!("malformed sync message: {e}")))?,
             )
         };
+        let has_nothing = incoming
+            .as_ref()
+            .is_some_and(|m| m.heads.is_empty() && m.have.iter().all(|h| h.last_sync.is_empty()));
+        if first
+            && has_nothing
+            && let Some(resp) = self.serve_whole(peer, ledger, &shard, own.as_ref())?
+        {
+            return Ok(resp);
+        }
         let version = self.version(ledger, &shard)?;
         let doc_key = (ledger.clone(), shard_name.to_string());
         let mut doc = {
@@ -480,6 +533,68 @@ impl Engine {
             proofs,
             more,
         })
+    }
+
+    /// The first answer to a peer that holds none of a shard: the chunk
+    /// files' bytes as stored, with the heads from the cache. Loading the
+    /// document only to have automerge save (and compress) it again costs
+    /// most of a first sync. None if the shard is empty or damaged.
+    fn serve_whole(
+        &self,
+        peer: &PeerId,
+        ledger: &LedgerRef,
+        shard: &Shard,
+        own: Option<&OwnDevice>,
+    ) -> Result<Option<Response>> {
+        let store = self.store_of(&ledger.owner)?;
+        let payloads = match ledger.part {
+            PartKind::Shared => store.raw_payloads::<Shared>(shard),
+            PartKind::Private if own.is_some() => store.raw_payloads::<Private>(shard),
+            PartKind::Private => return Err(Error::invalid("not yours to read")),
+        };
+        let Ok(payloads) = payloads else {
+            return Ok(None);
+        };
+        if payloads.is_empty() {
+            return Ok(None);
+        }
+        let heads = self.heads(ledger, shard, own)?;
+        let message = Message {
+            heads: heads.clone(),
+            need: Vec::new(),
+            have: Vec::new(),
+            changes: payloads.into(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        };
+        let mut batches = split(message);
+        let first = batches.pop_front();
+        let proofs = match ledger.part {
+            PartKind::Shared if ledger.owner == self.me() => {
+                let mut inner = self.inner();
+                vec![self.own_proof(&mut inner, shard, heads)?]
+            }
+            PartKind::Shared => read_proofs(&self.home, &ledger.owner, shard)?,
+            PartKind::Private => Vec::new(),
+        };
+        let more = !batches.is_empty();
+        let mut inner = self.inner();
+        inner.tick += 1;
+        let tick = inner.tick;
+        inner.serving.insert(
+            (*peer, ledger.clone(), shard.name().to_string()),
+            Serving {
+                state: SyncState::new_read_only(),
+                queue: batches,
+                used: tick,
+            },
+        );
+        evict_sessions(&mut inner, peer);
+        Ok(Some(Response::Sync {
+            msg: first.map(|m| m.encode()),
+            proofs,
+            more,
+        }))
     }
 
     fn own_proof(&self, inner: &mut Inner, shard: &Shard, heads: Vec<ChangeHash>) -> Result<Proof> {
@@ -762,7 +877,7 @@ impl Engine {
         let _ = &self.device_name;
         let statements = roster.statements.clone();
         let team = roster.team.clone();
-        self.inner().roster = roster;
+        self.set_roster(roster);
         Ok(Response::Joined {
             team,
             statements,

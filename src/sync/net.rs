@@ -759,22 +759,31 @@ async fn pull_many(ctx: &Arc<Ctx>, peer: PeerId, work: Vec<(LedgerRef, Shard)>) 
         })
         .buffer_unordered(PULLS_IN_FLIGHT);
     let mut batch: Vec<Absorb> = Vec::new();
-    let mut last_flush = Instant::now();
+    // One batch is stored while the next is pulled; batches are stored in
+    // order, one at a time.
+    let mut storing: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         let next = results.next().await;
         let end = next.is_none();
         if let Some(Some(a)) = next {
             batch.push(a);
         }
-        if !batch.is_empty()
-            && (end || batch.len() >= 128 || last_flush.elapsed() > Duration::from_millis(200))
-        {
-            store_batch(ctx, peer, std::mem::take(&mut batch));
-            last_flush = Instant::now();
+        let idle = storing.as_ref().is_none_or(|h| h.is_finished());
+        if !batch.is_empty() && (end || idle) {
+            if let Some(h) = storing.take() {
+                let _ = h.await;
+            }
+            let (ctx, batch) = (ctx.clone(), std::mem::take(&mut batch));
+            storing = Some(tokio::task::spawn_blocking(move || {
+                store_batch(&ctx, peer, batch)
+            }));
         }
         if end {
             break;
         }
+    }
+    if let Some(h) = storing {
+        let _ = h.await;
     }
 }
 
@@ -787,8 +796,10 @@ fn store_batch(ctx: &Arc<Ctx>, peer: PeerId, batch: Vec<Absorb>) {
             .push(a.shard.clone());
     }
     let n = batch.len();
-    match tokio::task::block_in_place(|| ctx.engine.absorb(batch)) {
+    let started = Instant::now();
+    match ctx.engine.absorb(batch) {
         Ok(_) => {
+            tracing::debug!(%peer, shards = n, ms = started.elapsed().as_millis() as u64, "stored");
             ctx.report(peer, |r| r.shards_stored += n);
             let _ = ctx.cmd.send(Cmd::Synced(peer));
             // Relay: teammates connected to us but not to the source hear now.
@@ -834,8 +845,8 @@ async fn pull_guarded(
             Ok(Some(a)) => {
                 // Store before pulling again, so the next round starts
                 // from what this one got.
-                if out.is_some() {
-                    store_batch(ctx, peer, out.take().into_iter().collect());
+                if let Some(done) = out.take() {
+                    tokio::task::block_in_place(|| store_batch(ctx, peer, vec![done]));
                 }
                 out = Some(a);
             }
@@ -854,7 +865,7 @@ async fn pull_guarded(
             break;
         }
         if let Some(a) = out.take() {
-            store_batch(ctx, peer, vec![a]);
+            tokio::task::block_in_place(|| store_batch(ctx, peer, vec![a]));
         }
     }
     if let Ok(mut f) = ctx.in_flight.lock() {
