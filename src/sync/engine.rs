@@ -1175,4 +1175,42 @@ mod tests {
             .unwrap();
         assert!(kept.is_none(), "a dependency-less change was kept");
     }
+
+    #[test]
+    fn a_large_answer_is_streamed_in_batches_that_rebuild_the_whole() {
+        // Random text does not compress: 40 changes of 100 KB each.
+        let mut big = AutoCommit::new();
+        for i in 0..40 {
+            let text: String = (0..100_000)
+                .map(|_| char::from(b'a' + rand::random::<u8>() % 26))
+                .collect();
+            big.put(automerge::ROOT, format!("k{i}"), text).unwrap();
+            big.commit();
+        }
+        let message = Message {
+            heads: big.get_heads(),
+            need: Vec::new(),
+            have: Vec::new(),
+            changes: big
+                .get_changes(&[])
+                .iter()
+                .map(|c| c.raw_bytes().to_vec())
+                .collect::<Vec<_>>()
+                .into(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        };
+        let batches = split(message);
+        assert!(batches.len() >= 3, "{} batches", batches.len());
+        let mut copy = AutoCommit::new();
+        for b in batches {
+            let encoded = b.encode();
+            assert!(encoded.len() < super::super::proto::MAX_RESPONSE);
+            let decoded = Message::decode(&encoded).unwrap();
+            for c in decoded.changes.iter() {
+                copy.load_incremental(c).unwrap();
+            }
+        }
+        assert_eq!(copy.get_heads(), big.get_heads());
+    }
 }
