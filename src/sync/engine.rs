@@ -85,7 +85,7 @@ struct Inner {
     roster: Roster,
     view: TeamView,
     /// Per ledger and shard: the part's chunk names and its heads then.
-    heads: HashMap<(LedgerRef, String), (String, Vec<ChangeHash>)>,
+    heads: HeadsCache,
     own_proofs: HashMap<String, Proof>,
     serving: HashMap<(PeerId, LedgerRef, String), Serving>,
     docs: HashMap<(LedgerRef, String), (String, AutoCommit)>,
@@ -93,6 +93,7 @@ struct Inner {
     /// Encoded automerge sync states per peer, kept across restarts.
     states: HashMap<PeerId, BTreeMap<String, Vec<u8>>>,
     dirty_states: std::collections::HashSet<PeerId>,
+    heads_dirty: bool,
     tick: u64,
 }
 
@@ -111,6 +112,7 @@ impl Engine {
         let keys = Keys::load_or_create(home)?;
         let roster = TeamDir::new(home).roster()?;
         let view = TeamView::of(&roster, &keys.member_id());
+        let heads = read_heads_cache(home);
         Ok(Engine {
             home: home.to_path_buf(),
             keys,
@@ -119,6 +121,7 @@ impl Engine {
             inner: Mutex::new(Inner {
                 roster,
                 view,
+                heads,
                 ..Inner::default()
             }),
             ledgers: Mutex::new(HashMap::new()),
@@ -285,7 +288,9 @@ impl Engine {
         let mut doc = self.load(ledger, shard, own)?;
         let mut heads = doc.get_heads();
         heads.sort();
-        self.inner().heads.insert(key, (version, heads.clone()));
+        let mut inner = self.inner();
+        inner.heads.insert(key, (version, heads.clone()));
+        inner.heads_dirty = true;
         Ok(heads)
     }
 
@@ -798,8 +803,35 @@ impl Engine {
         inner.dirty_states.insert(*peer);
     }
 
-    /// Writes sync states that changed since the last call.
+    /// Writes sync states (and the heads cache) that changed since the
+    /// last call.
     pub fn flush_states(&self) -> Result<()> {
+        let heads = {
+            let mut inner = self.inner();
+            if std::mem::take(&mut inner.heads_dirty) {
+                Some(
+                    inner
+                        .heads
+                        .iter()
+                        .map(|((l, s), (v, h))| {
+                            (
+                                l.clone(),
+                                s.clone(),
+                                v.clone(),
+                                h.iter().map(|h| h.0).collect::<Vec<_>>(),
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            } else {
+                None
+            }
+        };
+        if let Some(heads) = heads {
+            let dir = self.home.join("sync");
+            let bytes = super::proto::encode(&heads).map_err(|e| Error::io(&dir, e))?;
+            chunk::write_durable(&dir, "heads.cache", &bytes)?;
+        }
         let work: Vec<(PeerId, BTreeMap<String, Vec<u8>>)> = {
             let mut inner = self.inner();
             let dirty: Vec<PeerId> = inner.dirty_states.drain().collect();
@@ -1025,6 +1057,22 @@ fn write_proofs(home: &Path, owner: &str, shard: &Shard, proofs: &[Proof]) -> Re
     let dir = proofs_path(home, owner)?;
     let bytes = super::proto::encode(&proofs).map_err(|e| Error::io(&dir, e))?;
     chunk::write_durable(&dir, &format!("{}.proofs", shard.name()), &bytes).map(|_| ())
+}
+
+/// Heads of each shard as of its chunk names, saved so that a restarted
+/// daemon need not load every shard to answer its first offer. A stale
+/// entry is harmless: its chunk names no longer match.
+type HeadsCache = HashMap<(LedgerRef, String), (String, Vec<ChangeHash>)>;
+
+fn read_heads_cache(home: &Path) -> HeadsCache {
+    let Ok(bytes) = std::fs::read(home.join("sync").join("heads.cache")) else {
+        return HashMap::new();
+    };
+    let rows: Vec<(LedgerRef, String, String, Vec<[u8; 32]>)> =
+        super::proto::decode(&bytes).unwrap_or_default();
+    rows.into_iter()
+        .map(|(l, s, v, h)| ((l, s), (v, h.into_iter().map(ChangeHash).collect())))
+        .collect()
 }
 
 fn read_states(home: &Path, peer: &PeerId) -> BTreeMap<String, Vec<u8>> {
