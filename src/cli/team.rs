@@ -143,7 +143,25 @@ fn daemon_addrs(env: &Env) -> (Vec<libp2p::Multiaddr>, bool) {
         .iter()
         .filter_map(|a| a.parse().ok())
         .collect();
-    (addrs, running)
+    (without_loopback(addrs), running)
+}
+
+/// A teammate on another machine cannot reach our loopback address, so a
+/// ticket carries it only when there is nothing else (a single-machine
+/// setup, the demo, tests).
+fn without_loopback(addrs: Vec<libp2p::Multiaddr>) -> Vec<libp2p::Multiaddr> {
+    use libp2p::multiaddr::Protocol;
+    let loopback = |a: &libp2p::Multiaddr| {
+        a.iter().any(|p| match p {
+            Protocol::Ip4(ip) => ip.is_loopback(),
+            Protocol::Ip6(ip) => ip.is_loopback(),
+            _ => false,
+        })
+    };
+    if addrs.iter().all(loopback) {
+        return addrs;
+    }
+    addrs.into_iter().filter(|a| !loopback(a)).collect()
 }
 
 pub fn invite(env: &Env, kind: TicketKind, args: InviteArgs) -> anyhow::Result<()> {
