@@ -1,0 +1,2499 @@
+//! Team sync benchmark: real `kith daemon` processes talking over
+//! 127.0.0.1, driven the way a person would drive them.
+//!
+//! ```text
+//! cargo bench --bench sync                          # all three measures, about 4 minutes
+//! cargo bench --bench sync -- --only initial,latency
+//! cargo bench --bench sync -- --reuse               # keep the imported ledgers between runs
+//! ```
+//!
+//! The binary measured is the release `kith` that `cargo bench` builds
+//! (`target/release/kith`). Run some other way, build it first with
+//! `cargo build --release`, or pass `--kith PATH`.
+//!
+//! Every daemon listens on `/ip4/127.0.0.1/tcp/0` with `--no-mdns` and
+//! `KITH_MDNS=off`; every ticket is checked to carry only 127.0.0.1
+//! addresses before it is used. Nothing else is ever dialled. Every daemon
+//! is stopped with SIGTERM at the end, also when a measure fails or the
+//! bench panics.
+//!
+//! What it measures (goals are reported, not asserted):
+//!
+//! 1. **Initial sync** (`initial`): alice's home holds a 10,000-person
+//!    ledger with 100,000 interactions (the JSONL generator of
+//!    `kith_bench.rs`, imported with `kith import`). Alice creates a team
+//!    and runs a daemon; a fresh bob joins with a ticket each run. Timed
+//!    from spawning bob's daemon until bob's replica of alice
+//!    (`replicas/<alice>/index.sqlite`) holds every person, and until it
+//!    holds every shared entity. Median of `--runs` (3). Goal ≤ 2 s.
+//! 2. **Edit propagation** (`latency`): with both daemons running, alice
+//!    runs `kith add "…"` `--edits` (100) times; each is timed from the
+//!    moment the command returns until bob's replica index holds the new
+//!    person (the replica's `ledger/generation` nudge file is polled every
+//!    millisecond, then the index is asked). Goals p50 ≤ 250 ms,
+//!    p99 ≤ 1 s. The `kith add` process's own time is reported apart.
+//! 3. **Idle daemon** (`idle`): an observer creates a team; `--replicas`
+//!    (10) members with 10,000 people each join, and each member's daemon
+//!    runs only until the observer holds that member's whole replica,
+//!    then is stopped. The observer's daemon is then measured over
+//!    `--idle-secs` (10) of idleness: CPU (utime+stime from
+//!    /proc/PID/stat), context switches, VmRSS and VmHWM. Again after
+//!    restarting it. Goals: CPU ≈ 0, RSS ≤ 200 MB.
+//!
+//! Flags (after `--`): `--people N` (alice's ledger, 10000),
+//! `--interactions K` (per person, 10), `--runs R` (3), `--edits E` (100),
+//! `--replicas M` (10), `--replica-people N` (10000),
+//! `--replica-interactions K` (10), `--idle-secs S` (10),
+//! `--only initial,latency,idle`, `--out DIR`
+//! (`<target>/kith-bench/sync`), `--kith PATH`, `--reuse` (keep imported
+//! base homes made with the same sizes; they are copied before use),
+//! `--log FILTER` (RUST_LOG for the daemons; their logs stay in
+//! `<out>/scratch/`).
+//! Results go to stdout and `<target>/kith-bench/sync-results.md`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The moment the generated ledger is written as of (daemons and team
+/// commands run on the real clock).
+const NOW: &str = "2026-03-01T09:00:00Z";
+const NOW_YEAR: i32 = 2026;
+/// Crockford base32, as kith's ids.
+const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+/// The only address any daemon listens on.
+const LISTEN: &str = "/ip4/127.0.0.1/tcp/0";
+const LOOPBACK: &str = "/ip4/127.0.0.1/";
+const ALICE_SEED: u64 = 0x6b69_7468;
+const MEMBER_SEED: u64 = 0x7465_616d_0000;
+
+// ---------------------------------------------------------------- options
+
+#[derive(Clone)]
+struct Opts {
+    people: usize,
+    interactions: u32,
+    runs: usize,
+    edits: usize,
+    replicas: usize,
+    replica_people: usize,
+    replica_interactions: u32,
+    idle_secs: u64,
+    only: Vec<String>,
+    out: PathBuf,
+    kith: PathBuf,
+    reuse: bool,
+    /// RUST_LOG for the daemons (default: unset, so warnings only).
+    log: Option<String>,
+    target_dir: PathBuf,
+}
+
+impl Opts {
+    fn wants(&self, what: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == what)
+    }
+}
+
+/// The target directory this bench was built into: the bench executable is
+/// `<target>/<profile>/deps/sync-<hash>`.
+fn target_dir() -> PathBuf {
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(t) = exe.ancestors().nth(3)
+        && t.join("release").is_dir()
+    {
+        return t.to_path_buf();
+    }
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        let t = PathBuf::from(t);
+        return if t.is_absolute() {
+            t
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(t)
+        };
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target")
+}
+
+/// The kith binary: cargo builds it for benches and says where.
+fn default_kith(target: &Path) -> PathBuf {
+    let built = PathBuf::from(env!("CARGO_BIN_EXE_kith"));
+    if built.is_file() {
+        return built;
+    }
+    let guess = target.join("release").join("kith");
+    if guess.is_file() {
+        return guess;
+    }
+    eprintln!("kith binary not found; building it with cargo build --release --bin kith");
+    let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--bin", "kith"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("CARGO_TARGET_DIR", target)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        panic!("cargo build --release --bin kith failed");
+    }
+    guess
+}
+
+fn parse_opts() -> Opts {
+    let target = target_dir();
+    let mut opts = Opts {
+        people: 10_000,
+        interactions: 10,
+        runs: 3,
+        edits: 100,
+        replicas: 10,
+        replica_people: 10_000,
+        replica_interactions: 10,
+        idle_secs: 10,
+        only: Vec::new(),
+        out: target.join("kith-bench").join("sync"),
+        kith: PathBuf::new(),
+        reuse: false,
+        log: None,
+        target_dir: target.clone(),
+    };
+    let mut kith = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> String {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .unwrap_or_else(|| panic!("{name} needs a value"))
+        };
+        let num = |name: &str, v: String| -> usize {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name} takes a number, not {v}"))
+        };
+        match flag.as_str() {
+            "--bench" => {}
+            "--people" => opts.people = num("--people", value("--people")),
+            "--interactions" => {
+                opts.interactions = num("--interactions", value("--interactions")) as u32
+            }
+            "--runs" => opts.runs = num("--runs", value("--runs")),
+            "--edits" => opts.edits = num("--edits", value("--edits")),
+            "--replicas" => opts.replicas = num("--replicas", value("--replicas")),
+            "--replica-people" => {
+                opts.replica_people = num("--replica-people", value("--replica-people"))
+            }
+            "--replica-interactions" => {
+                opts.replica_interactions =
+                    num("--replica-interactions", value("--replica-interactions")) as u32
+            }
+            "--idle-secs" => opts.idle_secs = num("--idle-secs", value("--idle-secs")) as u64,
+            "--only" => {
+                opts.only = value("--only")
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            }
+            "--out" => opts.out = PathBuf::from(value("--out")),
+            "--kith" => kith = Some(PathBuf::from(value("--kith"))),
+            "--reuse" => opts.reuse = true,
+            "--log" => opts.log = Some(value("--log")),
+            "-h" | "--help" => {
+                println!(
+                    "sync [--people N] [--interactions K] [--runs R] [--edits E] [--replicas M] \
+                     [--replica-people N] [--replica-interactions K] [--idle-secs S] \
+                     [--only initial,latency,idle] [--out DIR] [--kith PATH] [--reuse] [--log RUST_LOG]"
+                );
+                std::process::exit(0);
+            }
+            other if other.starts_with('-') => {
+                eprintln!("sync bench: ignoring unknown flag {other}")
+            }
+            _ => {} // a cargo bench filter: nothing to filter
+        }
+    }
+    for o in &opts.only {
+        assert!(
+            ["initial", "latency", "idle"].contains(&o.as_str()),
+            "--only takes initial, latency and idle, not {o}"
+        );
+    }
+    opts.runs = opts.runs.max(1);
+    opts.people = opts.people.max(10);
+    opts.replica_people = opts.replica_people.max(10);
+    opts.idle_secs = opts.idle_secs.max(1);
+    opts.kith = kith.unwrap_or_else(|| default_kith(&target));
+    opts
+}
+
+// ---------------------------------------------------------------- random (from kith_bench.rs)
+
+/// SplitMix64: deterministic, no crate needed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (((self.next() >> 11) as u128 * n as u128) >> 53) as usize
+    }
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as usize) as i64
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+    fn weighted<'a>(&mut self, items: &'a [(&'a str, u32)]) -> &'a str {
+        let total: u32 = items.iter().map(|(_, w)| w).sum();
+        let mut x = self.below(total as usize) as u32;
+        for (s, w) in items {
+            if x < *w {
+                return s;
+            }
+            x -= w;
+        }
+        items[0].0
+    }
+    fn id(&mut self) -> String {
+        (0..16).map(|_| ALPHABET[self.below(32)] as char).collect()
+    }
+    /// An id in the same shard as `owner`.
+    fn id_near(&mut self, owner: &str) -> String {
+        let mut id = owner[..2].to_string();
+        id.extend((0..14).map(|_| ALPHABET[self.below(32)] as char));
+        id
+    }
+}
+
+// ---------------------------------------------------------------- vocabulary
+
+const FIRST: &[&str] = &[
+    "Aaron", "Abigail", "Adam", "Adrian", "Agnes", "Aidan", "Alan", "Albert", "Alice", "Amelia",
+    "Amir", "Andrew", "Angela", "Anna", "Arthur", "Ava", "Barbara", "Ben", "Bernard", "Beth",
+    "Brian", "Bridget", "Caleb", "Carla", "Carmen", "Caroline", "Cecil", "Charles", "Chloe",
+    "Claire", "Colin", "Connor", "Daisy", "Daniel", "David", "Deborah", "Derek", "Diana", "Dylan",
+    "Edna", "Edward", "Eileen", "Eleanor", "Elena", "Eliot", "Emily", "Emma", "Eric", "Ethan",
+    "Fatima", "Felix", "Fiona", "Frances", "Frank", "Freya", "Gareth", "George", "Gloria", "Grace",
+    "Graham", "Hannah", "Harriet", "Harry", "Hector", "Helen", "Henry", "Hugo", "Ian", "Imogen",
+    "Irene", "Isaac", "Isla", "Jack", "Jacob", "James", "Jane", "Jasmine", "Jessica", "Joan",
+    "John", "Jonah", "Joseph", "Julia", "Karen", "Kate", "Keith", "Kevin", "Laura", "Leo", "Lily",
+    "Linda", "Lucas", "Lucy", "Malcolm", "Margaret", "Maria", "Mark", "Martha", "Martin",
+    "Matthew", "Maya", "Megan", "Michael", "Nadia", "Naomi", "Nathan", "Nicholas", "Nina", "Noah",
+    "Olivia", "Omar", "Oscar", "Patrick", "Paul", "Peter", "Philip", "Priya", "Rachel", "Raj",
+    "Rebecca", "Richard", "Robert", "Rosa", "Ruth", "Samuel", "Sarah", "Simon", "Sofia", "Sophie",
+    "Stephen", "Susan", "Teresa", "Thomas", "Tobias", "Ursula", "Victor", "Victoria", "Walter",
+    "Wendy", "William", "Yusuf", "Zara", "Zoe",
+];
+const STEMS: &[&str] = &[
+    "Ash", "Bar", "Bell", "Black", "Brad", "Brook", "Cal", "Car", "Chad", "Clif", "Col", "Crom",
+    "Dal", "Dar", "Dun", "Eld", "Fair", "Far", "Fen", "Fitz", "Gar", "Gold", "Good", "Gran",
+    "Green", "Hal", "Ham", "Har", "Hart", "Hay", "Hol", "Hux", "Kel", "Ken", "Kings", "Lan",
+    "Lock", "Mar", "Mer", "Mig", "Mor", "Nor", "Old", "Pem", "Pen", "Pres", "Rad", "Red", "Ren",
+    "Rob", "Ros", "Sal", "Shel", "Stan", "Stock", "Sut", "Tal", "Thorn", "Tom", "Wal", "War",
+    "Wes", "Whit", "Wil", "Win", "Wood", "Wren", "Yar",
+];
+const ENDINGS: &[&str] = &[
+    "by", "den", "field", "ford", "gins", "ham", "ley", "man", "more", "ton", "well", "wick",
+    "worth", "son", "ridge", "stead", "ington", "ett", "ins", "ings", "cott", "hurst",
+];
+const TITLES: &[&str] = &[
+    "Buyer",
+    "Head of Purchasing",
+    "Procurement Manager",
+    "CEO",
+    "CFO",
+    "COO",
+    "Owner",
+    "Store Manager",
+    "Sales Director",
+    "Operations Lead",
+    "Category Manager",
+    "Account Manager",
+    "Office Manager",
+    "Founder",
+    "Managing Director",
+    "Head of IT",
+    "Marketing Manager",
+    "Finance Director",
+    "Logistics Coordinator",
+    "Senior Buyer",
+    "Product Manager",
+    "Regional Manager",
+    "Partner",
+    "Consultant",
+    "Engineer",
+    "Architect",
+    "Chef",
+    "Designer",
+];
+const CO_A: &[&str] = &[
+    "Northwind",
+    "Blue",
+    "Red",
+    "Golden",
+    "Silver",
+    "Iron",
+    "Oak",
+    "Pine",
+    "River",
+    "Harbour",
+    "Summit",
+    "Crown",
+    "Eagle",
+    "Fox",
+    "Lion",
+    "Maple",
+    "Cedar",
+    "Stone",
+    "Bright",
+    "Swift",
+    "Atlas",
+    "Nova",
+    "Orbit",
+    "Pioneer",
+    "Quantum",
+    "Royal",
+    "Sterling",
+    "Thames",
+    "Vista",
+    "Willow",
+    "Apex",
+    "Beacon",
+    "Coastal",
+    "Delta",
+    "Emerald",
+    "Falcon",
+    "Granite",
+    "Highland",
+    "Jade",
+    "Kestrel",
+];
+const CO_B: &[&str] = &[
+    "Traders",
+    "Foods",
+    "Logistics",
+    "Systems",
+    "Textiles",
+    "Wines",
+    "Bakery",
+    "Hardware",
+    "Motors",
+    "Media",
+    "Pharma",
+    "Labs",
+    "Supplies",
+    "Outfitters",
+    "Brewing",
+    "Furniture",
+    "Print",
+    "Electric",
+    "Builders",
+    "Farms",
+    "Optics",
+    "Marine",
+    "Analytics",
+    "Clinics",
+    "Studios",
+    "Partners",
+    "Holdings",
+    "Imports",
+    "Distribution",
+    "Kitchens",
+    "Garden",
+    "Paper",
+    "Steel",
+    "Glass",
+    "Pottery",
+    "Travel",
+    "Software",
+    "Dairy",
+    "Coffee",
+    "Tea",
+];
+const CO_C: &[&str] = &[
+    "Ltd",
+    "Inc",
+    "& Co",
+    "Group",
+    "GmbH",
+    "LLC",
+    "& Sons",
+    "& Daughters",
+    "Co-op",
+    "PLC",
+];
+const TAGS: &[(&str, u32)] = &[
+    ("customer", 30),
+    ("prospect", 25),
+    ("supplier", 10),
+    ("golf", 8),
+    ("conference", 7),
+    ("wine", 6),
+    ("partner", 6),
+    ("vip", 5),
+    ("referral", 5),
+    ("tennis", 4),
+    ("sailing", 3),
+    ("alumni", 3),
+    ("investor", 2),
+    ("press", 2),
+    ("board", 1),
+    ("chess", 1),
+];
+const HOBBIES: &[&str] = &[
+    "sailing",
+    "golf",
+    "tennis",
+    "chess",
+    "cycling",
+    "running",
+    "fishing",
+    "birdwatching",
+    "pottery",
+    "painting",
+    "jazz",
+    "opera",
+    "gardening",
+    "climbing",
+    "skiing",
+    "baking",
+    "photography",
+    "woodwork",
+    "knitting",
+    "rowing",
+    "cricket",
+    "rugby",
+    "football",
+    "poker",
+    "bridge",
+    "crosswords",
+    "vintage cars",
+    "motorbikes",
+    "hiking",
+    "yoga",
+    "swimming",
+    "astronomy",
+    "archery",
+    "fencing",
+    "sourdough",
+    "whisky",
+    "craft beer",
+    "wine tasting",
+    "beekeeping",
+    "kayaking",
+];
+const PLACES: &[&str] = &[
+    "Cornwall",
+    "Devon",
+    "Yorkshire",
+    "Kent",
+    "Norfolk",
+    "Tuscany",
+    "Provence",
+    "Lisbon",
+    "Porto",
+    "Madrid",
+    "Seville",
+    "Barcelona",
+    "Berlin",
+    "Munich",
+    "Vienna",
+    "Prague",
+    "Krakow",
+    "Oslo",
+    "Bergen",
+    "Stockholm",
+    "Copenhagen",
+    "Helsinki",
+    "Reykjavik",
+    "Dublin",
+    "Galway",
+    "Edinburgh",
+    "Glasgow",
+    "Inverness",
+    "Cardiff",
+    "Snowdonia",
+    "Brittany",
+    "Normandy",
+    "Bordeaux",
+    "Lyon",
+    "Geneva",
+    "Zurich",
+    "Lucerne",
+    "Milan",
+    "Venice",
+    "Naples",
+    "Sicily",
+    "Crete",
+    "Athens",
+    "Istanbul",
+    "Marrakesh",
+    "Cairo",
+    "Nairobi",
+    "Cape Town",
+    "Lagos",
+    "Mumbai",
+    "Goa",
+    "Kyoto",
+    "Tokyo",
+    "Seoul",
+    "Bali",
+    "Sydney",
+    "Auckland",
+    "Vancouver",
+    "Boston",
+    "Chicago",
+];
+/// The word `find` looks for: a place, in about one fact in a hundred.
+const UNIS: &[&str] = &[
+    "Oxford",
+    "Cambridge",
+    "Durham",
+    "Bristol",
+    "Leeds",
+    "Manchester",
+    "Warwick",
+    "Exeter",
+    "St Andrews",
+    "Trinity",
+    "Imperial",
+    "LSE",
+    "Harvard",
+    "Stanford",
+    "MIT",
+    "INSEAD",
+    "Sorbonne",
+    "Bocconi",
+    "ETH",
+    "McGill",
+];
+const FOODS: &[&str] = &[
+    "peanuts",
+    "shellfish",
+    "gluten",
+    "dairy",
+    "eggs",
+    "soy",
+    "sesame",
+    "strawberries",
+    "mustard",
+    "celery",
+];
+const TEAMS: &[&str] = &[
+    "Arsenal",
+    "Leeds United",
+    "Celtic",
+    "Everton",
+    "Liverpool",
+    "Spurs",
+    "Newcastle",
+    "Chelsea",
+    "Harlequins",
+    "Leicester Tigers",
+    "Saracens",
+    "Yorkshire CCC",
+    "Surrey CCC",
+];
+const CHANNELS: &[(&str, u32)] = &[
+    ("call", 35),
+    ("email", 30),
+    ("meeting", 20),
+    ("message", 10),
+    ("visit", 5),
+];
+const VERBS: &[&str] = &[
+    "Discussed",
+    "Talked about",
+    "Followed up on",
+    "Sent notes on",
+    "Agreed",
+    "Reviewed",
+    "Asked about",
+    "Chased",
+    "Negotiated",
+    "Presented",
+    "Confirmed",
+    "Updated them on",
+];
+const TOPICS: &[&str] = &[
+    "the spring order",
+    "the autumn order",
+    "pricing for next year",
+    "the renewal",
+    "the new catalogue",
+    "shipping delays",
+    "a new contract",
+    "the trade show",
+    "samples",
+    "the overdue invoice",
+    "volume discounts",
+    "the product roadmap",
+    "the pilot project",
+    "their expansion plans",
+    "payment terms",
+    "the delivery schedule",
+    "a referral",
+    "the budget freeze",
+    "quality complaints",
+    "the warehouse move",
+    "the tender",
+    "the Christmas range",
+    "stock levels",
+    "the rebrand",
+    "the framework agreement",
+    "the onboarding",
+    "a joint webinar",
+    "the case study",
+    "a price increase",
+    "the audit",
+];
+const FOLLOW_UPS: &[&str] = &[
+    "Send the catalogue",
+    "Send a quote",
+    "Call back about the order",
+    "Book a demo",
+    "Chase the invoice",
+    "Send samples",
+    "Introduce to the product team",
+    "Share the case study",
+    "Confirm the delivery date",
+    "Send the contract",
+    "Arrange lunch",
+    "Check in after the launch",
+];
+
+// ---------------------------------------------------------------- dates
+
+fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y } as i64;
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+fn civil_from_days(z: i64) -> (i32, u32, u32) {
+    let z = z + 719468;
+    let era = if z >= 0 { z } else { z - 146096 } / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    ((if m <= 2 { y + 1 } else { y }) as i32, m, d)
+}
+
+fn today_days() -> i64 {
+    days_from_civil(NOW_YEAR, 3, 1)
+}
+
+fn date(days: i64) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+// ---------------------------------------------------------------- generator (from kith_bench.rs)
+
+/// What the generator wrote.
+#[derive(Clone, Debug, Default)]
+struct Counts {
+    people: usize,
+    companies: usize,
+    interactions: usize,
+    facts: usize,
+    follow_ups: usize,
+    open_follow_ups: usize,
+    cadences: usize,
+    birthdays: usize,
+    lines: usize,
+}
+
+/// A JSON string literal; the vocabulary has nothing that needs escaping
+/// but quotes and backslashes are handled anyway.
+fn js(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn timestamp(rng: &mut Rng, days: i64) -> String {
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date(days),
+        rng.range(7, 19),
+        rng.below(60),
+        rng.below(60)
+    )
+}
+
+fn fact_text(rng: &mut Rng) -> String {
+    match rng.below(8) {
+        0 => format!("Loves {}", rng.pick(HOBBIES)),
+        1 => format!("Spent last summer in {}", rng.pick(PLACES)),
+        2 => format!("Has {} children", rng.range(1, 4)),
+        3 => format!("Studied at {}", rng.pick(UNIS)),
+        4 => format!("Supports {}", rng.pick(TEAMS)),
+        5 => format!("Allergic to {}", rng.pick(FOODS)),
+        6 => format!(
+            "Daughter plays {} in {}",
+            rng.pick(HOBBIES),
+            rng.pick(PLACES)
+        ),
+        _ => format!(
+            "Grew up in {}, now into {}",
+            rng.pick(PLACES),
+            rng.pick(HOBBIES)
+        ),
+    }
+}
+
+/// Writes a ledger of `people` people and `per_person` interactions per
+/// person on average as kith JSONL (the generator of `kith_bench.rs`, with
+/// the interaction count made a parameter); returns what it wrote.
+fn generate(path: &Path, people: usize, per_person: u32, seed: u64) -> std::io::Result<Counts> {
+    let mut rng = Rng(seed);
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let mut c = Counts::default();
+    let today = today_days();
+    writeln!(
+        out,
+        "{{\"exported\":{},\"kith-export\":1,\"private\":true}}",
+        js(NOW)
+    )?;
+    c.lines += 1;
+
+    // Companies.
+    let n_companies = (people / 10).max(1);
+    let mut companies: Vec<(String, String)> = Vec::with_capacity(n_companies); // (id, domain)
+    for _ in 0..n_companies {
+        let id = rng.id();
+        let (a, b, s) = (rng.pick(CO_A), rng.pick(CO_B), rng.pick(CO_C));
+        let name = format!("{a} {b} {s}");
+        let domain = format!("{}{}.com", a.to_lowercase(), b.to_lowercase());
+        let days = today - rng.range(200, 1500);
+        let created = timestamp(&mut rng, days);
+        let mut shared = format!(
+            "\"created\":{},\"domain\":{},\"name\":{}",
+            js(&created),
+            js(&domain),
+            js(&name)
+        );
+        if rng.chance(0.3) {
+            let _ = write!(
+                shared,
+                ",\"tags\":{{{}:{{\"pos\":0}}}}",
+                js(b.to_lowercase().as_str())
+            );
+        }
+        writeln!(
+            out,
+            "{{\"kind\":\"company\",\"id\":\"{id}\",\"shared\":{{{shared}}}}}"
+        )?;
+        companies.push((id, domain));
+        c.companies += 1;
+        c.lines += 1;
+    }
+
+    // People ids and names first: interactions may involve a second person.
+    let mut ids = Vec::with_capacity(people);
+    let mut names = Vec::with_capacity(people);
+    for _ in 0..people {
+        ids.push(rng.id());
+        let first = *rng.pick(FIRST);
+        let last = format!("{}{}", rng.pick(STEMS), rng.pick(ENDINGS));
+        names.push((first, last));
+    }
+    // Interactions per person: 0..=2k each, then nudged to exactly k per person.
+    let k = per_person;
+    let mut per_person: Vec<u32> = (0..people)
+        .map(|_| rng.range(0, 2 * k as i64) as u32)
+        .collect();
+    let mut total: i64 = per_person.iter().map(|&n| n as i64).sum();
+    let want = people as i64 * k as i64;
+    while total != want {
+        let i = rng.below(people);
+        if total < want && per_person[i] < 3 * k.max(1) {
+            per_person[i] += 1;
+            total += 1;
+        } else if total > want && per_person[i] > 0 {
+            per_person[i] -= 1;
+            total -= 1;
+        }
+    }
+
+    for i in 0..people {
+        let id = &ids[i];
+        let (first, last) = (names[i].0, names[i].1.clone());
+        let name = format!("{first} {last}");
+        let created_days = today - rng.range(60, 1500);
+        let created = timestamp(&mut rng, created_days);
+
+        // Shared fields, keys in sorted order as kith writes them.
+        let mut shared = String::new();
+        let company = rng.chance(0.8).then(|| rng.pick(&companies).clone());
+        if let Some((cid, _)) = &company {
+            let _ = write!(shared, "\"company\":\"{cid}\",");
+        }
+        let domain = company
+            .as_ref()
+            .map(|(_, d)| d.clone())
+            .unwrap_or_else(|| "example.net".into());
+        let email = format!(
+            "{}.{}{}@{domain}",
+            first.to_lowercase(),
+            last.to_lowercase(),
+            rng.below(100)
+        );
+        let _ = write!(
+            shared,
+            "\"emails\":{{{}:{{\"label\":\"work\",\"pos\":0}}}},",
+            js(&email)
+        );
+        let _ = write!(
+            shared,
+            "\"name\":{},\"sort_name\":{}",
+            js(&name),
+            js(&format!("{last}, {first}"))
+        );
+        let n_tags = match rng.below(10) {
+            0 | 1 => 0,
+            2..=5 => 1,
+            6..=8 => 2,
+            _ => 3,
+        };
+        let mut tags: Vec<&str> = Vec::new();
+        for _ in 0..n_tags {
+            let t = rng.weighted(TAGS);
+            if !tags.contains(&t) {
+                tags.push(t);
+            }
+        }
+        if !tags.is_empty() {
+            let members: Vec<String> = tags
+                .iter()
+                .enumerate()
+                .map(|(p, t)| format!("{}:{{\"pos\":{p}}}", js(t)))
+                .collect();
+            let _ = write!(shared, ",\"tags\":{{{}}}", members.join(","));
+        }
+        if rng.chance(0.7) {
+            let _ = write!(shared, ",\"title\":{}", js(rng.pick::<&str>(TITLES)));
+        }
+
+        // Private fields.
+        let mut private = String::new();
+        if rng.chance(0.7) {
+            let (m, d) = {
+                let m = rng.range(1, 12) as u32;
+                (m, rng.range(1, days_in_month(2000, m) as i64) as u32)
+            };
+            let b = if rng.chance(0.85) {
+                format!("{}-{m:02}-{d:02}", rng.range(1950, 2000))
+            } else {
+                format!("--{m:02}-{d:02}")
+            };
+            let _ = write!(private, "\"birthday\":{},", js(&b));
+            c.birthdays += 1;
+        }
+        if rng.chance(0.1) {
+            let days = *rng.pick(&[14, 30, 30, 60, 90, 90, 180]);
+            let _ = write!(private, "\"cadence_days\":{days},");
+            c.cadences += 1;
+        }
+        let _ = write!(private, "\"created\":{}", js(&created));
+        if rng.chance(0.15) {
+            let _ = write!(
+                private,
+                ",\"nickname\":{}",
+                js(&first[..first.len().min(3)])
+            );
+        }
+        if rng.chance(0.6) {
+            let phone = format!("+44 7700 9{:05}", rng.below(100_000));
+            let _ = write!(
+                private,
+                ",\"phones\":{{{}:{{\"label\":\"mobile\",\"pos\":0}}}}",
+                js(&phone)
+            );
+        }
+        writeln!(
+            out,
+            "{{\"kind\":\"person\",\"id\":\"{id}\",\"shared\":{{{shared}}},\"private\":{{{private}}}}}"
+        )?;
+        c.people += 1;
+        c.lines += 1;
+
+        // Facts: 0, 1 or 2 (about 1 on average).
+        let n_facts = match rng.below(10) {
+            0..=2 => 0,
+            3..=6 => 1,
+            _ => 2,
+        };
+        for _ in 0..n_facts {
+            let fid = rng.id_near(id);
+            let learned_days = rng.range(created_days, today);
+            let text = fact_text(&mut rng);
+            writeln!(
+                out,
+                "{{\"kind\":\"fact\",\"id\":\"{fid}\",\"private\":{{\"created\":{},\"learned\":\"{}\",\"subject\":\"{id}\",\"text\":{}}}}}",
+                js(&timestamp(&mut rng, learned_days)),
+                date(learned_days),
+                js(&text)
+            )?;
+            c.facts += 1;
+            c.lines += 1;
+        }
+
+        // Interactions, about one in seven with a second person.
+        for _ in 0..per_person[i] {
+            let iid = rng.id_near(id);
+            let days = today - rng.range(0, 1095);
+            let at = format!(
+                "{}T{:02}:{:02}",
+                date(days),
+                rng.range(8, 18),
+                rng.below(60)
+            );
+            let channel = rng.weighted(CHANNELS);
+            let mut with = format!("\"{id}\"");
+            if rng.chance(0.15) {
+                let other = &ids[rng.below(people)];
+                if other != id {
+                    let _ = write!(with, ",\"{other}\"");
+                }
+            }
+            let mut summary = format!("{} {}", rng.pick(VERBS), rng.pick(TOPICS));
+            if rng.chance(0.3) {
+                let _ = write!(summary, "; they mentioned {}", rng.pick(HOBBIES));
+            }
+            writeln!(
+                out,
+                "{{\"kind\":\"interaction\",\"id\":\"{iid}\",\"shared\":{{\"at\":\"{at}\",\"channel\":\"{channel}\",\"people\":[{with}]}},\"private\":{{\"summary\":{}}}}}",
+                js(&summary)
+            )?;
+            c.interactions += 1;
+            c.lines += 1;
+        }
+
+        // Follow-ups: about one person in twelve; most open.
+        if rng.chance(0.08) {
+            let fid = rng.id_near(id);
+            let due = date(today + rng.range(-30, 60));
+            let made_days = today - rng.range(1, 90);
+            let made = timestamp(&mut rng, made_days);
+            let done = if rng.chance(0.3) {
+                format!(
+                    ",\"done\":{}",
+                    js(&{
+                        let d = today - rng.range(0, 10);
+                        timestamp(&mut rng, d)
+                    })
+                )
+            } else {
+                c.open_follow_ups += 1;
+                String::new()
+            };
+            writeln!(
+                out,
+                "{{\"kind\":\"follow-up\",\"id\":\"{fid}\",\"private\":{{\"created\":{}{done},\"due\":\"{due}\",\"person\":\"{id}\",\"text\":{}}}}}",
+                js(&made),
+                js(rng.pick::<&str>(FOLLOW_UPS))
+            )?;
+            c.follow_ups += 1;
+            c.lines += 1;
+        }
+    }
+    out.flush()?;
+    Ok(c)
+}
+
+// ---------------------------------------------------------------- processes
+
+type Res<T> = Result<T, String>;
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn seq() -> u64 {
+    SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Runs the kith binary with a clean environment: only PATH, the home,
+/// UTC, no colour, and LAN discovery off.
+struct Kith {
+    bin: PathBuf,
+    scratch: PathBuf,
+    daemon_log: Option<String>,
+}
+
+struct Ran {
+    code: i32,
+    wall: Duration,
+    stdout: String,
+    stderr: String,
+}
+
+impl Kith {
+    fn command(&self, home: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("KITH_HOME", home)
+            .env("KITH_TZ", "UTC")
+            .env("KITH_MDNS", "off")
+            .env("NO_COLOR", "1")
+            .env("USER", "bench")
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// One whole process, killed past `timeout`. Output goes to files, so
+    /// pipes never fill; `wall` is spawn to exit.
+    fn run(&self, home: &Path, args: &[&str], timeout: Duration) -> Ran {
+        let n = seq();
+        let (o, e) = (
+            self.scratch.join(format!("{n}.out")),
+            self.scratch.join(format!("{n}.err")),
+        );
+        let mut cmd = self.command(home, args);
+        cmd.stdout(File::create(&o).expect("stdout file"))
+            .stderr(File::create(&e).expect("stderr file"));
+        let start = Instant::now();
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(err) => {
+                return Ran {
+                    code: -1,
+                    wall: start.elapsed(),
+                    stdout: String::new(),
+                    stderr: format!("cannot start {}: {err}", self.bin.display()),
+                };
+            }
+        };
+        let pid = child.id() as libc::pid_t;
+        let (cancel, watch) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = watch.recv_timeout(timeout) {
+                // SAFETY: kill(2) on our own child, not yet reaped (the
+                // main thread reaps it only after cancelling this).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        });
+        let status = child.wait();
+        let wall = start.elapsed();
+        let _ = cancel.send(());
+        let _ = watchdog.join();
+        let code = match status {
+            Ok(s) => s.code().unwrap_or(-1),
+            Err(_) => -1,
+        };
+        let ran = Ran {
+            code,
+            wall,
+            stdout: fs::read_to_string(&o).unwrap_or_default(),
+            stderr: fs::read_to_string(&e).unwrap_or_default(),
+        };
+        let _ = fs::remove_file(&o);
+        let _ = fs::remove_file(&e);
+        ran
+    }
+
+    /// A command that must succeed: its stdout.
+    fn ok(&self, home: &Path, args: &[&str], timeout: Duration) -> Res<String> {
+        let r = self.run(home, args, timeout);
+        if r.code != 0 {
+            return Err(format!(
+                "kith {} (home {}) exited {} after {:.1} s: {}",
+                args.join(" "),
+                home.display(),
+                r.code,
+                r.wall.as_secs_f64(),
+                r.stderr.trim()
+            ));
+        }
+        Ok(r.stdout)
+    }
+
+    fn json(&self, home: &Path, args: &[&str]) -> Res<serde_json::Value> {
+        let out = self.ok(home, args, Duration::from_secs(60))?;
+        serde_json::from_str(&out).map_err(|e| format!("kith {}: not JSON ({e})", args.join(" ")))
+    }
+
+    fn member_id(&self, home: &Path) -> Res<String> {
+        self.json(home, &["id", "--json"])?["member"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| "kith id --json has no member".to_string())
+    }
+
+    /// A team ticket from `inviter` (whose daemon runs), checked to name
+    /// only loopback addresses.
+    fn invite(&self, inviter: &Path) -> Res<String> {
+        let v = self.json(inviter, &["team", "invite", "--json"])?;
+        let addrs: Vec<&str> = v["addrs"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+            .unwrap_or_default();
+        if addrs.is_empty() || addrs.iter().any(|a| !a.starts_with(LOOPBACK)) {
+            return Err(format!(
+                "the ticket names {addrs:?}: refusing to use anything but 127.0.0.1"
+            ));
+        }
+        v["ticket"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| "kith team invite --json has no ticket".into())
+    }
+
+    /// Invites and joins; a join that fails is tried again with a new
+    /// ticket, up to three tickets. Failed joins are counted in
+    /// [`JOINS_FAILED`]: a known race in the daemon (see PERFORMANCE.md)
+    /// can drop the connection before the inviter's answer leaves.
+    fn invite_and_join(&self, inviter: &Path, home: &Path, name: &str) -> Res<()> {
+        let mut last = String::new();
+        for _ in 0..3 {
+            let ticket = self.invite(inviter)?;
+            match self.ok(
+                home,
+                &["team", "join", &ticket, "--as", name, "--timeout", "10s"],
+                Duration::from_secs(30),
+            ) {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    JOINS_FAILED.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("  join as {name} failed, trying a new ticket: {e}");
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+/// Joins that failed (and were retried with a new ticket).
+static JOINS_FAILED: AtomicU64 = AtomicU64::new(0);
+static JOINS: AtomicU64 = AtomicU64::new(0);
+
+fn clk_tck() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5); `rest` starts at field 3.
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// A field of /proc/PID/status, as its first number (kB for memory).
+fn status_field(pid: u32, field: &str) -> Option<u64> {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Voluntary and involuntary context switches of each of a process's
+/// threads, by thread id.
+fn ctx_switches(pid: u32) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let Ok(s) = fs::read_to_string(t.path().join("status")) else {
+            continue;
+        };
+        let n: u64 = s
+            .lines()
+            .filter(|l| {
+                l.starts_with("voluntary_ctxt_switches")
+                    || l.starts_with("nonvoluntary_ctxt_switches")
+            })
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum();
+        out.insert(t.file_name().to_string_lossy().into_owned(), n);
+    }
+    out
+}
+
+/// Context switches between two [`ctx_switches`] readings (threads that
+/// ended in between are not counted).
+fn switches_between(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> u64 {
+    after
+        .iter()
+        .map(|(tid, n)| n.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum()
+}
+
+/// A running `kith daemon` on 127.0.0.1, stopped with SIGTERM when dropped.
+struct Daemon {
+    child: Child,
+    name: String,
+    addr: String,
+    log: PathBuf,
+    /// From spawn to the `listening on` line.
+    listening_after: Duration,
+}
+
+impl Daemon {
+    fn start(k: &Kith, home: &Path, name: &str, peer: Option<&str>) -> Res<Daemon> {
+        let log = k.scratch.join(format!("daemon-{name}-{}.log", seq()));
+        let mut args = vec!["daemon", "--listen", LISTEN, "--no-mdns"];
+        if let Some(p) = peer {
+            if !p.starts_with(LOOPBACK) {
+                return Err(format!("refusing to dial {p}: not 127.0.0.1"));
+            }
+            args.extend(["--peer", p]);
+        }
+        let mut cmd = k.command(home, &args);
+        if let Some(filter) = &k.daemon_log {
+            cmd.env("RUST_LOG", filter);
+        }
+        cmd.stdout(Stdio::piped())
+            .stderr(File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?);
+        let started = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start the daemon: {e}"))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Drained to the end, so the daemon never blocks on a full pipe.
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+            }
+        });
+        let mut d = Daemon {
+            child,
+            name: name.to_string(),
+            addr: String::new(),
+            log,
+            listening_after: Duration::ZERO,
+        };
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => {
+                d.listening_after = started.elapsed();
+                d.addr = addr;
+            }
+            Err(_) => {
+                d.terminate();
+                return Err(format!(
+                    "daemon {name} did not print its address: {}",
+                    d.log_tail()
+                ));
+            }
+        }
+        if !d.addr.starts_with(LOOPBACK) {
+            d.terminate();
+            return Err(format!("daemon {name} listens on {}: not loopback", d.addr));
+        }
+        Ok(d)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    fn log_tail(&self) -> String {
+        let s = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join(" / ")
+    }
+
+    /// Warnings and errors the daemon logged.
+    fn warnings(&self) -> Vec<String> {
+        fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR") || l.contains("panicked"))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// SIGTERM, then wait (bounded) for the exit; SIGKILL past 20 s.
+    fn terminate(&mut self) -> Option<i32> {
+        if let Ok(Some(s)) = self.child.try_wait() {
+            return s.code();
+        }
+        // SAFETY: kill(2) on our own child, which has not been reaped.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        eprintln!("daemon {} ignored SIGTERM for 20 s: killed", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+
+    fn stop(mut self) -> Res<()> {
+        match self.terminate() {
+            Some(0) => Ok(()),
+            other => Err(format!(
+                "daemon {} stopped with {other:?}: {}",
+                self.name,
+                self.log_tail()
+            )),
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+// ---------------------------------------------------------------- replica index
+
+/// Reads a home's `index.sqlite` as kith writes it (a writer may be busy in
+/// it). Reopened when the file is replaced.
+struct IndexReader {
+    path: PathBuf,
+    conn: Option<(rusqlite::Connection, u64)>,
+}
+
+impl IndexReader {
+    fn of_home(home: &Path) -> IndexReader {
+        IndexReader {
+            path: home.join("index.sqlite"),
+            conn: None,
+        }
+    }
+
+    fn conn(&mut self) -> Option<&rusqlite::Connection> {
+        use std::os::unix::fs::MetadataExt;
+        let ino = fs::metadata(&self.path).ok()?.ino();
+        if self.conn.as_ref().is_some_and(|(_, i)| *i != ino) {
+            self.conn = None;
+        }
+        if self.conn.is_none() {
+            // Read-write without create: a read-only connection cannot open
+            // a WAL database whose -shm does not exist yet. Only SELECTs run.
+            let c = rusqlite::Connection::open_with_flags(
+                &self.path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .ok()?;
+            let _ = c.busy_timeout(Duration::from_millis(500));
+            self.conn = Some((c, ino));
+        }
+        self.conn.as_ref().map(|(c, _)| c)
+    }
+
+    fn count(&mut self, sql: &str, arg: Option<&str>) -> Option<i64> {
+        let c = self.conn()?;
+        let r = match arg {
+            Some(a) => c.query_row(sql, [a], |r| r.get::<_, i64>(0)),
+            None => c.query_row(sql, [], |r| r.get::<_, i64>(0)),
+        };
+        match r {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.conn = None;
+                None
+            }
+        }
+    }
+
+    /// People, from the `people` table: its count reads an index, where
+    /// counting `entities` by kind scans every row (18 ms at 10k people, so
+    /// polling it would take a core from the daemons being measured).
+    fn people(&mut self) -> i64 {
+        self.count("SELECT count(*) FROM people", None).unwrap_or(0)
+    }
+
+    /// Every entity (1 ms at 110k rows).
+    fn entities(&mut self) -> i64 {
+        self.count("SELECT count(*) FROM entities", None)
+            .unwrap_or(0)
+    }
+
+    fn has(&mut self, id: &str) -> bool {
+        self.count("SELECT count(*) FROM entities WHERE id=?1", Some(id))
+            .unwrap_or(0)
+            > 0
+    }
+
+    fn kinds(&mut self) -> BTreeMap<String, i64> {
+        let Some(c) = self.conn() else {
+            return BTreeMap::new();
+        };
+        let Ok(mut st) = c.prepare("SELECT kind, count(*) FROM entities GROUP BY kind") else {
+            return BTreeMap::new();
+        };
+        st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map(|rows| rows.flatten().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many people and a hash of every (id, name), to compare a replica
+    /// with its original.
+    fn people_digest(&mut self) -> (usize, u64) {
+        use std::hash::{Hash, Hasher};
+        let Some(c) = self.conn() else {
+            return (0, 0);
+        };
+        let Ok(mut st) = c.prepare("SELECT id, name FROM people ORDER BY id") else {
+            return (0, 0);
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut n = 0;
+        if let Ok(rows) = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        {
+            for row in rows.flatten() {
+                row.hash(&mut h);
+                n += 1;
+            }
+        }
+        (n, h.finish())
+    }
+}
+
+fn replica_home(home: &Path, member: &str) -> PathBuf {
+    home.join("replicas").join(member)
+}
+
+// ---------------------------------------------------------------- homes
+
+/// Allocated bytes under `path`.
+fn disk_usage(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return 0;
+    };
+    let mut n = meta.blocks() * 512;
+    if meta.is_dir()
+        && let Ok(entries) = fs::read_dir(path)
+    {
+        for e in entries.flatten() {
+            n += disk_usage(&e.path());
+        }
+    }
+    n
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn fresh_dir(path: &Path) -> Res<()> {
+    if path.exists() {
+        fs::remove_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A home holding an imported ledger, made once and copied for each use.
+struct Base {
+    home: PathBuf,
+    counts: Counts,
+    gen_secs: f64,
+    import_secs: Option<f64>,
+}
+
+fn base_home(
+    k: &Kith,
+    dir: &Path,
+    name: &str,
+    people: usize,
+    per_person: u32,
+    seed: u64,
+    reuse: bool,
+) -> Res<Base> {
+    let home = dir.join(name);
+    let jsonl = dir.join(format!("{name}.jsonl"));
+    let stamp_text = format!("{people} {per_person} {seed:x}");
+    let stamp = dir.join(format!("{name}.stamp"));
+    if reuse && fs::read_to_string(&stamp).is_ok_and(|s| s == stamp_text) && home.is_dir() {
+        // Counting needs the generator's pass; it is cheap next to an import.
+        let t = Instant::now();
+        let counts = generate(&jsonl, people, per_person, seed).map_err(|e| e.to_string())?;
+        let _ = fs::remove_file(&jsonl);
+        return Ok(Base {
+            home,
+            counts,
+            gen_secs: t.elapsed().as_secs_f64(),
+            import_secs: None,
+        });
+    }
+    let _ = fs::remove_file(&stamp);
+    let t = Instant::now();
+    let counts = generate(&jsonl, people, per_person, seed).map_err(|e| e.to_string())?;
+    let gen_secs = t.elapsed().as_secs_f64();
+    fresh_dir(&home)?;
+    let r = k.run(
+        &home,
+        &["import", jsonl.to_str().expect("utf-8 path")],
+        Duration::from_secs(900),
+    );
+    if r.code != 0 {
+        return Err(format!(
+            "import of {} failed ({}): {}",
+            jsonl.display(),
+            r.code,
+            r.stderr.trim()
+        ));
+    }
+    let _ = fs::remove_file(&jsonl);
+    fs::write(&stamp, &stamp_text).map_err(|e| e.to_string())?;
+    eprintln!(
+        "  {name}: {} people, {} interactions generated in {gen_secs:.1} s, imported in {:.1} s",
+        counts.people,
+        counts.interactions,
+        r.wall.as_secs_f64()
+    );
+    Ok(Base {
+        home,
+        counts,
+        gen_secs,
+        import_secs: Some(r.wall.as_secs_f64()),
+    })
+}
+
+/// A working copy of a base home (keys included: each base is its own person).
+fn copy_home(from: &Path, to: &Path) -> Res<()> {
+    if to.exists() {
+        fs::remove_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    }
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("cp -a {} {} failed", from.display(), to.display()))
+    }
+}
+
+/// Polls `f` every `every` until it returns Some or `limit` passes.
+fn poll<T>(limit: Duration, every: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(every);
+    }
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    if s.len() % 2 == 1 {
+        s[s.len() / 2]
+    } else {
+        (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "meets" } else { "**misses**" }
+}
+
+// ---------------------------------------------------------------- 1. initial sync
+
+struct Alice {
+    home: PathBuf,
+    member: String,
+    daemon: Daemon,
+    counts: Counts,
+    /// Shared entities alice's index holds, by kind: what a replica should hold.
+    shared_kinds: BTreeMap<String, i64>,
+    digest: (usize, u64),
+    setup: String,
+}
+
+/// Kinds that live in the shared part, so reach a teammate.
+const SHARED_KINDS: &[&str] = &["person", "company", "interaction"];
+
+fn setup_alice(o: &Opts, k: &Kith) -> Res<Alice> {
+    let bases = o.out.join("base");
+    fs::create_dir_all(&bases).map_err(|e| e.to_string())?;
+    eprintln!(
+        "alice: {} people, {} interactions per person",
+        o.people, o.interactions
+    );
+    let base = base_home(
+        k,
+        &bases,
+        &format!("alice-{}x{}", o.people, o.interactions),
+        o.people,
+        o.interactions,
+        ALICE_SEED,
+        o.reuse,
+    )?;
+    let home = o.out.join("alice");
+    copy_home(&base.home, &home)?;
+    k.ok(
+        &home,
+        &["team", "create", "acme", "--as", "alice"],
+        Duration::from_secs(60),
+    )?;
+    let member = k.member_id(&home)?;
+    let mut idx = IndexReader::of_home(&home);
+    let kinds = idx.kinds();
+    let shared_kinds: BTreeMap<String, i64> = kinds
+        .iter()
+        .filter(|(kd, _)| SHARED_KINDS.contains(&kd.as_str()))
+        .map(|(kd, n)| (kd.clone(), *n))
+        .collect();
+    let digest = idx.people_digest();
+    drop(idx);
+    let daemon = Daemon::start(k, &home, "alice", None)?;
+    let c = &base.counts;
+    let setup = format!(
+        "{} people, {} companies, {} interactions ({} facts and {} follow-ups, private); JSONL generated in {:.1} s, {}; alice's index holds {:?}",
+        c.people,
+        c.companies,
+        c.interactions,
+        c.facts,
+        c.follow_ups,
+        base.gen_secs,
+        match base.import_secs {
+            Some(s) => format!("imported in {s:.1} s"),
+            None => "import reused (--reuse)".into(),
+        },
+        kinds
+    );
+    Ok(Alice {
+        home,
+        member,
+        daemon,
+        counts: base.counts,
+        shared_kinds,
+        digest,
+        setup,
+    })
+}
+
+struct InitialRun {
+    listening: Duration,
+    first_person: Option<Duration>,
+    all_people: Option<Duration>,
+    everything: Option<Duration>,
+    bob_cpu: f64,
+    alice_cpu: f64,
+    /// This bench's own CPU while it polled.
+    poll_cpu: f64,
+    bob_hwm: u64,
+    replica_disk: u64,
+    check: String,
+}
+
+/// One fresh bob joins and syncs alice's whole ledger. Returns the run and
+/// bob's daemon, still running.
+fn initial_run(
+    o: &Opts,
+    k: &Kith,
+    alice: &Alice,
+    run: usize,
+    timeout: Duration,
+) -> Res<(InitialRun, Daemon, PathBuf)> {
+    let bob = o.out.join(format!("bob-{run}"));
+    fresh_dir(&bob)?;
+    JOINS.fetch_add(1, Ordering::Relaxed);
+    k.invite_and_join(&alice.home, &bob, &format!("bob{run}"))?;
+    let replica = replica_home(&bob, &alice.member);
+    let want_people = alice.shared_kinds.get("person").copied().unwrap_or(0);
+    let want_all: i64 = alice.shared_kinds.values().sum();
+    let mut idx = IndexReader::of_home(&replica);
+    let tck = clk_tck();
+    let alice_before = cpu_ticks(alice.daemon.pid()).unwrap_or(0);
+    let self_before = cpu_ticks(std::process::id()).unwrap_or(0);
+
+    let t0 = Instant::now();
+    let mut daemon = Daemon::start(k, &bob, &format!("bob{run}"), Some(&alice.daemon.addr))?;
+    let mut first_person = None;
+    let mut all_people = None;
+    let mut everything = None;
+    let mut bob_ticks = 0;
+    let mut bob_hwm = 0;
+    let mut polls = 0u64;
+    while t0.elapsed() < timeout {
+        if !daemon.alive() {
+            return Err(format!("bob's daemon exited: {}", daemon.log_tail()));
+        }
+        let people = idx.people();
+        let now = t0.elapsed();
+        if people > 0 && first_person.is_none() {
+            first_person = Some(now);
+        }
+        if people >= want_people && all_people.is_none() {
+            all_people = Some(now);
+        }
+        if all_people.is_some() && idx.entities() >= want_all {
+            everything = Some(t0.elapsed());
+        }
+        // CPU and peak memory of bob's daemon, read while it lives.
+        bob_ticks = cpu_ticks(daemon.pid()).unwrap_or(bob_ticks);
+        bob_hwm = status_field(daemon.pid(), "VmHWM:").unwrap_or(bob_hwm);
+        if everything.is_some() {
+            break;
+        }
+        polls += 1;
+        std::thread::sleep(Duration::from_millis(if polls < 2000 { 5 } else { 50 }));
+    }
+    let alice_cpu = (cpu_ticks(alice.daemon.pid()).unwrap_or(0) - alice_before) as f64 / tck;
+    let poll_cpu = (cpu_ticks(std::process::id()).unwrap_or(0) - self_before) as f64 / tck;
+    // Let bob's daemon write its sync state, then compare the replica.
+    std::thread::sleep(Duration::from_millis(300));
+    let kinds = idx.kinds();
+    let digest = idx.people_digest();
+    let mut problems = Vec::new();
+    for (kd, n) in &alice.shared_kinds {
+        let got = kinds.get(kd).copied().unwrap_or(0);
+        if got != *n {
+            problems.push(format!("{kd}: {got} of {n}"));
+        }
+    }
+    for (kd, n) in &kinds {
+        if !alice.shared_kinds.contains_key(kd) {
+            problems.push(format!("{n} {kd} rows, which should be private"));
+        }
+    }
+    if digest != alice.digest {
+        problems.push(format!(
+            "people (id, name) differ: {} rows vs alice's {}",
+            digest.0, alice.digest.0
+        ));
+    }
+    let check = if problems.is_empty() {
+        format!(
+            "replica = alice's shared part ({})",
+            kinds
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        format!("MISMATCH: {}", problems.join("; "))
+    };
+    let r = InitialRun {
+        listening: daemon.listening_after,
+        first_person,
+        all_people,
+        everything,
+        bob_cpu: bob_ticks as f64 / tck,
+        alice_cpu,
+        poll_cpu,
+        bob_hwm: bob_hwm * 1024,
+        replica_disk: disk_usage(&replica),
+        check,
+    };
+    let secs = |d: Option<Duration>| {
+        d.map(|d| format!("{:.2} s", d.as_secs_f64()))
+            .unwrap_or_else(|| "timeout".into())
+    };
+    eprintln!(
+        "  run {}: all people {}, everything {}, bob CPU {:.2} s, alice CPU {:.2} s; {}",
+        run + 1,
+        secs(r.all_people),
+        secs(r.everything),
+        r.bob_cpu,
+        r.alice_cpu,
+        r.check
+    );
+    drop(idx);
+    daemon_warnings(&daemon);
+    Ok((r, daemon, bob))
+}
+
+fn daemon_warnings(d: &Daemon) {
+    let w = d.warnings();
+    if !w.is_empty() {
+        eprintln!(
+            "  daemon {} logged {} warning(s), first: {}",
+            d.name,
+            w.len(),
+            w[0]
+        );
+    }
+}
+
+// ---------------------------------------------------------------- 2. propagation
+
+struct Edit {
+    add_ms: f64,
+    /// From `kith add` returning to bob's replica index holding the person.
+    after_ms: Option<f64>,
+    /// From `kith add` starting to the same.
+    total_ms: Option<f64>,
+    /// From `kith add` returning to the replica's generation file changing.
+    gen_ms: Option<f64>,
+}
+
+fn propagation(
+    o: &Opts,
+    k: &Kith,
+    alice: &Alice,
+    bob: &Path,
+    bob_daemon: &mut Daemon,
+) -> Res<Vec<Edit>> {
+    let replica = replica_home(bob, &alice.member);
+    let gen_file = replica.join("ledger").join("generation");
+    let mut idx = IndexReader::of_home(&replica);
+    let mut rng = Rng(0x6c61_7465);
+    let mut edits = Vec::with_capacity(o.edits);
+    let start_people = idx.people();
+    let limit = Duration::from_secs(10);
+    for i in 0..o.edits {
+        if !bob_daemon.alive() {
+            return Err(format!("bob's daemon exited: {}", bob_daemon.log_tail()));
+        }
+        // Spread the edits over the daemon's 50 ms tick.
+        std::thread::sleep(Duration::from_millis(100 + rng.below(200) as u64));
+        let mut generation = fs::read(&gen_file).unwrap_or_default();
+        let name = format!("Sync Bench {i:03} {}", rng.id());
+        let t0 = Instant::now();
+        let r = k.run(&alice.home, &["add", &name], Duration::from_secs(30));
+        let t1 = Instant::now();
+        if r.code != 0 {
+            return Err(format!("kith add failed: {}", r.stderr.trim()));
+        }
+        let id = r.stdout.trim().to_string();
+        let mut gen_at = None;
+        let mut arrived = None;
+        let mut n = 0u64;
+        while t1.elapsed() < limit {
+            let g = fs::read(&gen_file).unwrap_or_default();
+            let changed = g != generation;
+            if changed {
+                gen_at.get_or_insert_with(Instant::now);
+                generation = g;
+            }
+            // The index is asked when the nudge file changes, and every
+            // 50 ms regardless, in case a nudge was missed.
+            if (changed || n.is_multiple_of(50)) && idx.has(&id) {
+                arrived = Some(Instant::now());
+                break;
+            }
+            n += 1;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let ms = |a: Instant, b: Instant| a.duration_since(b).as_secs_f64() * 1e3;
+        edits.push(Edit {
+            add_ms: ms(t1, t0),
+            after_ms: arrived.map(|a| ms(a, t1)),
+            total_ms: arrived.map(|a| ms(a, t0)),
+            gen_ms: gen_at.map(|g| ms(g, t1)),
+        });
+        if arrived.is_none() {
+            eprintln!("  edit {i}: {id} did not reach bob within {limit:?}");
+        }
+    }
+    let end_people = idx.people();
+    if end_people != start_people + o.edits as i64 {
+        eprintln!(
+            "  bob's replica has {end_people} people after the edits, expected {}",
+            start_people + o.edits as i64
+        );
+    }
+    daemon_warnings(bob_daemon);
+    Ok(edits)
+}
+
+// ---------------------------------------------------------------- 3. idle
+
+struct IdleSample {
+    cpu_secs: f64,
+    ticks: u64,
+    switches: u64,
+    rss: u64,
+    hwm: u64,
+    threads: u64,
+}
+
+fn idle_sample(d: &Daemon, secs: u64) -> IdleSample {
+    let pid = d.pid();
+    let (t0, s0) = (cpu_ticks(pid).unwrap_or(0), ctx_switches(pid));
+    std::thread::sleep(Duration::from_secs(secs));
+    let (t1, s1) = (cpu_ticks(pid).unwrap_or(0), ctx_switches(pid));
+    IdleSample {
+        cpu_secs: t1.saturating_sub(t0) as f64 / clk_tck(),
+        ticks: t1.saturating_sub(t0),
+        switches: switches_between(&s0, &s1),
+        rss: status_field(pid, "VmRSS:").unwrap_or(0) * 1024,
+        hwm: status_field(pid, "VmHWM:").unwrap_or(0) * 1024,
+        threads: status_field(pid, "Threads:").unwrap_or(0),
+    }
+}
+
+struct Idle {
+    member_syncs: Vec<f64>,
+    /// The observer's VmRSS once each replica had arrived, bytes.
+    member_rss: Vec<u64>,
+    member_imports: Vec<f64>,
+    synced_hwm: u64,
+    synced_rss: u64,
+    idle: IdleSample,
+    restarted: Option<IdleSample>,
+    replicas_disk: u64,
+    held: String,
+}
+
+fn idle(o: &Opts, k: &Kith) -> Res<Idle> {
+    let bases = o.out.join("base");
+    fs::create_dir_all(&bases).map_err(|e| e.to_string())?;
+    let observer = o.out.join("observer");
+    fresh_dir(&observer)?;
+    eprintln!(
+        "idle: {} members of {} people, {} interactions per person",
+        o.replicas, o.replica_people, o.replica_interactions
+    );
+    let mut homes = Vec::new();
+    let mut member_imports = Vec::new();
+    for i in 0..o.replicas {
+        let base = base_home(
+            k,
+            &bases,
+            &format!("member{i}-{}x{}", o.replica_people, o.replica_interactions),
+            o.replica_people,
+            o.replica_interactions,
+            MEMBER_SEED + i as u64,
+            o.reuse,
+        )?;
+        if let Some(s) = base.import_secs {
+            member_imports.push(s);
+        }
+        let home = o.out.join(format!("member{i}"));
+        copy_home(&base.home, &home)?;
+        homes.push(home);
+    }
+    k.ok(
+        &observer,
+        &["team", "create", "idle", "--as", "observer"],
+        Duration::from_secs(60),
+    )?;
+    let mut obs = Daemon::start(k, &observer, "observer", None)?;
+    let mut member_syncs = Vec::new();
+    let mut member_rss = Vec::new();
+    let mut members = Vec::new();
+    for (i, home) in homes.iter().enumerate() {
+        JOINS.fetch_add(1, Ordering::Relaxed);
+        k.invite_and_join(&observer, home, &format!("member{i}"))?;
+        let id = k.member_id(home)?;
+        let mut idx = IndexReader::of_home(&replica_home(&observer, &id));
+        let t = Instant::now();
+        let d = Daemon::start(k, home, &format!("member{i}"), Some(&obs.addr))?;
+        let want = o.replica_people as i64;
+        let done = poll(Duration::from_secs(300), Duration::from_millis(50), || {
+            (idx.people() >= want).then_some(())
+        });
+        let secs = t.elapsed().as_secs_f64();
+        daemon_warnings(&d);
+        d.stop()?;
+        if done.is_none() {
+            return Err(format!(
+                "the observer did not get member{i}'s {want} people within 300 s (has {})",
+                idx.people()
+            ));
+        }
+        let rss = status_field(obs.pid(), "VmRSS:").unwrap_or(0) * 1024;
+        eprintln!(
+            "  member{i}: replica on the observer after {secs:.1} s; observer RSS {:.0} MB",
+            mb(rss)
+        );
+        member_syncs.push(secs);
+        member_rss.push(rss);
+        members.push(id);
+        if !obs.alive() {
+            return Err(format!("the observer's daemon exited: {}", obs.log_tail()));
+        }
+    }
+    let mut held = Vec::new();
+    for id in &members {
+        held.push(IndexReader::of_home(&replica_home(&observer, id)).people());
+    }
+    let synced_hwm = status_field(obs.pid(), "VmHWM:").unwrap_or(0) * 1024;
+    let synced_rss = status_field(obs.pid(), "VmRSS:").unwrap_or(0) * 1024;
+    // Let the last session's state and book writes finish.
+    std::thread::sleep(Duration::from_secs(3));
+    eprintln!(
+        "  measuring the observer over {} s of idleness",
+        o.idle_secs
+    );
+    let idle = idle_sample(&obs, o.idle_secs);
+    daemon_warnings(&obs);
+    obs.stop()?;
+    // A restarted daemon holds the same replicas without having loaded them.
+    let restarted = match Daemon::start(k, &observer, "observer-restarted", None) {
+        Ok(d) => {
+            std::thread::sleep(Duration::from_secs(3));
+            let s = idle_sample(&d, o.idle_secs);
+            daemon_warnings(&d);
+            d.stop()?;
+            Some(s)
+        }
+        Err(e) => {
+            eprintln!("  restarting the observer: {e}");
+            None
+        }
+    };
+    Ok(Idle {
+        member_syncs,
+        member_rss,
+        member_imports,
+        synced_hwm,
+        synced_rss,
+        idle,
+        restarted,
+        replicas_disk: disk_usage(&observer.join("replicas")),
+        held: format!(
+            "{} replicas holding {} people in all ({:?})",
+            held.len(),
+            held.iter().sum::<i64>(),
+            held
+        ),
+    })
+}
+
+// ---------------------------------------------------------------- report
+
+fn git_state() -> String {
+    let run = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let head = run(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "?".into());
+    let dirty = run(&["status", "--porcelain", "--untracked-files=no", "src"])
+        .is_some_and(|s| !s.is_empty());
+    format!(
+        "{head}{}",
+        if dirty {
+            " + uncommitted changes in src/"
+        } else {
+            ""
+        }
+    )
+}
+
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn secs_cell(d: Option<Duration>) -> String {
+    d.map(|d| format!("{:.2}", d.as_secs_f64()))
+        .unwrap_or_else(|| "timeout".into())
+}
+
+fn render_initial(s: &mut String, o: &Opts, alice: &Alice, runs: &[InitialRun], err: Option<&str>) {
+    let _ = writeln!(s, "## 1. Initial sync to a new member\n");
+    let _ = writeln!(s, "- alice: {}", alice.setup);
+    let _ = writeln!(
+        s,
+        "- each run: a fresh bob home joins with a new ticket; timed from spawning bob's daemon (`--peer` alice's 127.0.0.1 address) until `replicas/<alice>/index.sqlite` counts every person, and every shared entity (polled every 5 ms); alice's daemon keeps running across runs\n"
+    );
+    let _ = writeln!(
+        s,
+        "| run | daemon listening ms | first person s | all {} people s | everything s | bob CPU s | alice CPU s | bench's polling CPU s | bob peak RSS MB | replica on disk MB | check |",
+        alice.counts.people
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for (i, r) in runs.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "| {} | {:.0} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {} |",
+            i + 1,
+            r.listening.as_secs_f64() * 1e3,
+            secs_cell(r.first_person),
+            secs_cell(r.all_people),
+            secs_cell(r.everything),
+            r.bob_cpu,
+            r.alice_cpu,
+            r.poll_cpu,
+            mb(r.bob_hwm),
+            mb(r.replica_disk),
+            r.check
+        );
+    }
+    let done: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.all_people.map(|d| d.as_secs_f64()))
+        .collect();
+    let every: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.everything.map(|d| d.as_secs_f64()))
+        .collect();
+    if !done.is_empty() {
+        let m = median(&done);
+        let _ = writeln!(
+            s,
+            "\n**Median of {} run(s): all people in {m:.2} s, everything in {:.2} s** (goal ≤ 2 s: {}{}).",
+            done.len(),
+            median(&every),
+            verdict(m <= 2.0 && done.len() == runs.len()),
+            if m > 2.0 {
+                format!(", {:.1}× the goal", m / 2.0)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if runs.len() < o.runs || err.is_some() {
+        let _ = writeln!(
+            s,
+            "\n{} of {} runs completed{}",
+            runs.len(),
+            o.runs,
+            err.map(|e| format!(": {e}")).unwrap_or_default()
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn render_latency(s: &mut String, edits: &[Edit], err: Option<&str>) {
+    let _ = writeln!(s, "## 2. Edit propagation between running daemons\n");
+    let _ = writeln!(
+        s,
+        "- alice runs `kith add \"Sync Bench …\"` while both daemons run (100–300 ms apart, so edits fall anywhere in the daemon's 50 ms tick); the bench polls bob's `replicas/<alice>/ledger/generation` every 1 ms and asks the replica index for the new id when it changes (and every 50 ms)\n"
+    );
+    let sorted = |f: &dyn Fn(&Edit) -> Option<f64>| {
+        let mut v: Vec<f64> = edits.iter().filter_map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let after = sorted(&|e| e.after_ms);
+    let total = sorted(&|e| e.total_ms);
+    let gen_v = sorted(&|e| e.gen_ms);
+    let add = sorted(&|e| Some(e.add_ms));
+    let _ = writeln!(
+        s,
+        "| measure | n | p50 ms | p90 ms | p99 ms | max ms | goal | |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---|---|");
+    let row = |s: &mut String, name: &str, v: &[f64], goal: &str, ok: &str| {
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {goal} | {ok} |",
+            v.len(),
+            pct(v, 50.0),
+            pct(v, 90.0),
+            pct(v, 99.0),
+            v.last().copied().unwrap_or(f64::NAN)
+        );
+    };
+    let all = after.len() == edits.len() && !edits.is_empty();
+    let p50_ok = all && pct(&after, 50.0) <= 250.0;
+    let p99_ok = all && pct(&after, 99.0) <= 1000.0;
+    row(
+        s,
+        "`kith add` returns → in bob's replica index",
+        &after,
+        "p50 ≤ 250, p99 ≤ 1000",
+        &format!("p50 {}, p99 {}", verdict(p50_ok), verdict(p99_ok)),
+    );
+    row(
+        s,
+        "`kith add` starts → in bob's replica index",
+        &total,
+        "",
+        "",
+    );
+    row(
+        s,
+        "`kith add` returns → bob's replica `generation` changes",
+        &gen_v,
+        "",
+        "",
+    );
+    row(s, "`kith add` itself (whole process)", &add, "", "");
+    let lost = edits.len() - after.len();
+    if lost > 0 {
+        let _ = writeln!(s, "\n{lost} edit(s) never arrived within 10 s.");
+    }
+    if let Some(e) = err {
+        let _ = writeln!(s, "\nStopped early: {e}");
+    }
+    let _ = writeln!(s);
+}
+
+fn render_idle(s: &mut String, o: &Opts, r: &Idle) {
+    let _ = writeln!(s, "## 3. Idle daemon holding {} replicas\n", o.replicas);
+    let _ = writeln!(
+        s,
+        "- {} members, each {} people with {} interactions per person, joined the observer's team one by one; each member's daemon ran only until the observer held its whole replica, then was stopped (SIGTERM), so the observer idles with no connections",
+        o.replicas, o.replica_people, o.replica_interactions
+    );
+    let _ = writeln!(
+        s,
+        "- the observer holds {}; replicas on disk {:.0} MB",
+        r.held,
+        mb(r.replicas_disk)
+    );
+    if !r.member_imports.is_empty() {
+        let _ = writeln!(
+            s,
+            "- member imports (setup): median {:.1} s",
+            median(&r.member_imports)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "- each member's replica reached the observer in {} s (median {:.1} s; while it ran, the member also pulled the observer's replicas of earlier members)",
+        r.member_syncs
+            .iter()
+            .map(|x| format!("{x:.1}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        median(&r.member_syncs)
+    );
+    let _ = writeln!(
+        s,
+        "- the observer's VmRSS as each replica arrived: {} MB",
+        r.member_rss
+            .iter()
+            .map(|x| format!("{:.0}", mb(*x)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "- the observer right after the last replica: VmRSS {:.1} MB, VmHWM {:.1} MB\n",
+        mb(r.synced_rss),
+        mb(r.synced_hwm)
+    );
+    let _ = writeln!(
+        s,
+        "| observer daemon | CPU over {} s | CPU % of one core | context switches /s | threads | VmRSS MB | VmHWM MB | goal | |",
+        o.idle_secs
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---|---|");
+    let row = |s: &mut String, name: &str, x: &IdleSample| {
+        let pct = x.cpu_secs / o.idle_secs as f64 * 100.0;
+        let _ = writeln!(
+            s,
+            "| {name} | {:.2} s ({} ticks) | {pct:.2} | {:.1} | {} | {:.1} | {:.1} | CPU ≈ 0 (< 1% of a core), RSS ≤ 200 MB | CPU {}, RSS {} |",
+            x.cpu_secs,
+            x.ticks,
+            x.switches as f64 / o.idle_secs as f64,
+            x.threads,
+            mb(x.rss),
+            mb(x.hwm),
+            verdict(pct < 1.0),
+            verdict(mb(x.rss) <= 200.0)
+        );
+    };
+    row(s, "after syncing the replicas", &r.idle);
+    if let Some(x) = &r.restarted {
+        row(s, "restarted, same replicas", x);
+    }
+    let _ = writeln!(s);
+}
+
+fn main() {
+    let o = parse_opts();
+    let scratch = o.out.join("scratch");
+    fs::create_dir_all(&scratch).expect("create the output directory");
+    let k = Kith {
+        bin: o.kith.clone(),
+        scratch,
+        daemon_log: o.log.clone(),
+    };
+    let load_before = loadavg();
+    eprintln!(
+        "kith sync bench: binary {}, data in {}",
+        o.kith.display(),
+        o.out.display()
+    );
+    let mut s = String::new();
+    let _ = writeln!(s, "# kith team sync benchmark\n");
+    let _ = writeln!(
+        s,
+        "- binary: `{}` (kith {}), source {}",
+        o.kith.display(),
+        env!("CARGO_PKG_VERSION"),
+        git_state()
+    );
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mut body = String::new();
+
+    // 1 and 2: alice and bob.
+    if o.wants("initial") || o.wants("latency") {
+        match setup_alice(&o, &k) {
+            Err(e) => {
+                let _ = writeln!(body, "## 1–2. Alice's home could not be set up\n\n{e}\n");
+                eprintln!("alice: {e}");
+            }
+            Ok(alice) => {
+                let runs = if o.wants("initial") { o.runs } else { 1 };
+                let mut results = Vec::new();
+                let mut last: Option<(Daemon, PathBuf)> = None;
+                let mut err = None;
+                eprintln!("initial sync: {runs} run(s)");
+                for run in 0..runs {
+                    if let Some((d, _)) = last.take()
+                        && let Err(e) = d.stop()
+                    {
+                        eprintln!("  {e}");
+                    }
+                    match initial_run(&o, &k, &alice, run, Duration::from_secs(180)) {
+                        Ok((r, d, home)) => {
+                            results.push(r);
+                            last = Some((d, home));
+                        }
+                        Err(e) => {
+                            eprintln!("  run {}: {e}", run + 1);
+                            err = Some(e);
+                            break;
+                        }
+                    }
+                }
+                render_initial(&mut body, &o, &alice, &results, err.as_deref());
+                if o.wants("latency") {
+                    match last.as_mut() {
+                        Some((d, bob)) => {
+                            eprintln!("edit propagation: {} edits", o.edits);
+                            // Let the first sync's last writes settle.
+                            std::thread::sleep(Duration::from_secs(2));
+                            match propagation(&o, &k, &alice, bob, d) {
+                                Ok(edits) => render_latency(&mut body, &edits, None),
+                                Err(e) => render_latency(&mut body, &[], Some(&e)),
+                            }
+                        }
+                        None => render_latency(&mut body, &[], Some("no synced bob to edit for")),
+                    }
+                }
+                if let Some((d, _)) = last
+                    && let Err(e) = d.stop()
+                {
+                    eprintln!("{e}");
+                }
+                daemon_warnings(&alice.daemon);
+                if let Err(e) = alice.daemon.stop() {
+                    eprintln!("{e}");
+                }
+            }
+        }
+    }
+
+    // 3: an observer holding many replicas.
+    if o.wants("idle") {
+        match idle(&o, &k) {
+            Ok(r) => render_idle(&mut body, &o, &r),
+            Err(e) => {
+                let _ = writeln!(body, "## 3. Idle daemon\n\nFailed: {e}\n");
+                eprintln!("idle: {e}");
+            }
+        }
+    }
+
+    let _ = writeln!(
+        s,
+        "- machine: {cores} cores, load average {load_before} before, {} after; every daemon and the bench share these cores",
+        loadavg()
+    );
+    let _ = writeln!(
+        s,
+        "- daemons listen on {LISTEN} with --no-mdns and KITH_MDNS=off; logging: {}",
+        o.log
+            .as_deref()
+            .map(|f| format!("RUST_LOG={f}"))
+            .unwrap_or_else(|| "default (warnings)".into())
+    );
+    let failed = JOINS_FAILED.load(Ordering::Relaxed);
+    let _ = writeln!(
+        s,
+        "- `kith team join`: {} member(s) joined; {failed} join attempt(s) failed and were retried with a new ticket{}\n",
+        JOINS.load(Ordering::Relaxed),
+        if failed > 0 {
+            " (the inviter's daemon dropped the connection before its answer left: see PERFORMANCE.md)"
+        } else {
+            ""
+        }
+    );
+    s.push_str(&body);
+    println!("{s}");
+    let dir = o.target_dir.join("kith-bench");
+    let _ = fs::create_dir_all(&dir);
+    let md = dir.join("sync-results.md");
+    fs::write(&md, &s).expect("write sync-results.md");
+    eprintln!("wrote {}", md.display());
+}
