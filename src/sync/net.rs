@@ -90,6 +90,8 @@ enum Cmd {
     },
     SessionDone(PeerId),
     Allow(PeerId),
+    /// Keep this peer allowed a few seconds more.
+    Grace(PeerId),
     /// Changes from this peer were stored.
     Synced(PeerId),
 }
@@ -223,6 +225,7 @@ pub async fn run(
         versions: HashMap::new(),
         team_print: TeamDir::new(engine.home()).fingerprint(),
         book_dirty: false,
+        grace: HashMap::new(),
     };
     node.refresh_allowed();
     node.versions = node.own_versions();
@@ -299,6 +302,7 @@ struct Node {
     versions: HashMap<(PartKind, Shard), String>,
     team_print: Vec<(u64, i128)>,
     book_dirty: bool,
+    grace: HashMap<PeerId, Instant>,
 }
 
 impl Node {
@@ -309,7 +313,9 @@ impl Node {
     /// Brings the allow list in line with the roster and open tickets, and
     /// drops connections of devices no longer on it.
     fn refresh_allowed(&mut self) {
-        let now: HashSet<PeerId> = self.engine().allowed().into_iter().collect();
+        self.grace.retain(|_, until| *until > Instant::now());
+        let mut now: HashSet<PeerId> = self.engine().allowed().into_iter().collect();
+        now.extend(self.grace.keys().copied());
         for gone in self.allowed.difference(&now).copied().collect::<Vec<_>>() {
             self.swarm.behaviour_mut().allow.disallow_peer(gone);
             tracing::info!(peer = %gone, "no longer allowed; disconnecting");
@@ -612,6 +618,10 @@ impl Node {
                 ledger,
                 shards,
             } => self.announce(Some(except), &ledger, &shards),
+            Cmd::Grace(peer) => {
+                self.grace
+                    .insert(peer, Instant::now() + Duration::from_secs(3));
+            }
             Cmd::Allow(peer) => {
                 self.swarm.behaviour_mut().allow.allow_peer(peer);
                 self.allowed.insert(peer);
@@ -968,6 +978,9 @@ async fn answer(ctx: &Arc<Ctx>, peer: PeerId, request: Request) -> Response {
             if let (Response::Joined { .. }, Some(device)) = (&resp, device) {
                 let _ = ctx.cmd.send(Cmd::Allow(device));
             }
+            // The ticket is used now, but its key keeps the connection until
+            // the answer has left.
+            let _ = ctx.cmd.send(Cmd::Grace(peer));
             // The used ticket's key is dropped from the allow list only
             // once the answer has had time to leave.
             let later = ctx.clone();
