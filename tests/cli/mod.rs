@@ -5,6 +5,7 @@ mod errors;
 mod find;
 mod history;
 mod items;
+mod lan;
 mod maintenance;
 mod people;
 mod snapshots;

@@ -25,14 +25,20 @@ impl Daemon {
     }
 
     pub fn start_env(home: &Home, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
-        let stderr = home.path().join(format!("daemon-{}.log", rand_suffix()));
         let mut args = vec!["daemon", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"];
         args.extend_from_slice(extra);
         let mut cmd = home.command(&args);
-        cmd.env("RUST_LOG", "kith=debug");
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Self::spawn(home, cmd)
+    }
+
+    /// Runs a prepared `kith daemon` command (which may be wrapped, e.g.
+    /// in `ip netns exec`) and waits for its first listen address.
+    pub fn spawn(home: &Home, mut cmd: std::process::Command) -> Daemon {
+        let stderr = home.path().join(format!("daemon-{}.log", rand_suffix()));
+        cmd.env("RUST_LOG", "kith=debug");
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).expect("log file"))
@@ -119,7 +125,7 @@ fn json(s: &str) -> Json {
 }
 
 /// Names found across the team for QUERY, with their owners.
-fn team_hits(home: &Home, query: &str) -> Vec<(String, String)> {
+pub fn team_hits(home: &Home, query: &str) -> Vec<(String, String)> {
     let r = home.run(&["find", query, "--team", "--json"]);
     if r.code != Some(0) {
         return Vec::new();
