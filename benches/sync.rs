@@ -2162,7 +2162,13 @@ fn secs_cell(d: Option<Duration>) -> String {
         .unwrap_or_else(|| "timeout".into())
 }
 
-fn render_initial(s: &mut String, o: &Opts, alice: &Alice, runs: &[InitialRun], err: Option<&str>) {
+fn render_initial(
+    s: &mut String,
+    planned: usize,
+    alice: &Alice,
+    runs: &[InitialRun],
+    err: Option<&str>,
+) {
     let _ = writeln!(s, "## 1. Initial sync to a new member\n");
     let _ = writeln!(s, "- alice: {}", alice.setup);
     let _ = writeln!(
@@ -2215,23 +2221,43 @@ fn render_initial(s: &mut String, o: &Opts, alice: &Alice, runs: &[InitialRun], 
             }
         );
     }
-    if runs.len() < o.runs || err.is_some() {
+    if runs.len() < planned || err.is_some() {
         let _ = writeln!(
             s,
             "\n{} of {} runs completed{}",
             runs.len(),
-            o.runs,
+            planned,
             err.map(|e| format!(": {e}")).unwrap_or_default()
         );
     }
     let _ = writeln!(s);
 }
 
-fn render_latency(s: &mut String, edits: &[Edit], err: Option<&str>) {
+/// CPU of two connected daemons with nothing to do, over `secs`.
+fn connected_idle(a: &Daemon, b: &Daemon, secs: u64) -> String {
+    let (a0, b0) = (cpu_ticks(a.pid()), cpu_ticks(b.pid()));
+    std::thread::sleep(Duration::from_secs(secs));
+    let (a1, b1) = (cpu_ticks(a.pid()), cpu_ticks(b.pid()));
+    let tck = clk_tck();
+    let cpu = |x: Option<u64>, y: Option<u64>| match (x, y) {
+        (Some(x), Some(y)) => format!("{:.2} s", y.saturating_sub(x) as f64 / tck),
+        _ => "?".into(),
+    };
+    format!(
+        "with both daemons connected and nothing to sync, over {secs} s: alice's daemon used {} of CPU, bob's {}",
+        cpu(a0, a1),
+        cpu(b0, b1)
+    )
+}
+
+fn render_latency(s: &mut String, edits: &[Edit], quiet: Option<&str>, err: Option<&str>) {
     let _ = writeln!(s, "## 2. Edit propagation between running daemons\n");
+    if let Some(q) = quiet {
+        let _ = writeln!(s, "- {q}");
+    }
     let _ = writeln!(
         s,
-        "- alice runs `kith add \"Sync Bench …\"` while both daemons run (100–300 ms apart, so edits fall anywhere in the daemon's 50 ms tick); the bench polls bob's `replicas/<alice>/ledger/generation` every 1 ms and asks the replica index for the new id when it changes (and every 50 ms)\n"
+        "- alice runs `kith add \"Sync Bench …\"` while both daemons run (100–300 ms apart, so edits fall anywhere in the daemon's 50 ms tick); the bench polls bob's `replicas/<alice>/ledger/generation` every 1 ms and asks the replica index for the new id when it changes (and every 50 ms: the file is rewritten just after the index commit, so now and then the index answers first and that edit has no `generation` figure)\n"
     );
     let sorted = |f: &dyn Fn(&Edit) -> Option<f64>| {
         let mut v: Vec<f64> = edits.iter().filter_map(f).collect();
@@ -2426,19 +2452,23 @@ fn main() {
                         }
                     }
                 }
-                render_initial(&mut body, &o, &alice, &results, err.as_deref());
+                render_initial(&mut body, runs, &alice, &results, err.as_deref());
                 if o.wants("latency") {
                     match last.as_mut() {
                         Some((d, bob)) => {
                             eprintln!("edit propagation: {} edits", o.edits);
-                            // Let the first sync's last writes settle.
+                            // Let the first sync's last writes settle, then
+                            // see what two connected daemons cost at rest.
                             std::thread::sleep(Duration::from_secs(2));
+                            let quiet = connected_idle(&alice.daemon, d, 5);
                             match propagation(&o, &k, &alice, bob, d) {
-                                Ok(edits) => render_latency(&mut body, &edits, None),
-                                Err(e) => render_latency(&mut body, &[], Some(&e)),
+                                Ok(edits) => render_latency(&mut body, &edits, Some(&quiet), None),
+                                Err(e) => render_latency(&mut body, &[], Some(&quiet), Some(&e)),
                             }
                         }
-                        None => render_latency(&mut body, &[], Some("no synced bob to edit for")),
+                        None => {
+                            render_latency(&mut body, &[], None, Some("no synced bob to edit for"))
+                        }
                     }
                 }
                 if let Some((d, _)) = last

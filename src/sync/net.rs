@@ -90,8 +90,6 @@ enum Cmd {
     },
     SessionDone(PeerId),
     Allow(PeerId),
-    /// Keep this peer allowed a few seconds more.
-    Grace(PeerId),
     /// Changes from this peer were stored.
     Synced(PeerId),
 }
@@ -107,9 +105,21 @@ struct Ctx {
     /// Pulls in flight per peer, however many announcements arrive, so a
     /// chatty or hostile peer cannot make us hold unbounded work.
     pull_slots: Mutex<HashMap<PeerId, Arc<tokio::sync::Semaphore>>>,
+    /// Peers kept on the allow list until the instant given, whatever the
+    /// roster says: a used ticket's key while the join answer leaves. Set
+    /// by the answering task itself, before the ticket is marked used, so
+    /// no refresh of the allow list can come in between.
+    grace: Mutex<HashMap<PeerId, Instant>>,
 }
 
 impl Ctx {
+    /// Keeps PEER allowed until HOW_LONG from now.
+    fn keep_allowed(&self, peer: PeerId, how_long: Duration) {
+        if let Ok(mut grace) = self.grace.lock() {
+            grace.insert(peer, Instant::now() + how_long);
+        }
+    }
+
     async fn request(&self, peer: PeerId, req: Request) -> Result<Response> {
         let (tx, rx) = oneshot::channel();
         self.cmd
@@ -209,6 +219,7 @@ pub async fn run(
         reports: Mutex::new(BTreeMap::new()),
         last_activity: Mutex::new(Instant::now()),
         pull_slots: Mutex::new(HashMap::new()),
+        grace: Mutex::new(HashMap::new()),
     });
     let mut node = Node {
         swarm,
@@ -225,7 +236,6 @@ pub async fn run(
         versions: HashMap::new(),
         team_print: TeamDir::new(engine.home()).fingerprint(),
         book_dirty: false,
-        grace: HashMap::new(),
     };
     node.refresh_allowed();
     node.versions = node.own_versions();
@@ -302,7 +312,6 @@ struct Node {
     versions: HashMap<(PartKind, Shard), String>,
     team_print: Vec<(u64, i128)>,
     book_dirty: bool,
-    grace: HashMap<PeerId, Instant>,
 }
 
 impl Node {
@@ -313,9 +322,11 @@ impl Node {
     /// Brings the allow list in line with the roster and open tickets, and
     /// drops connections of devices no longer on it.
     fn refresh_allowed(&mut self) {
-        self.grace.retain(|_, until| *until > Instant::now());
         let mut now: HashSet<PeerId> = self.engine().allowed().into_iter().collect();
-        now.extend(self.grace.keys().copied());
+        if let Ok(mut grace) = self.ctx.grace.lock() {
+            grace.retain(|_, until| *until > Instant::now());
+            now.extend(grace.keys().copied());
+        }
         for gone in self.allowed.difference(&now).copied().collect::<Vec<_>>() {
             self.swarm.behaviour_mut().allow.disallow_peer(gone);
             tracing::info!(peer = %gone, "no longer allowed; disconnecting");
@@ -618,10 +629,6 @@ impl Node {
                 ledger,
                 shards,
             } => self.announce(Some(except), &ledger, &shards),
-            Cmd::Grace(peer) => {
-                self.grace
-                    .insert(peer, Instant::now() + Duration::from_secs(3));
-            }
             Cmd::Allow(peer) => {
                 self.swarm.behaviour_mut().allow.allow_peer(peer);
                 self.allowed.insert(peer);
@@ -972,6 +979,11 @@ async fn answer(ctx: &Arc<Ctx>, peer: PeerId, request: Request) -> Response {
                 crate::team::Claim::Device { device, .. } => device.parse::<PeerId>().ok(),
                 _ => None,
             });
+            // `engine.join` marks the ticket used on disk, and the swarm
+            // task may refresh the allow list the moment it sees that: the
+            // ticket's key is kept allowed from before, so its connection
+            // stays until the answer has left.
+            ctx.keep_allowed(peer, Duration::from_secs(10));
             let resp = tokio::task::block_in_place(|| engine.join(&peer, &invite, req))
                 .unwrap_or_else(|e| Response::Refused(e.to_string()));
             // The new device may connect the moment it has the answer.
@@ -980,7 +992,7 @@ async fn answer(ctx: &Arc<Ctx>, peer: PeerId, request: Request) -> Response {
             }
             // The ticket is used now, but its key keeps the connection until
             // the answer has left.
-            let _ = ctx.cmd.send(Cmd::Grace(peer));
+            ctx.keep_allowed(peer, Duration::from_secs(3));
             // The used ticket's key is dropped from the allow list only
             // once the answer has had time to leave.
             let later = ctx.clone();

@@ -158,7 +158,10 @@ impl Lan {
 
     /// Runs `kith ARGS` inside NS; it must succeed. Returns its stdout.
     fn ok(&self, ns: &str, home: &Home, args: &[&str]) -> String {
-        let out = self.kith(ns, home, args).output().expect("ip netns exec runs");
+        let out = self
+            .kith(ns, home, args)
+            .output()
+            .expect("ip netns exec runs");
         let (stdout, stderr) = (
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -191,7 +194,10 @@ impl Drop for Lan {
                 .output()
                 .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                 .unwrap_or_default();
-            for pid in pids.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+            for pid in pids
+                .split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+            {
                 // SAFETY: kill(2) on a process in a namespace we created.
                 unsafe {
                     libc::kill(pid, libc::SIGKILL);
@@ -310,9 +316,7 @@ fn team_files_mentioning(home: &Home, needle: &str) -> Vec<PathBuf> {
         .into_iter()
         .filter(|p| {
             let bytes = std::fs::read(p).unwrap_or_default();
-            bytes
-                .windows(needle.len())
-                .any(|w| w == needle.as_bytes())
+            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
         })
         .collect()
 }
@@ -340,7 +344,20 @@ fn two_daemons_on_a_lan_find_each_other_by_mdns_and_sync() {
         a.addr
     );
     let ticket = lan.ok(&lan.a, &alice, &["team", "invite"]);
-    lan.ok(&lan.b, &bob, &["team", "join", ticket.trim(), "--as", "bob"]);
+    let joined = lan
+        .kith(
+            &lan.b,
+            &bob,
+            &["team", "join", ticket.trim(), "--as", "bob"],
+        )
+        .output()
+        .expect("ip netns exec runs");
+    assert!(
+        joined.status.success(),
+        "bob could not join\nstderr:\n{}\nalice's daemon:\n{}",
+        String::from_utf8_lossy(&joined.stderr),
+        a.log()
+    );
     assert_eq!(a.stop(), Some(0), "alice's daemon:\n{}", a.log());
     drop(a);
 
@@ -360,6 +377,7 @@ fn two_daemons_on_a_lan_find_each_other_by_mdns_and_sync() {
     let b = lan.daemon(&lan.b, &bob, BOB_IP, &[]);
     let running = Instant::now();
     lan.ok(&lan.a, &alice, &["add", "Edna Miggins"]);
+    eprintln!("DEBUG add done after {:?}", running.elapsed());
 
     let want = ("Edna Miggins".to_string(), "alice".to_string());
     let mut arrived = false;
@@ -367,7 +385,12 @@ fn two_daemons_on_a_lan_find_each_other_by_mdns_and_sync() {
         if running.elapsed() > DISCOVERY {
             break;
         }
-        if team_hits(&bob, "edna").contains(&want) {
+        let t = Instant::now();
+        let hits = team_hits(&bob, "edna");
+        if t.elapsed() > Duration::from_secs(1) {
+            eprintln!("DEBUG find took {:?}", t.elapsed());
+        }
+        if hits.contains(&want) {
             arrived = true;
             break;
         }
@@ -400,18 +423,16 @@ fn two_daemons_on_a_lan_find_each_other_by_mdns_and_sync() {
     .expect("peers.json is JSON");
     let alice_addrs = &book["devices"][device_id(&alice)]["addrs"];
     assert!(
-        alice_addrs
-            .as_array()
-            .is_some_and(|l| l.iter().any(|x| x
-                .as_str()
-                .is_some_and(|s| s.starts_with(&format!("/ip4/{ALICE_IP}/tcp/"))))),
+        alice_addrs.as_array().is_some_and(|l| l.iter().any(|x| x
+            .as_str()
+            .is_some_and(|s| s.starts_with(&format!("/ip4/{ALICE_IP}/tcp/"))))),
         "bob did not remember alice's LAN address: {book}"
     );
     let status: Json = serde_json::from_str(&bob.ok(&["status", "--json"])).expect("status");
     assert!(
-        status["members"]
-            .as_array()
-            .is_some_and(|m| m.iter().any(|m| m["name"] == "alice" && m["connected"] == true)),
+        status["members"].as_array().is_some_and(|m| m
+            .iter()
+            .any(|m| m["name"] == "alice" && m["connected"] == true)),
         "bob's status does not show alice connected: {status}"
     );
 
