@@ -236,6 +236,7 @@ pub async fn run(
         versions: HashMap::new(),
         team_print: TeamDir::new(engine.home()).fingerprint(),
         book_dirty: false,
+        slow_ticks: 0,
     };
     node.refresh_allowed();
     node.versions = node.own_versions();
@@ -312,6 +313,7 @@ struct Node {
     versions: HashMap<(PartKind, Shard), String>,
     team_print: Vec<(u64, i128)>,
     book_dirty: bool,
+    slow_ticks: u64,
 }
 
 impl Node {
@@ -635,6 +637,7 @@ impl Node {
             }
             Cmd::SessionDone(peer) => {
                 self.done.insert(peer);
+                self.sessions.remove(&peer);
                 self.save_book();
             }
             Cmd::Synced(peer) => {
@@ -713,6 +716,15 @@ impl Node {
     fn on_slow_tick(&mut self) {
         self.refresh_allowed();
         self.dial_known(false);
+        // Anti-entropy: every 10 s, compare offers again with every
+        // connected peer, so a pull that failed (a timeout, a roster not
+        // yet passed on) is retried without waiting for the next edit.
+        self.slow_ticks += 1;
+        if self.slow_ticks.is_multiple_of(10) {
+            for peer in self.connected.clone() {
+                self.start_session(peer);
+            }
+        }
         if let Err(e) = self.ctx.engine.flush_states() {
             tracing::warn!("saving sync state: {e}");
         }

@@ -254,10 +254,14 @@ fn private_canary_never_reaches_a_teammate() {
     );
     // A shared edit after the private ones: once it arrives, everything
     // alice would ever send about Edna has been sent.
-    assert!(wait_until(20, || {
-        let r = bob.run(&["show", "alice/edna", "--json"]);
-        r.code == Some(0) && r.stdout.contains("likes tea")
-    }));
+    assert!(
+        wait_until(40, || {
+            let r = bob.run(&["show", "alice/edna", "--json"]);
+            r.code == Some(0) && r.stdout.contains("likes tea")
+        }),
+        "bob: {}",
+        _b.log()
+    );
     alice.ok(&["log", "edna", &format!("paid cash {canary}")]);
     alice.ok(&[
         "log",
