@@ -9,22 +9,22 @@
 //! skips with a message elsewhere, but fails where KITH_REQUIRE_NETNS is set
 //! (CI sets it).
 
-use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
+use super::team::{Daemon, team_hits};
 use crate::common::{Home, NOW, kith_bin};
 
 const ALICE_IP: &str = "10.77.0.1";
 const BOB_IP: &str = "10.77.0.2";
 
-/// How long the daemons may take to find each other and sync.
-const DISCOVERY: Duration = Duration::from_secs(20);
+/// How long each wait may take: finding each other and syncing, and a
+/// live edit arriving. Both take well under a second here.
+const WAIT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(200);
 
 /// `ip`, wherever it is: PATH may lack the sbin directories.
@@ -104,34 +104,29 @@ impl Lan {
             lan.names.push(ns);
         }
         // From here on a failure is a broken setup, not a missing feature.
-        let steps: Vec<Vec<&str>> = vec![
+        let mut steps: Vec<Vec<&str>> = vec![
             vec!["-n", &br, "link", "set", "lo", "up"],
             vec!["-n", &br, "link", "add", "br0", "type", "bridge"],
             vec!["-n", &br, "link", "set", "br0", "up"],
-            // Each pair is made in the bridge's namespace with its other
-            // end moved straight into a host's: never in the root one.
-            vec![
-                "-n", &br, "link", "add", "va", "type", "veth", "peer", "name", "eth0", "netns",
-                &lan.a,
-            ],
-            vec![
-                "-n", &br, "link", "add", "vb", "type", "veth", "peer", "name", "eth0", "netns",
-                &lan.b,
-            ],
-            vec!["-n", &br, "link", "set", "va", "master", "br0"],
-            vec!["-n", &br, "link", "set", "vb", "master", "br0"],
-            vec!["-n", &br, "link", "set", "va", "up"],
-            vec!["-n", &br, "link", "set", "vb", "up"],
         ];
         let a_cidr = format!("{ALICE_IP}/24");
         let b_cidr = format!("{BOB_IP}/24");
-        let mut hosts: Vec<Vec<&str>> = Vec::new();
-        for (ns, cidr) in [(&lan.a, &a_cidr), (&lan.b, &b_cidr)] {
-            hosts.push(vec!["-n", ns, "link", "set", "lo", "up"]);
-            hosts.push(vec!["-n", ns, "addr", "add", cidr, "dev", "eth0"]);
-            hosts.push(vec!["-n", ns, "link", "set", "eth0", "up"]);
+        for (host, port, cidr) in [(&lan.a, "va", &a_cidr), (&lan.b, "vb", &b_cidr)] {
+            // The pair is made in the bridge's namespace with its other end
+            // moved straight into the host's: never in the root namespace.
+            steps.extend([
+                vec![
+                    "-n", &br, "link", "add", port, "type", "veth", "peer", "name", "eth0",
+                    "netns", host,
+                ],
+                vec!["-n", &br, "link", "set", port, "master", "br0"],
+                vec!["-n", &br, "link", "set", port, "up"],
+                vec!["-n", host, "link", "set", "lo", "up"],
+                vec!["-n", host, "addr", "add", cidr, "dev", "eth0"],
+                vec!["-n", host, "link", "set", "eth0", "up"],
+            ]);
         }
-        for step in steps.iter().chain(&hosts) {
+        for step in &steps {
             if let Err(e) = ip(&lan.ip, step) {
                 panic!("setting up the namespaces: {e}");
             }
@@ -140,7 +135,8 @@ impl Lan {
     }
 
     /// `kith ARGS` inside namespace NS, with the same clean, pinned
-    /// environment as `Home::command`.
+    /// environment as `Home::command`. `ip netns exec` execs kith in its
+    /// own place, so the child's pid is kith's.
     fn kith(&self, ns: &str, home: &Home, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.ip);
         cmd.env_clear()
@@ -157,29 +153,35 @@ impl Lan {
     }
 
     /// Runs `kith ARGS` inside NS; it must succeed. Returns its stdout.
-    fn ok(&self, ns: &str, home: &Home, args: &[&str]) -> String {
+    /// CONTEXT (a daemon's log, say) goes into the failure message.
+    fn ok(&self, ns: &str, home: &Home, args: &[&str], context: &dyn Fn() -> String) -> String {
         let out = self
             .kith(ns, home, args)
             .output()
             .expect("ip netns exec runs");
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
-            "kith {args:?} in {ns} failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}",
-            out.status
+            "kith {args:?} in {ns} failed ({})\nstdout:\n{stdout}\nstderr:\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            context()
         );
         stdout
     }
 
     /// `kith daemon --listen /ip4/IP/tcp/0 EXTRA` inside NS.
-    fn daemon(&self, ns: &str, home: &Home, ip: &str, extra: &[&str]) -> NsDaemon {
+    fn daemon(&self, ns: &str, home: &Home, ip: &str, extra: &[&str]) -> Daemon {
         let listen = format!("/ip4/{ip}/tcp/0");
         let mut args = vec!["daemon", "--listen", &listen];
         args.extend_from_slice(extra);
-        NsDaemon::start(self.kith(ns, home, &args), home, ns)
+        let daemon = Daemon::spawn(home, self.kith(ns, home, &args));
+        assert!(
+            daemon.addr.starts_with(&format!("/ip4/{ip}/tcp/")),
+            "the daemon in {ns} listens on {}",
+            daemon.addr
+        );
+        daemon
     }
 }
 
@@ -204,8 +206,8 @@ impl Drop for Lan {
                 }
             }
         }
-        // Hosts first, then the bridge: deleting a namespace deletes the
-        // veth ends in it, and with them their peers.
+        // Deleting a namespace deletes the veth ends in it, and with them
+        // their peers.
         for ns in self.names.iter().rev() {
             if let Err(e) = ip(&self.ip, &["netns", "del", ns]) {
                 eprintln!("cleanup: {e}");
@@ -214,119 +216,71 @@ impl Drop for Lan {
     }
 }
 
-/// A `kith daemon` inside a namespace, stopped with SIGTERM when dropped.
-struct NsDaemon {
-    child: Child,
-    /// The address it printed first: `/ip4/…/tcp/PORT/p2p/PEERID`.
-    addr: String,
-    log: PathBuf,
+/// Polls `f` every POLL until it holds: at most WAIT and a bounded number
+/// of times. How long it took, or None.
+fn poll(mut f: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    for _ in 0..=WAIT.as_millis() / POLL.as_millis() {
+        if f() {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() >= WAIT {
+            break;
+        }
+        std::thread::sleep(POLL);
+    }
+    None
 }
 
-impl NsDaemon {
-    fn start(mut cmd: Command, home: &Home, ns: &str) -> NsDaemon {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let log = home.path().join(format!(
-            "daemon-{ns}-{}.log",
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        // `ip netns exec` execs kith in place, so the child is the daemon.
-        let mut child = cmd
-            .env("RUST_LOG", "kith=debug,libp2p_mdns=debug")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("ip netns exec runs");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.to_string());
-                }
-            }
-        });
-        let mut daemon = NsDaemon {
-            child,
-            addr: String::new(),
-            log,
-        };
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(addr) => daemon.addr = addr,
-            Err(_) => panic!("the daemon in {ns} did not listen:\n{}", daemon.log()),
-        }
-        daemon
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, then a bounded wait; SIGKILL if it does not go. Its exit
-    /// code, or None when it had to be killed.
-    fn stop(&mut self) -> Option<i32> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return status.code();
-        }
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        None
-    }
+fn parse(s: &str) -> Json {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
 
-impl Drop for NsDaemon {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// `(name, owner)` of every hit for QUERY across the team, as bob sees it.
-fn team_hits(home: &Home, query: &str) -> Vec<(String, String)> {
-    let r = home.run(&["find", query, "--team", "--json"]);
-    if r.code != Some(0) {
-        return Vec::new();
-    }
-    serde_json::from_str::<Json>(&r.stdout)
-        .ok()
-        .and_then(|j| j.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .map(|h| {
-            (
-                h["name"].as_str().unwrap_or("").to_string(),
-                h["owner"].as_str().unwrap_or("").to_string(),
-            )
+/// Alice's row in bob's `status --json`, if it says connected and synced.
+/// (`status` reads only bob's team files, never a replica.)
+fn alice_connected_and_synced(bob: &Home) -> bool {
+    let r = bob.run(&["status", "--json"]);
+    r.code == Some(0)
+        && parse(&r.stdout)["members"].as_array().is_some_and(|m| {
+            m.iter().any(|m| {
+                m["name"] == "alice" && m["connected"] == true && m["last_synced"].is_string()
+            })
         })
-        .collect()
 }
 
-/// Every file under HOME/team whose bytes mention NEEDLE.
+fn device_of(home: &Home) -> String {
+    parse(&home.ok(&["id", "--json"]))["device"]
+        .as_str()
+        .expect("a device id")
+        .to_string()
+}
+
+/// Whether HOME's team/peers.json has an address at IP for DEVICE.
+fn remembers(home: &Home, device: &str, ip: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(home.path().join("team").join("peers.json")) else {
+        return false;
+    };
+    parse(&text)["devices"][device]["addrs"]
+        .as_array()
+        .is_some_and(|l| {
+            l.iter().any(|x| {
+                x.as_str()
+                    .is_some_and(|s| s.starts_with(&format!("/ip4/{ip}/tcp/")))
+            })
+        })
+}
+
+/// Files under HOME/team whose bytes mention NEEDLE.
 fn team_files_mentioning(home: &Home, needle: &str) -> Vec<PathBuf> {
     crate::common::files_under(&home.path().join("team"))
         .into_iter()
         .filter(|p| {
-            let bytes = std::fs::read(p).unwrap_or_default();
-            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+            std::fs::read(p)
+                .unwrap_or_default()
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
         })
         .collect()
-}
-
-fn device_id(home: &Home) -> String {
-    let id: Json = serde_json::from_str(&home.ok(&["id", "--json"])).expect("id --json");
-    id["device"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no device in {id}"))
-        .to_string()
 }
 
 #[test]
@@ -334,35 +288,22 @@ fn two_daemons_on_a_lan_find_each_other_by_mdns_and_sync() {
     let Some(lan) = Lan::new() else { return };
     let started = Instant::now();
     let (alice, bob) = (Home::new(), Home::new());
+    let none = || String::new();
 
     // Joining uses the ticket, with alice's address on the namespace LAN.
     alice.ok(&["team", "create", "acme", "--as", "alice"]);
-    let mut a = lan.daemon(&lan.a, &alice, ALICE_IP, &["--no-mdns"]);
-    assert!(
-        a.addr.starts_with(&format!("/ip4/{ALICE_IP}/tcp/")),
-        "{}",
-        a.addr
+    let a = lan.daemon(&lan.a, &alice, ALICE_IP, &["--no-mdns"]);
+    let ticket = lan.ok(&lan.a, &alice, &["team", "invite"], &none);
+    lan.ok(
+        &lan.b,
+        &bob,
+        &["team", "join", ticket.trim(), "--as", "bob"],
+        &|| format!("alice's daemon:\n{}", a.log()),
     );
-    let ticket = lan.ok(&lan.a, &alice, &["team", "invite"]);
-    let joined = lan
-        .kith(
-            &lan.b,
-            &bob,
-            &["team", "join", ticket.trim(), "--as", "bob"],
-        )
-        .output()
-        .expect("ip netns exec runs");
-    assert!(
-        joined.status.success(),
-        "bob could not join\nstderr:\n{}\nalice's daemon:\n{}",
-        String::from_utf8_lossy(&joined.stderr),
-        a.log()
-    );
-    assert_eq!(a.stop(), Some(0), "alice's daemon:\n{}", a.log());
-    drop(a);
+    assert_eq!(a.stop(), Some(0), "alice's daemon did not stop cleanly");
 
-    // Then both forget every address they know, so only mDNS can bring
-    // them together again.
+    // Then both forget every address they were told or learned, so only
+    // mDNS can bring them together again.
     for home in [&alice, &bob] {
         let book = home.path().join("team").join("peers.json");
         if book.exists() {
@@ -371,78 +312,60 @@ fn two_daemons_on_a_lan_find_each_other_by_mdns_and_sync() {
     }
     assert_eq!(team_files_mentioning(&bob, ALICE_IP), Vec::<PathBuf>::new());
     assert_eq!(team_files_mentioning(&alice, BOB_IP), Vec::<PathBuf>::new());
+    // Something for the first sync to carry, so bob's replica of alice's
+    // ledger is made by that sync, before this test reads it.
+    alice.add(&["Albert Miggins"]);
 
     // Both daemons with mDNS on (the default) and no --peer.
     let a = lan.daemon(&lan.a, &alice, ALICE_IP, &[]);
     let b = lan.daemon(&lan.b, &bob, BOB_IP, &[]);
-    let running = Instant::now();
-    lan.ok(&lan.a, &alice, &["add", "Edna Miggins"]);
-    eprintln!("DEBUG add done after {:?}", running.elapsed());
-
-    let want = ("Edna Miggins".to_string(), "alice".to_string());
-    let mut arrived = false;
-    for _ in 0..(DISCOVERY.as_millis() / POLL.as_millis()) {
-        if running.elapsed() > DISCOVERY {
-            break;
-        }
-        let t = Instant::now();
-        let hits = team_hits(&bob, "edna");
-        if t.elapsed() > Duration::from_secs(1) {
-            eprintln!("DEBUG find took {:?}", t.elapsed());
-        }
-        if hits.contains(&want) {
-            arrived = true;
-            break;
-        }
-        std::thread::sleep(POLL);
-    }
-    assert!(
-        arrived,
-        "Edna never reached bob over the LAN in {DISCOVERY:?}\n\
-         alice's daemon:\n{}\nbob's daemon:\n{}",
-        a.log(),
-        b.log()
-    );
-    eprintln!(
-        "LAN discovery: found and synced {:?} after the daemons started",
-        running.elapsed()
-    );
-
-    // They found each other on the LAN, and remember where.
-    for (d, who) in [(&a, "alice"), (&b, "bob")] {
-        assert!(
-            d.log().contains("found on the LAN"),
-            "{who}'s daemon never found anyone by mDNS:\n{}",
-            d.log()
+    let logs = || format!("alice's daemon:\n{}\nbob's daemon:\n{}", a.log(), b.log());
+    // First they must find each other and finish a sync; only then does
+    // the test read bob's replica of alice's ledger.
+    let Some(met) = poll(|| alice_connected_and_synced(&bob)) else {
+        panic!(
+            "bob's daemon never connected to alice's and synced in {WAIT:?}\n{}",
+            logs()
         );
-    }
-    let book: Json = serde_json::from_str(
-        &std::fs::read_to_string(bob.path().join("team").join("peers.json"))
-            .expect("bob's peers.json"),
-    )
-    .expect("peers.json is JSON");
-    let alice_addrs = &book["devices"][device_id(&alice)]["addrs"];
+    };
     assert!(
-        alice_addrs.as_array().is_some_and(|l| l.iter().any(|x| x
-            .as_str()
-            .is_some_and(|s| s.starts_with(&format!("/ip4/{ALICE_IP}/tcp/"))))),
-        "bob did not remember alice's LAN address: {book}"
+        team_hits(&bob, "albert").contains(&("Albert Miggins".into(), "alice".into())),
+        "synced, but Albert is not in bob's replica of alice's ledger\n{}",
+        logs()
     );
-    let status: Json = serde_json::from_str(&bob.ok(&["status", "--json"])).expect("status");
+    // Whoever found the other on the LAN dialed it and now remembers the
+    // address mDNS gave. (Both usually do; the second may already be
+    // connected to when its discovery comes.)
+    let mut found = 0;
+    for (d, home, other, other_ip) in [(&a, &alice, &bob, BOB_IP), (&b, &bob, &alice, ALICE_IP)] {
+        if d.log().contains("found on the LAN") {
+            found += 1;
+            assert!(
+                remembers(home, &device_of(other), other_ip),
+                "found on the LAN but not remembered\n{}",
+                logs()
+            );
+        }
+    }
     assert!(
-        status["members"].as_array().is_some_and(|m| m
-            .iter()
-            .any(|m| m["name"] == "alice" && m["connected"] == true)),
-        "bob's status does not show alice connected: {status}"
+        found > 0,
+        "neither daemon found the other by mDNS\n{}",
+        logs()
     );
 
-    let (mut a, mut b) = (a, b);
-    assert_eq!(a.stop(), Some(0), "alice's daemon:\n{}", a.log());
-    assert_eq!(b.stop(), Some(0), "bob's daemon:\n{}", b.log());
-    drop((a, b));
+    // A live edit at alice reaches bob over the connection mDNS made.
+    lan.ok(&lan.a, &alice, &["add", "Edna Miggins"], &logs);
+    let edna = ("Edna Miggins".to_string(), "alice".to_string());
+    let Some(live) = poll(|| team_hits(&bob, "edna").contains(&edna)) else {
+        panic!(
+            "Edna never reached bob over the LAN in {WAIT:?}\n{}",
+            logs()
+        );
+    };
+    eprintln!("LAN discovery: connected and synced {met:?} after start; a live edit took {live:?}");
+
+    assert_eq!(a.stop(), Some(0), "alice's daemon did not stop cleanly");
+    assert_eq!(b.stop(), Some(0), "bob's daemon did not stop cleanly");
     drop(lan);
     eprintln!("LAN discovery test took {:?}", started.elapsed());
 }
-
-#[allow(dead_code)]
-fn _unused(_: OsString) {}
