@@ -223,15 +223,17 @@ impl Ledger {
     fn reindex_shards(&mut self, shards: &[Shard]) -> Result<()> {
         let work = shards.iter().map(|s| (s.clone(), Vec::new())).collect();
         self.index.begin()?;
-        let report = pipeline(
+        let result = pipeline(
             &self.store,
             &mut self.index,
             work,
             derive_whole,
             &mut |_| {},
-        )?;
-        self.report.absorb(report);
-        self.index.commit()
+        );
+        // Whatever was derived is committed either way; failed shards stay dirty.
+        let committed = self.index.commit();
+        self.report.absorb(result?);
+        committed
     }
 
     /// Applies changes durably, then updates the index. `what` describes the

@@ -169,26 +169,14 @@ impl Index {
 
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32000;")
             .map_err(wrap)?;
-        let version: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key='schema'", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .or_else(|e| match e {
-                rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.contains("no such table") => {
-                    Ok(None)
-                }
-                other => Err(other),
-            })
-            .map_err(wrap)?;
         let mut index = Index {
             conn,
             path: path.to_path_buf(),
             fresh: true,
             bulk: false,
         };
-        if version.as_deref() != Some(SCHEMA_VERSION) {
-            index.reset()?;
+        if index.schema_version()?.as_deref() != Some(SCHEMA_VERSION) {
+            index.reset_if_stale()?;
         }
         index.fresh = index.meta("built")?.as_deref() == Some("yes");
         Ok(index)
@@ -201,32 +189,92 @@ impl Index {
         }
     }
 
-    fn reset(&mut self) -> Result<()> {
-        let mut sql = String::from("BEGIN IMMEDIATE;");
-        for t in [
-            "meta",
-            "shards",
-            "entities",
-            "people",
-            "companies",
-            "tags",
-            "emails",
-            "handles",
-            "items",
-            "involved",
-            "follow_ups",
-            "names",
-            "texts",
-        ] {
-            sql.push_str(&format!("DROP TABLE IF EXISTS {t};"));
-        }
-        sql.push_str(SCHEMA);
-        sql.push_str(&format!(
-            "INSERT INTO meta VALUES('schema','{SCHEMA_VERSION}'); COMMIT;"
-        ));
-        self.conn.execute_batch(&sql).map_err(|e| self.err(e))
+    /// The schema version the file was built with; None for a new file.
+    fn schema_version(&self) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key='schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .or_else(|e| match e {
+                rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.contains("no such table") => {
+                    Ok(None)
+                }
+                other => Err(other),
+            })
+            .map_err(|e| self.err(e))
     }
 
+    /// Recreates the schema unless another process did so while this one
+    /// waited for the write lock: checking again inside the transaction is
+    /// what keeps two first opens from dropping each other's tables.
+    fn reset_if_stale(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.err(e))?;
+        let outcome = match self.schema_version() {
+            Ok(v) if v.as_deref() == Some(SCHEMA_VERSION) => Ok(()),
+            Ok(_) => self
+                .conn
+                .execute_batch(&schema_sql())
+                .map_err(|e| self.err(e)),
+            Err(e) => Err(e),
+        };
+        self.end_transaction(outcome)
+    }
+
+    /// Commits on success; rolls back on failure, so a failed batch never
+    /// leaves a transaction open for the next statement to trip over.
+    fn end_transaction(&mut self, outcome: Result<()>) -> Result<()> {
+        match outcome {
+            Ok(()) => self.conn.execute_batch("COMMIT").map_err(|e| self.err(e)),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.err(e))?;
+        let outcome = self
+            .conn
+            .execute_batch(&schema_sql())
+            .map_err(|e| self.err(e));
+        self.end_transaction(outcome)
+    }
+}
+
+/// Drops every table and creates the schema afresh (run inside a transaction).
+fn schema_sql() -> String {
+    let mut sql = String::new();
+    for t in [
+        "meta",
+        "shards",
+        "entities",
+        "people",
+        "companies",
+        "tags",
+        "emails",
+        "handles",
+        "items",
+        "involved",
+        "follow_ups",
+        "names",
+        "texts",
+    ] {
+        sql.push_str(&format!("DROP TABLE IF EXISTS {t};"));
+    }
+    sql.push_str(SCHEMA);
+    sql.push_str(&format!(
+        "INSERT INTO meta VALUES('schema','{SCHEMA_VERSION}');"
+    ));
+    sql
+}
+
+impl Index {
     fn meta(&self, key: &str) -> Result<Option<String>> {
         self.conn
             .query_row("SELECT value FROM meta WHERE key=?1", [key], |r| r.get(0))
@@ -266,7 +314,7 @@ impl Index {
     pub fn end_bulk(&mut self) -> Result<()> {
         let mut sql = String::from("BEGIN;");
         for (_, create) in secondary_indexes() {
-            sql.push_str(create);
+            sql.push_str(&create.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1));
         }
         sql.push_str(
             "UPDATE people SET last = (SELECT max(at) FROM involved WHERE person = people.id);
@@ -299,6 +347,7 @@ impl Index {
 
     /// Durably records that these shards are about to change.
     pub fn mark_dirty(&mut self, shards: &[Shard]) -> Result<()> {
+        self.abandon_open_transaction();
         self.conn
             .execute_batch("PRAGMA synchronous=FULL; BEGIN IMMEDIATE;")
             .map_err(|e| self.err(e))?;
@@ -335,6 +384,7 @@ impl Index {
 
     /// Starts a batch of index writes; call [`Index::commit`] to finish it.
     pub fn begin(&mut self) -> Result<()> {
+        self.abandon_open_transaction();
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| self.err(e))
@@ -347,6 +397,7 @@ impl Index {
     /// Starts a batch that need not survive power loss: the shards it
     /// derives were marked dirty durably first, so a lost batch is redone.
     pub fn begin_unsynced(&mut self) -> Result<()> {
+        self.abandon_open_transaction();
         self.conn
             .execute_batch("PRAGMA synchronous=OFF; BEGIN IMMEDIATE")
             .map_err(|e| self.err(e))
@@ -356,6 +407,18 @@ impl Index {
         self.conn
             .execute_batch("COMMIT; PRAGMA synchronous=NORMAL")
             .map_err(|e| self.err(e))
+    }
+
+    /// A batch whose work failed part-way may still be open; its rows are
+    /// only derived data, and the shards they came from are still marked
+    /// dirty, so rolling it back loses nothing.
+    fn abandon_open_transaction(&mut self) {
+        if !self.conn.is_autocommit() {
+            tracing::debug!("rolling back an index batch left open by a failed write");
+            let _ = self
+                .conn
+                .execute_batch("ROLLBACK; PRAGMA synchronous=NORMAL");
+        }
     }
 
     /// Records a shard as derived from the given on-disk version.

@@ -167,3 +167,37 @@ fn two_writers_editing_one_person() {
     assert_eq!(facts.len(), 8);
     assert_eq!(logs.len(), 8);
 }
+
+/// The index is derived on first open. Several processes opening a home
+/// whose index is gone must agree on who builds it: none may fail or
+/// answer from tables another process dropped and is refilling.
+#[test]
+fn readers_opening_a_home_with_no_index_at_once() {
+    let home = Arc::new(Home::new());
+    for i in 0..30 {
+        home.add(&[&format!("Reader Person{i}"), "--tag", "stock"]);
+    }
+    let index = home.path().join("index.sqlite");
+    for round in 0..12 {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", index.display()));
+        }
+        let start = Arc::new(Barrier::new(4));
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let (home, start) = (Arc::clone(&home), Arc::clone(&start));
+                std::thread::spawn(move || {
+                    start.wait();
+                    home.run(&["find", "Reader", "--limit", "50", "--json"])
+                })
+            })
+            .collect();
+        for reader in readers {
+            let run = reader.join().expect("reader thread");
+            assert_eq!(run.code, Some(0), "round {round}: {}", run.stderr);
+            assert!(run.stderr.is_empty(), "round {round}: {}", run.stderr);
+            let hits: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+            assert_eq!(hits.as_array().map(Vec::len), Some(30), "round {round}");
+        }
+    }
+}
