@@ -112,8 +112,22 @@ pub fn kind_of_name(name: &str) -> Option<ChunkKind> {
 /// all, and is on disk when this returns: temp file, fsync, rename, fsync of
 /// the directory.
 pub fn write_durable(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let target = dir.join(name);
+    write_whole(&target, bytes, true)?;
+    sync_dir(dir)?;
+    Ok(target)
+}
+
+/// Writes `bytes` to a temp file beside `target` and renames it into place,
+/// so `target` is either absent, old or whole. With `fsync`, the file's
+/// data is on disk before the rename.
+fn write_whole(target: &Path, bytes: &[u8], fsync: bool) -> Result<()> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(
         ".tmp-{}-{}-{name}",
         std::process::id(),
@@ -122,18 +136,17 @@ pub fn write_durable(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     let write = || -> io::Result<()> {
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()
+        if fsync { f.sync_all() } else { Ok(()) }
     };
     if let Err(e) = write() {
         let _ = fs::remove_file(&tmp);
         return Err(Error::io(&tmp, e));
     }
-    if let Err(e) = fs::rename(&tmp, &target) {
+    if let Err(e) = fs::rename(&tmp, target) {
         let _ = fs::remove_file(&tmp);
-        return Err(Error::io(&target, e));
+        return Err(Error::io(target, e));
     }
-    sync_dir(dir)?;
-    Ok(target)
+    Ok(())
 }
 
 /// Writes many files whole (temp file, rename), then makes them all
@@ -144,29 +157,7 @@ pub fn write_durable(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
 /// next sync fetches again.
 pub fn write_many_durable(root: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
     for (target, bytes) in files {
-        let dir = target.parent().unwrap_or(root);
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(
-            ".tmp-{}-{}-{name}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        let write = || -> io::Result<()> {
-            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-            f.write_all(bytes)
-        };
-        if let Err(e) = write() {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::io(&tmp, e));
-        }
-        if let Err(e) = fs::rename(&tmp, target) {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::io(target, e));
-        }
+        write_whole(target, bytes, false)?;
     }
     let dir = File::open(root).map_err(|e| Error::io(root, e))?;
     use std::os::fd::AsRawFd;
