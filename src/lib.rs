@@ -12,8 +12,13 @@
 //!   [`agenda`], [`history`] and [`transfer`] are what commands do with it.
 //! - [`import`], [`export`] and [`dupes`]: address books in and out (vCard,
 //!   CSV, iCalendar), and finding and merging people entered twice.
+//! - [`knows`] and [`strength`]: what the team knows across ledgers
+//!   (who knows whom, warm intro paths, who wants what) and how strong a
+//!   relationship is.
 //! - [`when`] and [`settings`]: dates as people type them; config.toml.
 
+pub mod about;
+pub mod adopt;
 pub mod agenda;
 pub mod dupes;
 pub mod error;
@@ -22,11 +27,13 @@ pub mod history;
 pub mod identity;
 pub mod import;
 pub mod index;
+pub mod knows;
 pub mod ledger;
 pub mod model;
 pub mod ops;
 pub mod settings;
 pub mod store;
+pub mod strength;
 pub mod sync;
 pub mod team;
 pub mod transfer;

@@ -158,7 +158,7 @@ impl Ledger {
 
     /// The id of the company called `name`, creating it (as a change in
     /// `changes`) if there is none.
-    fn company_for(&self, name: &str, changes: &mut Vec<Change>) -> Result<Id> {
+    pub(crate) fn company_for(&self, name: &str, changes: &mut Vec<Change>) -> Result<Id> {
         if let Some(id) = self.company_named(name)? {
             return Ok(id);
         }
@@ -580,6 +580,20 @@ impl Ledger {
         date: Option<&str>,
         privacy: Option<Privacy>,
     ) -> Result<Id> {
+        self.log_directed(people, summary, channel, date, privacy, None)
+    }
+
+    /// [`Ledger::log`], saying who got in touch: "in" (they did) or "out"
+    /// (we did). Relationship strength counts it as reciprocity.
+    pub fn log_directed(
+        &mut self,
+        people: &[Entity],
+        summary: &str,
+        channel: &str,
+        date: Option<&str>,
+        privacy: Option<Privacy>,
+        direction: Option<crate::strength::Direction>,
+    ) -> Result<Id> {
         let summary = non_empty("summary", summary)?;
         let Some(first) = people.first() else {
             return Err(Error::invalid("an interaction needs at least one person"));
@@ -596,6 +610,9 @@ impl Ledger {
             ("channel".into(), text(&channel)),
             ("people".into(), Json::Array(ids)),
         ]);
+        if let Some(d) = direction {
+            shared.insert("direction".into(), text(d.as_str()));
+        }
         let mut private = Fields::new();
         match privacy.unwrap_or(self.settings.privacy.summaries) {
             Privacy::Shared => shared.insert("summary".into(), text(summary)),

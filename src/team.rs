@@ -205,6 +205,22 @@ impl Roster {
         true
     }
 
+    /// What stays after leaving the team: this member's own device
+    /// certificates, so linked devices stay linked.
+    pub fn without_team(&self, me: &PeerId) -> Roster {
+        Roster {
+            team: None,
+            statements: self
+                .statements
+                .iter()
+                .filter(|s| {
+                    matches!(s.verified(), Some((signer, Claim::Device { .. })) if signer == *me)
+                })
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// Takes in statements from a peer: only well-signed ones about this
     /// team (or device certificates) are kept. Returns how many were new.
     pub fn merge(&mut self, incoming: Vec<Statement>) -> usize {

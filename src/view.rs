@@ -24,6 +24,9 @@ pub struct ItemView {
     pub text: String,
     pub date: String,
     pub private: bool,
+    /// Copied from a teammate's ledger with `kith adopt`: whose, and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted_from: Option<Json>,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +90,9 @@ pub struct PersonView {
     pub name_only: bool,
     /// For a record merged away with `kith merge`: the one it went into.
     pub merged_into: Option<Id>,
+    /// Copied from a teammate's ledger with `kith adopt`: whose, and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted_from: Option<Json>,
     pub keep_in_touch: Option<String>,
     pub last_contact: Option<String>,
     pub deleted: bool,
@@ -154,6 +160,7 @@ fn items(index: &Index, subject: &Id, kind: Kind) -> Result<Vec<ItemView>> {
                 .map(|d| d.chars().take(10).collect())
                 .unwrap_or_default(),
             private: !e.private.is_empty(),
+            adopted_from: e.get("adopted_from").cloned(),
             id: e.id,
         })
         .collect())
@@ -226,6 +233,7 @@ pub fn person(index: &Index, e: &Entity, detail: Detail) -> Result<PersonView> {
         uid: opt(e, "uid"),
         name_only: e.get("name_only").and_then(Json::as_bool).unwrap_or(false),
         merged_into: e.str("merged_into").and_then(|i| Id::parse(i).ok()),
+        adopted_from: e.get("adopted_from").cloned(),
         keep_in_touch: e
             .get("cadence_days")
             .and_then(Json::as_u64)

@@ -400,6 +400,10 @@ fn team_steps(alice: &Tour<'_>, bob: &Tour<'_>) -> anyhow::Result<()> {
     if leaked {
         bail!("a private fact reached a teammate");
     }
+    bob.say("Bob asks who on the team knows anyone who sells tobacco, and how well (0-100, from the interactions logged):");
+    bob.run(&["who-knows", "#tobacco"])?;
+    bob.say("And the warmest way to reach Edna's daughter Daisy, through the team and recorded relationships:");
+    bob.run(&["intro-path", "daisy"])?;
     bob.say("Each replica stays Alice's: Bob can read it, only Alice can change it.");
     bob.run(&["status"])?;
     drop(alice_daemon);

@@ -2,6 +2,7 @@
 
 use anyhow::bail;
 use clap::Args;
+use kith::strength::Direction;
 
 use super::{Env, PrivacyFlags, person, print_json};
 
@@ -17,6 +18,12 @@ pub struct LogArgs {
     /// When: 2026-11-24, 2026-11-24 10:30, yesterday, tuesday, -3d [default: now]
     #[arg(long, short, allow_hyphen_values = true)]
     date: Option<String>,
+    /// They got in touch (counts towards relationship strength as reciprocity)
+    #[arg(long, conflicts_with = "outbound")]
+    inbound: bool,
+    /// We got in touch
+    #[arg(long)]
+    outbound: bool,
     /// Where the summary goes; that it happened is always shared
     #[command(flatten)]
     privacy: PrivacyFlags,
@@ -34,12 +41,18 @@ pub fn run(env: &Env, args: LogArgs) -> anyhow::Result<()> {
         .iter()
         .map(|n| person(&ledger, n))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let id = ledger.log(
+    let direction = match (args.inbound, args.outbound) {
+        (true, _) => Some(Direction::In),
+        (_, true) => Some(Direction::Out),
+        _ => None,
+    };
+    let id = ledger.log_directed(
         &people,
         summary,
         &args.channel,
         args.date.as_deref(),
         args.privacy.choice(),
+        direction,
     )?;
     if args.json {
         return print_json(&serde_json::json!({ "id": id }));

@@ -2,8 +2,10 @@
 //! where the ledger is and opens it only when a command needs it, and the one
 //! place errors become messages and exit codes (0 ok, 1 error, 2 usage).
 
+mod about;
 mod add;
 mod add_company;
+mod adopt;
 mod daemon;
 mod demo;
 mod device;
@@ -16,6 +18,7 @@ mod follow_up;
 mod history;
 mod id;
 mod import;
+mod intro_path;
 mod keep_in_touch;
 mod link;
 mod list;
@@ -30,6 +33,8 @@ mod style;
 mod sync;
 mod team;
 mod today;
+mod who_knows;
+mod who_wants;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -91,6 +96,7 @@ enum Command {
     Today(today::TodayArgs),
     Find(find::FindArgs),
     History(history::HistoryArgs),
+    About(about::AboutArgs),
     Export(export::ExportArgs),
     Import(import::ImportArgs),
     Dupes(dupes::DupesArgs),
@@ -105,6 +111,10 @@ enum Command {
     Daemon(daemon::DaemonArgs),
     Sync(sync::SyncArgs),
     Status(status::StatusArgs),
+    WhoKnows(who_knows::WhoKnowsArgs),
+    IntroPath(intro_path::IntroPathArgs),
+    WhoWants(who_wants::WhoWantsArgs),
+    Adopt(adopt::AdoptArgs),
 }
 
 /// `--shared` / `--private`, for commands that add an item.
@@ -327,6 +337,7 @@ fn dispatch(env: &Env, command: Command) -> anyhow::Result<ExitCode> {
         Command::Today(a) => ok(today::run(env, a)),
         Command::Find(a) => ok(find::run(env, a)),
         Command::History(a) => ok(history::run(env, a)),
+        Command::About(a) => ok(about::run(env, a)),
         Command::Export(a) => ok(export::run(env, a)),
         Command::Import(a) => import::run(env, a),
         Command::Dupes(a) => ok(dupes::dupes(env, a)),
@@ -341,6 +352,10 @@ fn dispatch(env: &Env, command: Command) -> anyhow::Result<ExitCode> {
         Command::Daemon(a) => ok(daemon::run(env, a)),
         Command::Sync(a) => sync::run(env, a),
         Command::Status(a) => ok(status::run(env, a)),
+        Command::WhoKnows(a) => ok(who_knows::run(env, a)),
+        Command::IntroPath(a) => ok(intro_path::run(env, a)),
+        Command::WhoWants(a) => ok(who_wants::run(env, a)),
+        Command::Adopt(a) => ok(adopt::run(env, a)),
     }
 }
 
@@ -467,6 +482,90 @@ impl Env {
             .find(|m| m.id == me)
             .map(|m| m.name)
             .unwrap_or_else(|| "me".into())
+    }
+}
+
+/// The own ledger and every teammate's replica, for questions put to the
+/// whole team.
+pub struct TeamLedgers {
+    own: Session,
+    me: String,
+    me_id: Option<String>,
+    replicas: Vec<Replica>,
+    tz: jiff::tz::TimeZone,
+    /// The day answers are for: today, or the day asked about.
+    pub today: jiff::civil::Date,
+}
+
+impl TeamLedgers {
+    /// The own ledger and every replica held here.
+    pub fn open(env: &Env, at: Option<&str>) -> anyhow::Result<TeamLedgers> {
+        let mut team = Self::own(env)?;
+        team.replicas = env.replicas()?;
+        if let Some(at) = at {
+            team.today = kith::when::parse_day(at, team.today, kith::when::Lean::Past)
+                .with_context(|| format!("--at {at}"))?;
+        }
+        Ok(team)
+    }
+
+    /// Only the own ledger.
+    pub fn own(env: &Env) -> anyhow::Result<TeamLedgers> {
+        let own = env.open()?;
+        let today = own.today();
+        let me_id = kith::identity::Keys::load_or_create(&env.home)
+            .ok()
+            .map(|k| k.member_id().to_string());
+        Ok(TeamLedgers {
+            own,
+            me: "you".into(),
+            me_id,
+            replicas: Vec::new(),
+            tz: env.tz.clone(),
+            today,
+        })
+    }
+
+    pub fn sources(&self) -> Vec<kith::knows::Source<'_>> {
+        let mut out = vec![kith::knows::Source {
+            owner: self.me.clone(),
+            owner_id: self.me_id.clone(),
+            mine: true,
+            index: self.own.index(),
+        }];
+        for r in &self.replicas {
+            out.push(kith::knows::Source {
+                owner: r.label(&self.tz),
+                owner_id: Some(r.owner.id.clone()),
+                mine: false,
+                index: r.ledger.index(),
+            });
+        }
+        out
+    }
+
+    /// The ledger behind `sources()[source]`.
+    pub fn ledger_mut(&mut self, source: usize) -> &mut Ledger {
+        match source {
+            0 => &mut self.own,
+            i => &mut self.replicas[i - 1].ledger,
+        }
+    }
+
+    /// Whose ledger `sources()[source]` is: (label, member id).
+    pub fn owner_of(&self, source: usize) -> (String, Option<String>) {
+        match source {
+            0 => (self.me.clone(), self.me_id.clone()),
+            i => (
+                self.replicas[i - 1].label(&self.tz),
+                Some(self.replicas[i - 1].owner.id.clone()),
+            ),
+        }
+    }
+
+    /// The line saying answers are as of a past day, if they are.
+    pub fn as_of_note(&self) -> Option<String> {
+        (self.today != self.own.today()).then(|| format!("As of {} (end of day):", self.today))
     }
 }
 

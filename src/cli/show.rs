@@ -127,6 +127,9 @@ pub fn render_person(v: &PersonView, s: Style) -> String {
     if v.name_only {
         line(s.dim("  known only by name (named on someone else's card)"));
     }
+    if let Some(from) = &v.adopted_from {
+        line(s.dim(&format!("  {}", kith::adopt::describe(from))));
+    }
     let private = |f: &str| s.private(v.private.iter().any(|p| p == f));
     let mut field = |label: &str, value: String, key: &str| {
         if !value.is_empty() {
@@ -173,10 +176,15 @@ pub fn render_person(v: &PersonView, s: Style) -> String {
     if !v.facts.is_empty() {
         line(s.bold("Facts"));
         for f in &v.facts {
+            let from = f
+                .adopted_from
+                .as_ref()
+                .map(|o| format!(", {}", kith::adopt::describe(o)))
+                .unwrap_or_default();
             line(format!(
                 "  - {} {}{}",
                 f.text,
-                s.dim(&format!("({})", f.date)),
+                s.dim(&format!("({}{from})", f.date)),
                 s.private(f.private)
             ));
         }

@@ -42,6 +42,9 @@ enum TeamCommand {
         /// The member's name or id
         member: String,
     },
+    /// Leave the team: your own ledger stays as it is; the copies of
+    /// teammates' ledgers held here are deleted
+    Leave,
 }
 
 #[derive(Args, Debug)]
@@ -94,6 +97,7 @@ pub fn run(env: &Env, args: TeamArgs) -> anyhow::Result<()> {
         TeamCommand::Join(a) => join(env, a),
         TeamCommand::Members { json } => members(env, json),
         TeamCommand::Remove { member } => remove(env, &member),
+        TeamCommand::Leave => leave(env),
     }
 }
 
@@ -110,9 +114,7 @@ fn create(env: &Env, name: &str, member_name: Option<String>) -> anyhow::Result<
     let dir = TeamDir::new(&env.home);
     let lock = dir.lock()?;
     let existing = dir.roster()?;
-    if let Some(team) = existing.team_name() {
-        bail!("this home is already in team '{team}'");
-    }
+    refuse_if_in_team(&existing, &keys)?;
     let member_name = member_name.unwrap_or_else(login_name);
     let mut roster = Roster::create(
         &keys.member,
@@ -231,9 +233,7 @@ fn join(env: &Env, args: JoinArgs) -> anyhow::Result<()> {
     drop(env.open()?);
     let keys = Keys::load_or_create(&env.home)?;
     let dir = TeamDir::new(&env.home);
-    if let Some(team) = dir.roster()?.team_name() {
-        bail!("this home is already in team '{team}'");
-    }
+    refuse_if_in_team(&dir.roster()?, &keys)?;
     let member_name = args.member_name.unwrap_or_else(login_name);
     let device = Statement::sign(
         &keys.member,
@@ -442,5 +442,51 @@ fn remove(env: &Env, who: &str) -> anyhow::Result<()> {
         "removed {} from the team: their devices are refused from now on; what they shared until now stays readable",
         member.name
     );
+    Ok(())
+}
+
+/// A home is in one team at a time; one removed from its team is told how
+/// to move on.
+fn refuse_if_in_team(roster: &Roster, keys: &Keys) -> anyhow::Result<()> {
+    let Some(team) = roster.team_name() else {
+        return Ok(());
+    };
+    let me = keys.member_id().to_string();
+    if roster
+        .members()
+        .iter()
+        .any(|m| m.id == me && m.removed.is_some())
+    {
+        bail!(
+            "you were removed from team '{team}': run `kith team leave` first (your ledger stays)"
+        );
+    }
+    bail!("this home is already in team '{team}' (`kith team leave` to leave it)")
+}
+
+fn leave(env: &Env) -> anyhow::Result<()> {
+    if super::daemon::is_running(&env.home) {
+        bail!("the daemon is running: stop it first");
+    }
+    let dir = TeamDir::new(&env.home);
+    let roster = dir.roster()?;
+    let Some(team) = roster.team_name() else {
+        bail!("this home is not in a team");
+    };
+    let keys = Keys::load_or_create(&env.home)?;
+    let lock = dir.lock()?;
+    dir.save_roster(&roster.without_team(&keys.member_id()), &lock)?;
+    dir.save_invites(&[], &lock)?;
+    dir.save_peers(&Default::default(), &lock)?;
+    drop(lock);
+    for sub in ["replicas", "sync"] {
+        let path = env.home.join(sub);
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", path.display())),
+        }
+    }
+    println!("left team '{team}'; your own ledger is unchanged");
     Ok(())
 }

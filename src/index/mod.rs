@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::model::{Entity, Id, Kind, PartialDate, Shard};
 
 /// Bump when the schema or what is derived changes: the index is rebuilt.
-const SCHEMA_VERSION: &str = "13";
+const SCHEMA_VERSION: &str = "14";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,16 +41,17 @@ CREATE INDEX companies_name ON companies(name_key);
 CREATE TABLE tags(tag TEXT NOT NULL, id TEXT NOT NULL);
 CREATE INDEX tags_tag ON tags(tag);
 CREATE INDEX tags_id ON tags(id);
-CREATE TABLE emails(email TEXT NOT NULL, id TEXT NOT NULL);
+CREATE TABLE emails(email TEXT NOT NULL, id TEXT NOT NULL, domain TEXT NOT NULL);
 CREATE INDEX emails_email ON emails(email);
 CREATE INDEX emails_id ON emails(id);
+CREATE INDEX emails_domain ON emails(domain);
 CREATE TABLE handles(handle TEXT NOT NULL, id TEXT NOT NULL);
 CREATE INDEX handles_handle ON handles(handle);
 CREATE INDEX handles_id ON handles(id);
 CREATE TABLE items(id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, other TEXT, at TEXT);
 CREATE INDEX items_subject ON items(subject);
 CREATE INDEX items_other ON items(other);
-CREATE TABLE involved(interaction TEXT NOT NULL, person TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE involved(interaction TEXT NOT NULL, person TEXT NOT NULL, at TEXT NOT NULL, channel TEXT NOT NULL, direction TEXT);
 CREATE INDEX involved_person ON involved(person, at);
 CREATE INDEX involved_interaction ON involved(interaction);
 CREATE TABLE follow_ups(id TEXT PRIMARY KEY, person TEXT NOT NULL, due TEXT NOT NULL, done INTEGER NOT NULL);
@@ -105,6 +106,15 @@ fn secondary_indexes() -> Vec<(&'static str, &'static str)> {
         .filter(|l| l.starts_with("CREATE INDEX "))
         .filter_map(|l| Some((l["CREATE INDEX ".len()..].split(' ').next()?, l)))
         .collect()
+}
+
+/// The part of an email address after the last `@`, lower case: what
+/// `kith who-knows acme.com` looks up.
+pub fn email_domain(email: &str) -> String {
+    email
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim().to_lowercase())
+        .unwrap_or_default()
 }
 
 /// The key names are compared by: lower case, single spaces, accents
@@ -562,8 +572,8 @@ impl Index {
                 self.put_tags(id, entity)?;
                 for e in entity.set_values("emails") {
                     self.exec(
-                        "INSERT INTO emails VALUES(?1, ?2)",
-                        params![e.value.to_lowercase(), id],
+                        "INSERT INTO emails VALUES(?1, ?2, ?3)",
+                        params![e.value.to_lowercase(), id, email_domain(&e.value)],
                     )?;
                 }
                 self.put_handles(id, entity)?;
@@ -613,11 +623,13 @@ impl Index {
             }
             Kind::Interaction => {
                 let at = text_of("at");
+                let channel = text_of("channel");
+                let direction = entity.str("direction");
                 if let Some(Json::Array(people)) = entity.get("people") {
                     for p in people.iter().filter_map(Json::as_str) {
                         self.exec(
-                            "INSERT INTO involved VALUES(?1, ?2, ?3)",
-                            params![id, p, at],
+                            "INSERT INTO involved VALUES(?1, ?2, ?3, ?4, ?5)",
+                            params![id, p, at, channel, direction],
                         )?;
                         if self.bulk {
                             continue;

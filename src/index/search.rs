@@ -100,7 +100,7 @@ fn trigrams(q: &str) -> Vec<String> {
 
 /// An FTS query needing every word of `q`, each as a whole word or, with
 /// `prefix`, as the start of one.
-fn word_query(q: &str, prefix: bool) -> Option<String> {
+pub(crate) fn word_query(q: &str, prefix: bool) -> Option<String> {
     let star = if prefix { "*" } else { "" };
     let words: Vec<String> = q
         .split(|c: char| !c.is_alphanumeric())

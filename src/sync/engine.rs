@@ -714,7 +714,19 @@ impl Engine {
         }
         let mut n = 0;
         let me = self.me();
+        let view = self.view();
         for (owner, items) in by_owner {
+            // A member removed while this batch was pulled: the replica stays
+            // as it was when the removal arrived.
+            if owner != me
+                && !view
+                    .members
+                    .iter()
+                    .any(|m| m.id == owner && m.removed.is_none())
+            {
+                tracing::info!(%owner, "not storing changes of a removed member");
+                continue;
+            }
             let home = if owner == me {
                 self.home.clone()
             } else {
@@ -1192,6 +1204,71 @@ mod tests {
                 )
                 .is_err()
         );
+    }
+
+    /// Johnny is removed while bob, who has not heard, still relays his
+    /// ledger: from then on nothing of johnny's is taken from anyone, even
+    /// a batch already checked and waiting to be stored.
+    #[test]
+    fn a_removed_members_ledger_takes_nothing_more_even_relayed() {
+        let (dir, engine, _) = setup();
+        let keys = Keys::load_or_create(dir.path()).unwrap();
+        let (bob, bob_device) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+        let (johnny, johnny_device) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+        let mut roster = Roster::create(
+            &keys.member,
+            &keys.device_id(),
+            "acme",
+            "alice",
+            "laptop",
+            now(),
+        )
+        .unwrap();
+        let team = roster.team.clone().unwrap();
+        for (member, device, name) in [
+            (&bob, &bob_device, "bob"),
+            (&johnny, &johnny_device, "johnny"),
+        ] {
+            let admit = Claim::Admit {
+                team: team.clone(),
+                member: member.public().to_peer_id().to_string(),
+                name: name.into(),
+                at: now(),
+            };
+            roster.add(Statement::sign(&keys.member, &admit).unwrap());
+            let device = Claim::Device {
+                device: device.public().to_peer_id().to_string(),
+                name: name.into(),
+                at: now(),
+            };
+            roster.add(Statement::sign(member, &device).unwrap());
+        }
+        engine.set_roster(roster.clone());
+        let relay = bob_device.public().to_peer_id();
+        let shard = Shard::parse("y5").unwrap();
+        let mut doc = AutoCommit::new();
+        doc.put(automerge::ROOT, "people/y5aaaaaaaaaaaaaa", "Later Larry")
+            .unwrap();
+        doc.commit();
+        let proof = signed(&johnny, &shard, &mut doc);
+        assert!(engine.may_pull(&relay, &ledger_of(&johnny)));
+        let checked = engine
+            .pull_finish(&relay, &ledger_of(&johnny), &shard, pull(doc), vec![proof])
+            .unwrap()
+            .expect("johnny's signed change, relayed by bob");
+
+        let removal = Claim::Remove {
+            team,
+            member: johnny.public().to_peer_id().to_string(),
+            at: now(),
+        };
+        roster.add(Statement::sign(&keys.member, &removal).unwrap());
+        engine.set_roster(roster);
+        assert!(!engine.may_pull(&relay, &ledger_of(&johnny)));
+        assert!(engine.may_pull(&relay, &ledger_of(&bob)));
+        assert_eq!(engine.absorb(vec![checked]).unwrap(), 0);
+        let johnny_id = johnny.public().to_peer_id().to_string();
+        assert!(!replica_exists(dir.path(), &johnny_id));
     }
 
     #[test]

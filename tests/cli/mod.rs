@@ -1,10 +1,12 @@
 //! End-to-end tests: the real `kith` binary, one file per area.
 
+mod about;
 mod contacts;
 mod errors;
 mod find;
 mod history;
 mod items;
+mod knows;
 mod lan;
 mod maintenance;
 mod people;

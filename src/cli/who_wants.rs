@@ -1,0 +1,69 @@
+//! `kith who-wants TOPIC`: the people most likely to care about something,
+//! with the evidence.
+
+use clap::Args;
+use kith::knows::who_wants;
+
+use super::{Env, print_json};
+
+/// Who is most likely to want something: tags, facts, notes and interactions that mention it, ranked
+#[derive(Args, Debug)]
+pub struct WhoWantsArgs {
+    /// A product, an interest, a word
+    topic: String,
+    /// Also use teammates' shared ledgers
+    #[arg(long)]
+    team: bool,
+    /// At most this many people
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// Print as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(env: &Env, args: WhoWantsArgs) -> anyhow::Result<()> {
+    let team = if args.team {
+        super::TeamLedgers::open(env, None)?
+    } else {
+        super::TeamLedgers::own(env)?
+    };
+    let wants = who_wants(&team.sources(), &args.topic, team.today, args.limit)?;
+    if args.json {
+        return print_json(&wants);
+    }
+    if wants.is_empty() {
+        eprintln!("nothing recorded mentions '{}'", args.topic);
+        return Ok(());
+    }
+    let s = env.style();
+    for w in &wants {
+        let company = w
+            .company
+            .as_deref()
+            .map(|c| format!(" · {c}"))
+            .unwrap_or_default();
+        println!("{:>3}  {}{}", w.score, s.bold(&w.name), s.dim(&company));
+        for e in &w.evidence {
+            let date = e
+                .date
+                .as_deref()
+                .map(|d| format!(" {d}"))
+                .unwrap_or_default();
+            let owner = if args.team {
+                format!("  [{}]", e.owner)
+            } else {
+                String::new()
+            };
+            println!(
+                "       {} {}{}{}{}",
+                s.dim(e.kind),
+                e.text,
+                s.dim(&date),
+                s.dim(&owner),
+                s.private(e.private)
+            );
+        }
+    }
+    Ok(())
+}

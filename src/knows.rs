@@ -1,0 +1,925 @@
+//! What the team knows, answered across the own ledger and every teammate's
+//! replica: who knows someone (`who_knows`), the warm ways to reach them
+//! (`intro_paths`) and who is likely to want something (`who_wants`).
+//!
+//! Each ledger is read through its own index, and every answer says whose
+//! ledger each part came from. A replica only ever holds its owner's shared
+//! part, so nothing private of a teammate can reach an answer; evidence
+//! from the own private part is marked private and shown only here, to its
+//! owner.
+//!
+//! The same person is usually a separate record in each ledger. Records are
+//! taken to be one person when they share an email address, or when their
+//! names match and their companies do not differ.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use jiff::civil::Date;
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::index::{Index, name_key};
+use crate::model::{Entity, Id, Kind};
+use crate::strength::{Direction, Strength, Term, Touch, strength};
+
+/// One ledger to answer from.
+pub struct Source<'a> {
+    /// "you", or the teammate's name (with "left on DATE" for one removed).
+    pub owner: String,
+    /// The member id; None for the own ledger when not in a team.
+    pub owner_id: Option<String>,
+    /// The own ledger: its private part may be read.
+    pub mine: bool,
+    pub index: &'a Index,
+}
+
+/// A person record in one source.
+#[derive(Clone, Debug)]
+struct Record {
+    source: usize,
+    id: Id,
+    name: String,
+    name_key: String,
+    company: Option<String>,
+    company_key: Option<String>,
+    emails: Vec<String>,
+}
+
+/// A person as the team knows them, with each ledger that knows them.
+#[derive(Debug, Serialize)]
+pub struct Contact {
+    pub name: String,
+    pub company: Option<String>,
+    pub known_by: Vec<Knower>,
+}
+
+/// One ledger's owner knowing a contact.
+#[derive(Debug, Serialize)]
+pub struct Knower {
+    pub owner: String,
+    pub owner_id: Option<String>,
+    pub mine: bool,
+    /// The contact's id in that ledger.
+    pub person_id: Id,
+    /// 0–100, see [`crate::strength`].
+    pub strength: u8,
+    pub interactions: usize,
+    pub last_contact: Option<Date>,
+    pub last_channel: Option<String>,
+    /// The terms the strength is the sum of (`--explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terms: Option<Vec<Term>>,
+}
+
+/// What a who-knows query names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Query {
+    Tag(String),
+    Domain(String),
+    Email(String),
+    Words(String),
+}
+
+fn parse_query(q: &str) -> Result<Query> {
+    let q = q.trim();
+    if q.is_empty() {
+        return Err(Error::invalid("say who or what to look for"));
+    }
+    let lower = q.to_lowercase();
+    if let Some(tag) = lower.strip_prefix('#').or(lower.strip_prefix("tag:")) {
+        return Ok(Query::Tag(tag.trim().to_string()));
+    }
+    if let Some(domain) = lower.strip_prefix('@') {
+        return Ok(Query::Domain(domain.to_string()));
+    }
+    if lower.contains('@') {
+        return Ok(Query::Email(lower));
+    }
+    if lower.contains('.') && !lower.contains(char::is_whitespace) {
+        return Ok(Query::Domain(lower));
+    }
+    Ok(Query::Words(q.to_string()))
+}
+
+/// People in `index` a query names, as ids.
+fn matching_people(index: &Index, query: &Query) -> Result<Vec<Id>> {
+    let live = "AND id IN (SELECT id FROM people WHERE deleted = 0)";
+    match query {
+        Query::Tag(tag) => index.ids(&format!("SELECT id FROM tags WHERE tag = ?1 {live}"), [tag]),
+        Query::Email(email) => index.ids(
+            &format!("SELECT id FROM emails WHERE email = ?1 {live}"),
+            [email],
+        ),
+        Query::Domain(domain) => {
+            let mut ids = index.ids(
+                &format!("SELECT id FROM emails WHERE domain = ?1 {live}"),
+                [domain],
+            )?;
+            // People recorded at a company whose domain this is.
+            ids.extend(index.ids(
+                "SELECT p.id FROM companies c JOIN people p ON p.company = c.id
+                 WHERE lower(c.domain) = ?1 AND c.deleted = 0 AND p.deleted = 0",
+                [domain],
+            )?);
+            Ok(ids)
+        }
+        Query::Words(words) => {
+            let key = name_key(words);
+            let mut ids = index.ids(
+                &format!("SELECT id FROM tags WHERE tag = ?1 {live}"),
+                [words.to_lowercase()],
+            )?;
+            // "acme" finds people at "Acme" and "Acme Ltd", by the index.
+            ids.extend(index.ids(
+                "SELECT p.id FROM companies c JOIN people p ON p.company = c.id
+                 WHERE c.deleted = 0 AND p.deleted = 0
+                   AND (c.name_key = ?1 OR (c.name_key >= ?2 AND c.name_key < ?3))",
+                params![key, format!("{key} "), format!("{key}!")],
+            )?);
+            ids.extend(people_named(index, &key)?);
+            Ok(ids)
+        }
+    }
+}
+
+/// People whose name contains `key` (already a [`name_key`]).
+fn people_named(index: &Index, key: &str) -> Result<Vec<Id>> {
+    if key.chars().count() < 3 {
+        return index.ids(
+            "SELECT id FROM people WHERE deleted = 0 AND name_key = ?1",
+            [key],
+        );
+    }
+    let phrase = format!("\"{}\"", key.replace('"', "\"\""));
+    index.ids(
+        "SELECT p.id FROM names n JOIN entities e ON e.rowid = n.rowid JOIN people p ON p.id = e.id
+         WHERE names MATCH ?1 AND p.deleted = 0 LIMIT 500",
+        [phrase],
+    )
+}
+
+fn record(index: &Index, source: usize, id: &Id) -> Result<Option<Record>> {
+    let row = index.rows(
+        "SELECT p.name, p.name_key, c.name, c.name_key FROM people p
+         LEFT JOIN companies c ON c.id = p.company WHERE p.id = ?1",
+        [id.as_str()],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        },
+    )?;
+    let Some((name, name_key, company, company_key)) = row.into_iter().next() else {
+        return Ok(None);
+    };
+    let emails = index.ids_raw(
+        "SELECT email FROM emails WHERE id = ?1 ORDER BY email",
+        [id.as_str()],
+    )?;
+    Ok(Some(Record {
+        source,
+        id: id.clone(),
+        name,
+        name_key,
+        company,
+        company_key,
+        emails,
+    }))
+}
+
+/// Whether two records are the same person (see the module doc).
+fn same_person(a: &Record, b: &Record) -> bool {
+    if a.emails.iter().any(|e| b.emails.contains(e)) {
+        return true;
+    }
+    let companies_agree = match (&a.company_key, &b.company_key) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
+    };
+    !a.name_key.is_empty() && a.name_key == b.name_key && companies_agree
+}
+
+/// Records of the same person as `r` in another source.
+fn same_in(index: &Index, source: usize, r: &Record) -> Result<Vec<Record>> {
+    let mut ids: Vec<Id> = Vec::new();
+    for email in &r.emails {
+        ids.extend(index.ids(
+            "SELECT id FROM emails WHERE email = ?1 AND id IN (SELECT id FROM people WHERE deleted = 0)",
+            [email],
+        )?);
+    }
+    ids.extend(index.ids(
+        "SELECT id FROM people WHERE name_key = ?1 AND deleted = 0",
+        [&r.name_key],
+    )?);
+    ids.sort();
+    ids.dedup();
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(other) = record(index, source, &id)?
+            && same_person(r, &other)
+        {
+            out.push(other);
+        }
+    }
+    Ok(out)
+}
+
+/// Groups records into people: union of every pair that is the same person.
+fn group(records: Vec<Record>) -> Vec<Vec<Record>> {
+    let mut parent: Vec<usize> = (0..records.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    // Index by email and by name, so grouping stays near-linear.
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        let keys = r
+            .emails
+            .iter()
+            .map(|e| format!("e:{e}"))
+            .chain(std::iter::once(format!("n:{}", r.name_key)));
+        for key in keys {
+            match by_key.get(&key) {
+                Some(&j) if key.starts_with("e:") || same_person(&records[j], r) => {
+                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                    parent[a] = b;
+                }
+                Some(_) => {}
+                None => {
+                    by_key.insert(key, i);
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<Record>> = BTreeMap::new();
+    for (i, r) in records.into_iter().enumerate() {
+        let g = root(&mut parent, i);
+        groups.entry(g).or_default().push(r);
+    }
+    groups.into_values().collect()
+}
+
+/// The interactions a ledger holds with one person.
+fn touches(index: &Index, id: &Id) -> Result<Vec<(Touch, String)>> {
+    index
+        .rows(
+            "SELECT at, channel, direction FROM involved WHERE person = ?1",
+            [id.as_str()],
+            |r| {
+                let at: String = r.get(0)?;
+                let channel: String = r.get(1)?;
+                let direction: Option<String> = r.get(2)?;
+                Ok((at, channel, direction))
+            },
+        )
+        .map(|rows| {
+            rows.into_iter()
+                .filter_map(|(at, channel, direction)| {
+                    let date: Date = at.get(..10)?.parse().ok()?;
+                    Some((
+                        Touch {
+                            date,
+                            channel: channel.clone(),
+                            direction: direction.as_deref().and_then(Direction::parse),
+                        },
+                        at,
+                    ))
+                })
+                .collect()
+        })
+}
+
+/// How well the owner of `index` knows one of its people, on `today`.
+pub fn strength_of(index: &Index, id: &Id, today: Date) -> Result<(Strength, Option<String>)> {
+    let touches = touches(index, id)?;
+    let last_channel = touches
+        .iter()
+        .filter(|(t, _)| t.date <= today)
+        .max_by(|a, b| a.1.cmp(&b.1))
+        .map(|(t, _)| t.channel.clone());
+    let plain: Vec<Touch> = touches.into_iter().map(|(t, _)| t).collect();
+    Ok((strength(&plain, today), last_channel))
+}
+
+fn knower(source: &Source<'_>, r: &Record, today: Date, explain: bool) -> Result<Knower> {
+    let (s, last_channel) = strength_of(source.index, &r.id, today)?;
+    Ok(Knower {
+        owner: source.owner.clone(),
+        owner_id: source.owner_id.clone(),
+        mine: source.mine,
+        person_id: r.id.clone(),
+        strength: s.score,
+        interactions: s.interactions,
+        last_contact: s.last,
+        last_channel,
+        terms: explain.then_some(s.terms),
+    })
+}
+
+/// Who on the team knows the people a query names: a company, a person, an
+/// email domain (`acme.com`, `@acme.com`) or a tag (`#wine`, `tag:wine`).
+/// Strongest first; at most `limit` people.
+pub fn who_knows(
+    sources: &[Source<'_>],
+    query: &str,
+    today: Date,
+    limit: usize,
+    explain: bool,
+) -> Result<Vec<Contact>> {
+    let query = parse_query(query)?;
+    let mut records = Vec::new();
+    for (i, source) in sources.iter().enumerate() {
+        let mut ids = matching_people(source.index, &query)?;
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            records.extend(record(source.index, i, &id)?);
+        }
+    }
+    let mut contacts = rank(sources, group(records), today, explain)?;
+    contacts.truncate(limit);
+    // A teammate may know someone the query matched only in another ledger
+    // (the company recorded by one of them): complete the people shown.
+    for contact in &mut contacts {
+        complete(sources, contact, today, explain)?;
+    }
+    contacts.sort_by(contact_order);
+    Ok(contacts)
+}
+
+fn rank(
+    sources: &[Source<'_>],
+    groups: Vec<Vec<Record>>,
+    today: Date,
+    explain: bool,
+) -> Result<Vec<Contact>> {
+    let mut contacts = Vec::with_capacity(groups.len());
+    for records in groups {
+        let mut known_by = Vec::new();
+        for r in &records {
+            known_by.push(knower(&sources[r.source], r, today, explain)?);
+        }
+        let best = records
+            .iter()
+            .find(|r| sources[r.source].mine)
+            .unwrap_or(&records[0]);
+        contacts.push(Contact {
+            name: best.name.clone(),
+            company: records.iter().find_map(|r| r.company.clone()),
+            known_by,
+        });
+    }
+    for c in &mut contacts {
+        c.known_by.sort_by(knower_order);
+    }
+    contacts.sort_by(contact_order);
+    Ok(contacts)
+}
+
+fn knower_order(a: &Knower, b: &Knower) -> std::cmp::Ordering {
+    b.strength
+        .cmp(&a.strength)
+        .then(b.last_contact.cmp(&a.last_contact))
+        .then(a.owner.cmp(&b.owner))
+}
+
+fn contact_order(a: &Contact, b: &Contact) -> std::cmp::Ordering {
+    let best = |c: &Contact| c.known_by.first().map(|k| k.strength).unwrap_or(0);
+    best(b).cmp(&best(a)).then(a.name.cmp(&b.name))
+}
+
+/// Adds the ledgers that know `contact` but were not matched by the query.
+fn complete(
+    sources: &[Source<'_>],
+    contact: &mut Contact,
+    today: Date,
+    explain: bool,
+) -> Result<()> {
+    let Some(first) = contact.known_by.first() else {
+        return Ok(());
+    };
+    let Some(si) = sources.iter().position(|s| s.owner == first.owner) else {
+        return Ok(());
+    };
+    let Some(seed) = record(sources[si].index, si, &first.person_id)? else {
+        return Ok(());
+    };
+    let known: HashSet<(String, Id)> = contact
+        .known_by
+        .iter()
+        .map(|k| (k.owner.clone(), k.person_id.clone()))
+        .collect();
+    for (i, source) in sources.iter().enumerate() {
+        for r in same_in(source.index, i, &seed)? {
+            if !known.contains(&(source.owner.clone(), r.id.clone())) {
+                contact.known_by.push(knower(source, &r, today, explain)?);
+            }
+        }
+    }
+    contact.known_by.sort_by(knower_order);
+    Ok(())
+}
+
+/// One step on a warm path.
+#[derive(Debug, Serialize)]
+pub struct Step {
+    /// Who this step reaches.
+    pub name: String,
+    /// How: "teammate", "knows", or the relationship ("daughter"…).
+    pub how: String,
+    /// The link's strength, 0–100.
+    pub strength: u8,
+    /// The ledger the link is recorded in; None for the team itself.
+    pub recorded_by: Option<String>,
+}
+
+/// A way from the asking member to someone, through teammates and recorded
+/// relationships.
+#[derive(Debug, Serialize)]
+pub struct IntroPath {
+    /// The weakest link's strength: what the path is ranked by.
+    pub weakest: u8,
+    pub steps: Vec<Step>,
+}
+
+/// How close a recorded relationship is, 0–100 (docs/USER-GUIDE.md).
+pub fn relation_strength(relation: &str) -> u8 {
+    match relation {
+        "spouse" | "partner" | "husband" | "wife" => 90,
+        "parent" | "child" | "sibling" | "daughter" | "son" | "mother" | "father" | "brother"
+        | "sister" | "family" => 85,
+        "friend" => 70,
+        "colleague" | "reports-to" | "manages" | "employer" | "employee" | "mentor" | "mentee" => {
+            55
+        }
+        "introduced-by" | "introduced" => 45,
+        _ => 40,
+    }
+}
+
+/// How strong the link between two teammates counts: being on one team.
+pub const TEAMMATE_STRENGTH: u8 = 100;
+
+/// How many relationships a path may follow from the person known to the
+/// person sought.
+const MAX_RELATION_HOPS: usize = 2;
+
+/// A person reached while searching back from the one sought: the records
+/// that are them, and the relationship that leads on towards the target.
+struct Reached {
+    records: Vec<Record>,
+    /// (how this person stands to the next one, recorded by, next's index)
+    next: Option<(String, String, usize)>,
+}
+
+/// Warm paths from the asking member (`sources` with `mine`) to `who`:
+/// through a teammate who knows someone, then up to two recorded
+/// relationships. Ranked by the weakest link, then by length.
+pub fn intro_paths(
+    sources: &[Source<'_>],
+    who: &str,
+    today: Date,
+    limit: usize,
+) -> Result<Vec<IntroPath>> {
+    let target = find_person(sources, who)?;
+    let mut reached = vec![Reached {
+        records: target,
+        next: None,
+    }];
+    let mut seen: HashSet<(usize, Id)> = reached[0]
+        .records
+        .iter()
+        .map(|r| (r.source, r.id.clone()))
+        .collect();
+    let mut queue = VecDeque::from([(0usize, 0usize)]);
+    while let Some((at, hops)) = queue.pop_front() {
+        if hops == MAX_RELATION_HOPS {
+            continue;
+        }
+        for (relation, recorded_by, record) in neighbours(sources, &reached[at].records)? {
+            if seen.contains(&(record.source, record.id.clone())) {
+                continue;
+            }
+            let mut records = vec![record.clone()];
+            for (i, s) in sources.iter().enumerate() {
+                if i != record.source {
+                    records.extend(same_in(s.index, i, &record)?);
+                }
+            }
+            seen.extend(records.iter().map(|r| (r.source, r.id.clone())));
+            // The neighbour stands as `relation` to the reached person; the
+            // step towards the target reads the other way.
+            let how = crate::model::inverse_relation(&relation);
+            reached.push(Reached {
+                records,
+                next: Some((how, recorded_by, at)),
+            });
+            queue.push_back((reached.len() - 1, hops + 1));
+        }
+    }
+    let mut paths = Vec::new();
+    for (i, r) in reached.iter().enumerate() {
+        for record in &r.records {
+            paths.push(path_through(sources, &reached, i, record, today)?);
+        }
+    }
+    paths.sort_by(|a, b| {
+        b.weakest
+            .cmp(&a.weakest)
+            .then(a.steps.len().cmp(&b.steps.len()))
+    });
+    paths.dedup_by(|a, b| {
+        a.steps
+            .iter()
+            .map(|s| (&s.name, &s.recorded_by))
+            .collect::<Vec<_>>()
+            == b.steps
+                .iter()
+                .map(|s| (&s.name, &s.recorded_by))
+                .collect::<Vec<_>>()
+    });
+    paths.truncate(limit);
+    Ok(paths)
+}
+
+/// The path: me → (teammate →) the person known → relationships → target.
+fn path_through(
+    sources: &[Source<'_>],
+    reached: &[Reached],
+    start: usize,
+    record: &Record,
+    today: Date,
+) -> Result<IntroPath> {
+    let source = &sources[record.source];
+    let mut steps = Vec::new();
+    if !source.mine {
+        steps.push(Step {
+            name: source.owner.clone(),
+            how: "teammate".into(),
+            strength: TEAMMATE_STRENGTH,
+            recorded_by: None,
+        });
+    }
+    let (s, _) = strength_of(source.index, &record.id, today)?;
+    steps.push(Step {
+        name: record.name.clone(),
+        how: "knows".into(),
+        strength: s.score,
+        recorded_by: Some(source.owner.clone()),
+    });
+    let mut at = start;
+    while let Some((how, recorded_by, next)) = &reached[at].next {
+        let person = &reached[*next].records[0];
+        steps.push(Step {
+            name: person.name.clone(),
+            how: how.clone(),
+            strength: relation_strength(how),
+            recorded_by: Some(recorded_by.clone()),
+        });
+        at = *next;
+    }
+    Ok(IntroPath {
+        weakest: steps.iter().map(|s| s.strength).min().unwrap_or(0),
+        steps,
+    })
+}
+
+/// Everyone a recorded relationship ties to one of `records`, with how
+/// they stand to them and whose ledger records it.
+fn neighbours(sources: &[Source<'_>], records: &[Record]) -> Result<Vec<(String, String, Record)>> {
+    let mut out = Vec::new();
+    for r in records {
+        let index = sources[r.source].index;
+        for link in crate::view::relationships(index, &r.id)? {
+            if let Some(other) = record(index, r.source, &link.person_id)? {
+                out.push((link.relation, sources[r.source].owner.clone(), other));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The one person `who` names, as (source, id) in every source that holds
+/// them: what `kith history WHO --team` and `kith about WHO --team` read.
+pub fn locate(sources: &[Source<'_>], who: &str) -> Result<Vec<(usize, Id)>> {
+    Ok(find_person(sources, who)?
+        .into_iter()
+        .map(|r| (r.source, r.id))
+        .collect())
+}
+
+/// Every record, in every source, of the one person `who` names: an email
+/// or a name. The closest name wins when several people match.
+fn find_person(sources: &[Source<'_>], who: &str) -> Result<Vec<Record>> {
+    let query = if who.contains('@') {
+        Query::Email(who.trim().to_lowercase())
+    } else {
+        Query::Words(who.to_string())
+    };
+    let key = name_key(who);
+    let mut records = Vec::new();
+    for (i, s) in sources.iter().enumerate() {
+        let ids = match &query {
+            Query::Words(_) => people_named(s.index, &key)?,
+            q => matching_people(s.index, q)?,
+        };
+        for id in ids {
+            records.extend(record(s.index, i, &id)?);
+        }
+    }
+    if records.is_empty() && matches!(query, Query::Words(_)) {
+        // No name contains the words: forgive a typo, as `kith show` does.
+        for (i, s) in sources.iter().enumerate() {
+            if let Some((e, score)) = s
+                .index
+                .match_names(who, &[Kind::Person])?
+                .into_iter()
+                .next()
+                && score >= 0.8
+                && !e.is_deleted()
+            {
+                records.extend(record(s.index, i, &e.id)?);
+            }
+        }
+    }
+    let mut groups = group(records);
+    groups.sort_by_key(|g| {
+        let exact = g.iter().any(|r| r.name_key == key);
+        (!exact, g[0].name.len(), g[0].name.clone())
+    });
+    let mut best = groups
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::NotFound(format!("no one on the team matching {who:?}")))?;
+    // The same person under another name in some ledger, found by email.
+    let seed = best[0].clone();
+    for (i, s) in sources.iter().enumerate() {
+        for r in same_in(s.index, i, &seed)? {
+            if !best.iter().any(|b| b.source == r.source && b.id == r.id) {
+                best.push(r);
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// Something that shows a person may want a topic.
+#[derive(Debug, Serialize)]
+pub struct Evidence {
+    pub owner: String,
+    pub owner_id: Option<String>,
+    /// "tag", "fact", "note" or "interaction".
+    pub kind: &'static str,
+    pub text: String,
+    pub date: Option<String>,
+    /// From the own private part: shown only to its owner.
+    pub private: bool,
+    pub points: f64,
+}
+
+/// A person likely to care about a topic.
+#[derive(Debug, Serialize)]
+pub struct Want {
+    pub name: String,
+    pub company: Option<String>,
+    /// 0–100: the evidence's points summed (docs/USER-GUIDE.md).
+    pub score: u8,
+    /// Each ledger's id for this person.
+    pub ids: Vec<(String, Id)>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Points per piece of evidence; interactions fade with a 180-day half-life.
+const TAG_POINTS: f64 = 40.0;
+const FACT_POINTS: f64 = 30.0;
+const NOTE_POINTS: f64 = 20.0;
+const INTERACTION_POINTS: f64 = 15.0;
+const INTERACTION_HALF_LIFE: f64 = 180.0;
+
+/// The people most likely to care about `topic`, with the evidence: their
+/// tags, facts and notes about them, and interactions that mention it.
+pub fn who_wants(
+    sources: &[Source<'_>],
+    topic: &str,
+    today: Date,
+    limit: usize,
+) -> Result<Vec<Want>> {
+    let topic = topic.trim().to_lowercase();
+    if topic.is_empty() {
+        return Err(Error::invalid("say what topic to look for"));
+    }
+    let mut records = Vec::new();
+    let mut evidence: HashMap<(usize, Id), Vec<Evidence>> = HashMap::new();
+    for (i, source) in sources.iter().enumerate() {
+        for (id, e) in evidence_in(source, &topic, today)? {
+            if !evidence.contains_key(&(i, id.clone()))
+                && let Some(r) = record(source.index, i, &id)?
+            {
+                records.push(r);
+            }
+            evidence.entry((i, id)).or_default().push(e);
+        }
+    }
+    let mut wants: Vec<Want> = group(records)
+        .into_iter()
+        .map(|records| {
+            let mut ev: Vec<Evidence> = records
+                .iter()
+                .flat_map(|r| {
+                    evidence
+                        .remove(&(r.source, r.id.clone()))
+                        .unwrap_or_default()
+                })
+                .collect();
+            ev.sort_by(|a, b| b.points.total_cmp(&a.points).then(b.date.cmp(&a.date)));
+            let total: f64 = ev.iter().map(|e| e.points).sum();
+            let best = records
+                .iter()
+                .find(|r| sources[r.source].mine)
+                .unwrap_or(&records[0]);
+            Want {
+                name: best.name.clone(),
+                company: records.iter().find_map(|r| r.company.clone()),
+                score: total.round().clamp(0.0, 100.0) as u8,
+                ids: records
+                    .iter()
+                    .map(|r| (sources[r.source].owner.clone(), r.id.clone()))
+                    .collect(),
+                evidence: ev,
+            }
+        })
+        .collect();
+    wants.sort_by(|a, b| b.score.cmp(&a.score).then(a.name.cmp(&b.name)));
+    wants.truncate(limit);
+    Ok(wants)
+}
+
+/// Every piece of evidence in one ledger, by the person it is about.
+fn evidence_in(source: &Source<'_>, topic: &str, today: Date) -> Result<Vec<(Id, Evidence)>> {
+    let index = source.index;
+    let mut out = Vec::new();
+    let make = |kind, text: String, date: Option<String>, private, points| Evidence {
+        owner: source.owner.clone(),
+        owner_id: source.owner_id.clone(),
+        kind,
+        text,
+        date,
+        private,
+        points,
+    };
+    let like = format!("%{}%", topic.replace(['%', '_'], ""));
+    for (tag, id) in index.rows(
+        "SELECT t.tag, t.id FROM tags t JOIN people p ON p.id = t.id WHERE t.tag LIKE ?1 AND p.deleted = 0",
+        [&like],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+    )? {
+        if let Ok(id) = Id::parse(&id) {
+            out.push((id, make("tag", tag, None, false, TAG_POINTS)));
+        }
+    }
+    let Some(fts) = crate::index::search::word_query(topic, true) else {
+        return Ok(out);
+    };
+    let items = index.query_entities(
+        "SELECT e.json FROM texts t JOIN entities e ON e.rowid = t.rowid WHERE texts MATCH ?1 AND e.kind IN ('fact', 'note', 'interaction') LIMIT 2000",
+        [fts],
+    )?;
+    for item in items {
+        if item.is_deleted() {
+            continue;
+        }
+        let (field, kind, points) = match item.kind {
+            Kind::Fact => ("text", "fact", FACT_POINTS),
+            Kind::Note => ("text", "note", NOTE_POINTS),
+            _ => ("summary", "interaction", INTERACTION_POINTS),
+        };
+        let private = item.private.contains_key(field);
+        if private && !source.mine {
+            continue;
+        }
+        let Some(text) = item.str(field).map(str::to_string) else {
+            continue;
+        };
+        let date = item
+            .str("at")
+            .or(item.str("learned"))
+            .map(|d| d.chars().take(10).collect::<String>());
+        let points = if item.kind == Kind::Interaction {
+            let age = date
+                .as_deref()
+                .and_then(|d| d.parse::<Date>().ok())
+                .map(|d| (today - d).get_days().max(0) as f64)
+                .unwrap_or(0.0);
+            points * 0.5f64.powf(age / INTERACTION_HALF_LIFE)
+        } else {
+            points
+        };
+        for subject in subjects(index, &item)? {
+            out.push((
+                subject,
+                make(kind, text.clone(), date.clone(), private, points),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The live people an item is about.
+fn subjects(index: &Index, item: &Entity) -> Result<Vec<Id>> {
+    let ids: Vec<String> = match item.kind {
+        Kind::Interaction => item
+            .get("people")
+            .and_then(|p| p.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => item
+            .str("subject")
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        let live = index.count_with(
+            "SELECT count(*) FROM people WHERE id = ?1 AND deleted = 0",
+            [&id],
+        )? > 0;
+        if live && let Ok(id) = Id::parse(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_read_by_shape() {
+        assert_eq!(parse_query("#Wine").unwrap(), Query::Tag("wine".into()));
+        assert_eq!(parse_query("tag:vip").unwrap(), Query::Tag("vip".into()));
+        assert_eq!(
+            parse_query("@Acme.com").unwrap(),
+            Query::Domain("acme.com".into())
+        );
+        assert_eq!(
+            parse_query("acme.co.uk").unwrap(),
+            Query::Domain("acme.co.uk".into())
+        );
+        assert_eq!(
+            parse_query("edna@acme.com").unwrap(),
+            Query::Email("edna@acme.com".into())
+        );
+        assert_eq!(
+            parse_query("Acme Ltd").unwrap(),
+            Query::Words("Acme Ltd".into())
+        );
+        assert!(parse_query("  ").is_err());
+    }
+
+    fn rec(source: usize, name: &str, company: Option<&str>, emails: &[&str]) -> Record {
+        Record {
+            source,
+            id: Id::random(),
+            name: name.into(),
+            name_key: name_key(name),
+            company: company.map(Into::into),
+            company_key: company.map(name_key),
+            emails: emails.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn records_group_by_email_or_by_name_when_companies_agree() {
+        let groups = group(vec![
+            rec(0, "Edna Miggins", Some("Acme"), &["edna@acme.com"]),
+            rec(1, "E. Miggins", None, &["edna@acme.com"]),
+            rec(2, "Edna Miggins", None, &[]),
+            rec(1, "John Smith", Some("Acme"), &[]),
+            rec(2, "John Smith", Some("Globex"), &[]),
+        ]);
+        let mut sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
+        sizes.sort();
+        assert_eq!(sizes, vec![1, 1, 3]);
+    }
+
+    #[test]
+    fn relations_rank_family_above_acquaintance() {
+        assert!(relation_strength("child") > relation_strength("colleague"));
+        assert!(relation_strength("colleague") > relation_strength("met-once"));
+    }
+}

@@ -1,0 +1,392 @@
+//! What the team knows, end to end: three members with their own ledgers and
+//! real daemons on 127.0.0.1 (mDNS off). Who knows whom and how well, warm
+//! intro paths, who wants what, team history, and what happens when a
+//! member leaves: frozen replicas, relayed edits refused, adoption with
+//! provenance. Private data never appears in any team answer.
+
+use serde_json::Value as Json;
+
+use super::team::{Daemon, team_hits, team_of, wait_until};
+use crate::common::Home;
+
+fn json(s: &str) -> Json {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+fn owners(contact: &Json) -> Vec<String> {
+    contact["known_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["owner"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn strength_of(contact: &Json, owner: &str) -> u64 {
+    contact["known_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["owner"] == owner)
+        .and_then(|k| k["strength"].as_u64())
+        .unwrap_or_else(|| panic!("{owner} does not know them: {contact}"))
+}
+
+/// Alice saw Edna every month for two years, both ways, until a year ago;
+/// bob emailed her once, in February. Bob records Edna's daughter Daisy; carol knows Sam.
+/// Each keeps something private that must never leave them.
+fn realistic_team() -> (Home, Home, Home, Vec<Daemon>) {
+    let (alice, bob, carol) = (Home::new(), Home::new(), Home::new());
+    alice.add(&[
+        "Edna Miggins",
+        "--email",
+        "edna@miggins.co.uk",
+        "--company",
+        "Miggins & Daughters",
+    ]);
+    for month in 0..24 {
+        let date = format!("{}-{:02}-15", 2024 + month / 12, month % 12 + 1);
+        let way = if month % 2 == 0 {
+            "--inbound"
+        } else {
+            "--outbound"
+        };
+        alice.ok(&[
+            "log",
+            "edna",
+            "CANARY-ALICE-SUMMARY",
+            "-c",
+            "visit",
+            "-d",
+            &date,
+            way,
+        ]);
+    }
+    alice.ok(&["fact", "edna", "CANARY-ALICE-FACT", "--private"]);
+    alice.ok(&["fact", "edna", "wants to try the new Rioja", "--shared"]);
+    alice.add(&["Sam Baker", "--email", "sam@bakery.example"]);
+    alice.ok(&["fact", "sam", "Rioja lover CANARY-ALICE-RIOJA", "--private"]);
+
+    bob.add(&["Edna Miggins", "--email", "edna@miggins.co.uk"]);
+    bob.ok(&[
+        "log",
+        "edna",
+        "price list",
+        "-c",
+        "email",
+        "-d",
+        "2026-02-01",
+        "--outbound",
+    ]);
+    bob.ok(&["note", "edna", "asked about Rioja prices", "--shared"]);
+    bob.add(&["Daisy Miggins", "--company", "Lagos Freight"]);
+    bob.ok(&["link", "daisy", "child", "edna"]);
+    bob.ok(&["fact", "daisy", "CANARY-BOB-FACT", "--private"]);
+
+    carol.add(&[
+        "Sam Baker",
+        "--email",
+        "sam@bakery.example",
+        "--tag",
+        "rioja",
+    ]);
+    carol.ok(&["log", "sam", "tasting", "-c", "meeting", "-d", "2026-11-01"]);
+
+    let a = team_of(&alice, &[(&bob, "bob"), (&carol, "carol")]);
+    let b = Daemon::start(&bob, &["--peer", &a.addr]);
+    let c = Daemon::start(&carol, &["--peer", &a.addr, "--peer", &b.addr]);
+    // Shards arrive one by one: wait until every part the answers use is
+    // here (the company, both Ednas, the relationship, the evidence).
+    let synced = || {
+        let answer = |args: &[&str]| {
+            let r = carol.run(args);
+            if r.code == Some(0) {
+                json(&r.stdout)
+            } else {
+                Json::Null
+            }
+        };
+        let knows = answer(&["who-knows", "Miggins & Daughters", "--json"]);
+        let wants = answer(&["who-wants", "rioja", "--team", "--json"]);
+        let paths = answer(&["intro-path", "Daisy Miggins", "--json"]);
+        knows[0]["known_by"].as_array().map(Vec::len) == Some(2)
+            && wants.as_array().map(Vec::len) == Some(2)
+            && wants[0]["evidence"].as_array().map(Vec::len) == Some(2)
+            && paths.as_array().is_some_and(|p| p.len() >= 2)
+    };
+    assert!(
+        wait_until(60, synced),
+        "carol never got both ledgers\n{}\n{}",
+        a.log(),
+        c.log()
+    );
+    (alice, bob, carol, vec![a, b, c])
+}
+
+fn assert_no_canary(what: &str, output: &str) {
+    assert!(
+        !output.contains("CANARY"),
+        "private data in a team answer ({what}): {output}"
+    );
+}
+
+#[test]
+fn the_team_answers_who_knows_intro_path_and_who_wants() {
+    let (alice, bob, carol, _daemons) = realistic_team();
+
+    // Who knows someone at the company: alice, far better than bob, though
+    // only alice recorded the company (bob's Edna is the same by email).
+    let out = carol.ok(&["who-knows", "Miggins & Daughters", "--json"]);
+    assert_no_canary("who-knows", &out);
+    let found = json(&out);
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    let edna = &found[0];
+    assert_eq!(edna["name"], "Edna Miggins");
+    assert_eq!(owners(edna), ["alice", "bob"], "{edna}");
+    assert!(strength_of(edna, "alice") >= 40, "{edna}");
+    assert!(strength_of(edna, "bob") < 20, "{edna}");
+    assert_eq!(edna["known_by"][0]["last_channel"], "visit");
+    assert_eq!(edna["known_by"][1]["last_contact"], "2026-02-01");
+    // The same by email domain, and with the terms explained.
+    let by_domain = json(&carol.ok(&["who-knows", "miggins.co.uk", "--json"]));
+    assert_eq!(owners(&by_domain[0]), ["alice", "bob"]);
+    let explained = carol.ok(&["who-knows", "edna", "--explain"]);
+    assert_no_canary("who-knows --explain", &explained);
+    for term in ["recency", "frequency", "channel", "reciprocity", "duration"] {
+        assert!(explained.contains(term), "{explained}");
+    }
+    assert!(
+        explained.contains("12 from them, 12 from us"),
+        "{explained}"
+    );
+    // A tag in carol's own ledger.
+    let tagged = json(&carol.ok(&["who-knows", "#rioja", "--json"]));
+    assert_eq!(tagged[0]["name"], "Sam Baker");
+    assert_eq!(owners(&tagged[0])[0], "you");
+
+    // The strength follows the history: once bob sees Edna often, he leads.
+    for day in 1..=12 {
+        let date = format!("2026-11-{day:02}");
+        let way = if day % 2 == 0 {
+            "--inbound"
+        } else {
+            "--outbound"
+        };
+        bob.ok(&["log", "edna", "visit", "-c", "visit", "-d", &date, way]);
+    }
+    assert!(
+        wait_until(30, || {
+            let r = carol.run(&["who-knows", "edna", "--json"]);
+            r.code == Some(0) && owners(&json(&r.stdout)[0])[0] == "bob"
+        }),
+        "bob's new visits did not make him the strongest link"
+    );
+
+    // The warm way to Daisy: through alice, who knows her mother well,
+    // using the relationship bob recorded.
+    let out = carol.ok(&["intro-path", "Daisy Miggins", "--json"]);
+    assert_no_canary("intro-path", &out);
+    let paths = json(&out);
+    let first: Vec<(String, String)> = paths[0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["how"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(first.len(), 3, "{paths}");
+    assert_eq!(first[1], ("Edna Miggins".into(), "knows".into()), "{paths}");
+    assert_eq!(
+        first[2],
+        ("Daisy Miggins".into(), "child".into()),
+        "{paths}"
+    );
+    assert!(
+        ["alice", "bob"].contains(&first[0].0.as_str()) && first[0].1 == "teammate",
+        "{paths}"
+    );
+    // Bob only has Daisy's name, never spoke to her: that path ranks last.
+    let last = paths.as_array().unwrap().last().unwrap();
+    assert_eq!(last["weakest"], 0, "{paths}");
+    let human = carol.ok(&["intro-path", "daisy"]);
+    assert!(human.contains("you → "), "{human}");
+    assert!(human.contains("Daisy Miggins (child, per bob)"), "{human}");
+
+    // Who will want the new Rioja: Edna (alice's fact and bob's note) ahead
+    // of Sam (carol's tag); alice's private fact about Sam stays hers.
+    let out = carol.ok(&["who-wants", "rioja", "--team", "--json"]);
+    assert_no_canary("who-wants --team", &out);
+    let wants = json(&out);
+    let names: Vec<&str> = wants
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Edna Miggins", "Sam Baker"], "{wants}");
+    let evidence_owners: Vec<&str> = wants[0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["owner"].as_str().unwrap())
+        .collect();
+    assert_eq!(evidence_owners, ["alice", "bob"], "{wants}");
+    // Without --team, only carol's own ledger answers.
+    let own = json(&carol.ok(&["who-wants", "rioja", "--json"]));
+    assert_eq!(own.as_array().unwrap().len(), 1);
+    // The owner sees her own private evidence, marked private.
+    let alices = json(&alice.ok(&["who-wants", "rioja", "--json"]));
+    let sam = alices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "Sam Baker")
+        .expect("alice's own private fact counts for her");
+    assert_eq!(sam["evidence"][0]["private"], true, "{sam}");
+
+    // Who added what about Edna, across the team.
+    let out = carol.ok(&["history", "edna", "--team", "--json"]);
+    assert_no_canary("history --team", &out);
+    let events = json(&out);
+    let by: std::collections::BTreeSet<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["owner"].as_str().unwrap())
+        .collect();
+    assert!(by.contains("alice") && by.contains("bob"), "{events}");
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["owner"] == "bob" && e["summary"].as_str().unwrap().contains("note")),
+        "{events}"
+    );
+    let human = carol.ok(&["history", "edna", "--team"]);
+    assert_no_canary("history --team (human)", &human);
+}
+
+#[test]
+fn when_johnny_leaves_his_replica_freezes_and_his_customers_can_be_adopted() {
+    let (alice, bob, johnny) = (Home::new(), Home::new(), Home::new());
+    johnny.add(&["Kate Customer", "--email", "kate@shop.example"]);
+    johnny.ok(&["fact", "kate", "orders every Friday", "--shared"]);
+    johnny.ok(&[
+        "log",
+        "kate",
+        "weekly order",
+        "-c",
+        "visit",
+        "-d",
+        "2026-11-20",
+        "--shared",
+    ]);
+    johnny.ok(&["fact", "kate", "CANARY-JOHNNY", "--private"]);
+    let a = team_of(&alice, &[(&bob, "bob"), (&johnny, "johnny")]);
+    let b = Daemon::start(&bob, &["--peer", &a.addr]);
+    let j = Daemon::start(&johnny, &["--peer", &a.addr, "--peer", &b.addr]);
+    for home in [&alice, &bob] {
+        assert!(
+            wait_until(60, || team_hits(home, "kate")
+                .contains(&("Kate Customer".into(), "johnny".into()))),
+            "kate never arrived\n{}",
+            j.log()
+        );
+    }
+
+    // Bob and johnny go offline; alice removes johnny.
+    drop(b);
+    drop(j);
+    alice.ok(&["team", "remove", "johnny"]);
+    // Johnny, not told, keeps working.
+    johnny.add(&["Later Larry"]);
+    johnny.ok(&["fact", "kate", "after-removal-fact", "--shared"]);
+    // Bob, who has not heard of the removal, meets johnny and takes his
+    // later edits while alice is away.
+    drop(a);
+    let j = Daemon::start(&johnny, &[]);
+    let b = Daemon::start(&bob, &["--peer", &j.addr]);
+    assert!(
+        wait_until(60, || !team_hits(&bob, "larry").is_empty()),
+        "bob should take johnny's edits before he hears of the removal\n{}",
+        b.log()
+    );
+    drop(j);
+    // Alice comes back; bob hears of the removal from her, and relays what
+    // he has of johnny's: she must take none of it.
+    let a = Daemon::start(&alice, &["--peer", &b.addr]);
+    alice.add(&["Marker Mary"]);
+    assert!(
+        wait_until(60, || {
+            let members = json(&bob.ok(&["team", "members", "--json"]));
+            members
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["name"] == "johnny" && !m["left"].is_null())
+        }),
+        "bob never heard of the removal\n{}",
+        b.log()
+    );
+    assert!(wait_until(60, || !team_hits(&bob, "marker").is_empty()));
+    // Two full rounds of offers between alice and bob (every 10 s).
+    std::thread::sleep(std::time::Duration::from_secs(21));
+    assert!(
+        team_hits(&alice, "larry").is_empty(),
+        "a removed member's later edit reached alice through bob\n{}",
+        a.log()
+    );
+    let kate = alice.ok(&["show", "johnny/kate", "--json"]);
+    assert!(kate.contains("orders every Friday"), "{kate}");
+    assert!(!kate.contains("after-removal-fact"), "{kate}");
+    assert_no_canary("show johnny/kate", &kate);
+
+    // His frozen replica still answers, marked as left.
+    let known = json(&alice.ok(&["who-knows", "kate", "--json"]));
+    let owner = known[0]["known_by"][0]["owner"].as_str().unwrap();
+    assert!(owner.starts_with("johnny (left on 2026-11-28)"), "{known}");
+
+    // Alice adopts Kate, with where she came from on every copy.
+    let adopted = json(&alice.ok(&["adopt", "johnny/kate", "--all", "--json"]));
+    assert_eq!(adopted["created"], true, "{adopted}");
+    assert_eq!(adopted["items"].as_array().unwrap().len(), 2, "{adopted}");
+    let shown = alice.show("kate");
+    assert_eq!(shown["adopted_from"]["member"], "johnny", "{shown}");
+    assert_eq!(shown["adopted_from"]["on"], "2026-11-28", "{shown}");
+    assert!(
+        shown["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["text"] == "orders every Friday"),
+        "{shown}"
+    );
+    let human = alice.ok(&["show", "kate"]);
+    assert!(
+        human.contains("from johnny's ledger, 2026-11-28"),
+        "{human}"
+    );
+    // Adopting again copies nothing twice.
+    let again = json(&alice.ok(&["adopt", "johnny/kate", "--all", "--json"]));
+    assert_eq!(again["created"], false);
+    assert_eq!(again["items"].as_array().unwrap().len(), 0, "{again}");
+
+    // Johnny keeps his whole ledger, and can move on to another team.
+    let his = johnny.ok(&["show", "kate", "--json"]);
+    assert!(his.contains("CANARY-JOHNNY") && his.contains("after-removal-fact"));
+    let r = johnny.run(&["team", "create", "newco"]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("team leave"), "{}", r.stderr);
+    johnny.ok(&["team", "leave"]);
+    assert!(!johnny.path().join("replicas").exists());
+    johnny.ok(&["team", "create", "newco", "--as", "johnny"]);
+    let his = johnny.ok(&["show", "kate", "--json"]);
+    assert!(his.contains("CANARY-JOHNNY") && his.contains("orders every Friday"));
+    drop(a);
+    drop(b);
+}
