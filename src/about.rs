@@ -111,6 +111,9 @@ pub struct Item {
     pub private: bool,
     pub recorded_at: Option<String>,
     pub device: Option<String>,
+    /// Copied with `kith adopt`: "from johnny's ledger, 2026-11-28".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted_from: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -133,6 +136,9 @@ pub struct Interaction {
     pub summary: Option<String>,
     /// True when the summary is kept in the private part.
     pub private: bool,
+    /// Copied with `kith adopt`: "from johnny's ledger, 2026-11-28".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted_from: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -184,6 +190,7 @@ pub fn section(ledger: &mut Ledger, person: &Entity, owner: Owner, part: Part) -
         Item {
             recorded_at: made.map(|e| e.at.clone()),
             device: made.and_then(|e| e.device.clone()),
+            adopted_from: i.adopted_from.as_ref().map(crate::adopt::describe),
             id: i.id,
             text: i.text,
             date: i.date,
@@ -260,6 +267,7 @@ fn interaction(i: view::InteractionView, part: Part) -> Interaction {
         with: i.with,
         summary: if hide { None } else { i.summary },
         private: i.private && !hide,
+        adopted_from: i.adopted_from.as_ref().map(crate::adopt::describe),
     }
 }
 
@@ -612,11 +620,15 @@ fn list<T>(out: &mut Vec<Block>, heading: &str, items: &[T], line: impl Fn(&T) -
 }
 
 fn item_line(text: String, private: bool, i: &Item) -> Vec<Inline> {
-    recorded(
+    let mut line = recorded(
         vec![Inline::Text(text), Inline::Mark(private)],
         i.recorded_at.as_deref(),
         i.device.as_deref(),
-    )
+    );
+    if let Some(from) = &i.adopted_from {
+        line.push(Inline::Em(from.clone()));
+    }
+    line
 }
 
 fn recorded(mut line: Vec<Inline>, at: Option<&str>, device: Option<&str>) -> Vec<Inline> {
@@ -654,7 +666,7 @@ fn interaction_line(i: &Interaction, subject: &str) -> Vec<Inline> {
     if let Some(summary) = &i.summary {
         text.push_str(&format!(": {summary}"));
     }
-    if i.private {
+    let mut line = if i.private {
         vec![
             Inline::Text(text),
             Inline::Mark(true),
@@ -662,7 +674,11 @@ fn interaction_line(i: &Interaction, subject: &str) -> Vec<Inline> {
         ]
     } else {
         vec![Inline::Text(text), Inline::Mark(false)]
+    };
+    if let Some(from) = &i.adopted_from {
+        line.push(Inline::Em(from.clone()));
     }
+    line
 }
 
 fn follow_up_line(f: &FollowUp) -> Vec<Inline> {

@@ -48,6 +48,9 @@ pub struct InteractionView {
     pub with: Vec<String>,
     /// True when the summary is kept in the private part.
     pub private: bool,
+    /// Copied from a teammate's ledger with `kith adopt`: whose, and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted_from: Option<Json>,
 }
 
 #[derive(Debug, Serialize)]
@@ -180,6 +183,7 @@ pub fn interaction_view(index: &Index, e: Entity) -> InteractionView {
         channel: opt(&e, "channel").unwrap_or_default(),
         summary: opt(&e, "summary"),
         private: e.private.contains_key("summary"),
+        adopted_from: e.get("adopted_from").cloned(),
         with,
         id: e.id,
     }

@@ -371,6 +371,12 @@ fn when_johnny_leaves_his_replica_freezes_and_his_customers_can_be_adopted() {
         human.contains("from johnny's ledger, 2026-11-28"),
         "{human}"
     );
+    // The account handed to Kate says where each copied item came from.
+    let account = alice.ok(&["about", "kate"]);
+    assert!(
+        account.matches("from johnny's ledger, 2026-11-28").count() >= 2,
+        "{account}"
+    );
     // Adopting again copies nothing twice.
     let again = json(&alice.ok(&["adopt", "johnny/kate", "--all", "--json"]));
     assert_eq!(again["created"], false);
