@@ -5,7 +5,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use kith::identity::Keys;
 use kith::sync::proto::{JoinRequest, Response};
-use kith::team::{Claim, Statement, TeamDir, Ticket, TicketKind};
+use kith::team::{Claim, Statement, TeamDir, TicketKind};
 
 use super::Env;
 use super::team::{InviteArgs, JoinArgs};
@@ -33,15 +33,7 @@ pub fn run(env: &Env, args: DeviceArgs) -> anyhow::Result<()> {
 }
 
 fn join(env: &Env, args: JoinArgs) -> anyhow::Result<()> {
-    let ticket = Ticket::decode(&args.ticket)?;
-    if ticket.kind != TicketKind::Device {
-        bail!("this ticket invites a teammate: use `kith team join`");
-    }
-    if ticket.expires <= env.now.as_second() {
-        bail!("this ticket expired: ask for a new one");
-    }
-    drop(env.open()?);
-    let keys = Keys::load_or_create(&env.home)?;
+    let (ticket, keys) = super::team::accept_ticket(env, &args.ticket, TicketKind::Device)?;
     let dir = TeamDir::new(&env.home);
     if let Some(team) = dir.roster()?.team_name() {
         bail!("this home is already in team '{team}' as someone else");

@@ -222,16 +222,25 @@ fn run_join(ticket: &Ticket, req: JoinRequest, timeout: Duration) -> anyhow::Res
     Ok(rt.block_on(kith::sync::net::join(ticket, req, timeout))?)
 }
 
-fn join(env: &Env, args: JoinArgs) -> anyhow::Result<()> {
-    let ticket = Ticket::decode(&args.ticket)?;
-    if ticket.kind != TicketKind::Team {
-        bail!("this ticket links a device: use `kith device join`");
+/// Reads a ticket of the kind expected, refusing an expired one, and makes
+/// sure the home and its keys exist before joining with it.
+pub fn accept_ticket(env: &Env, text: &str, kind: TicketKind) -> anyhow::Result<(Ticket, Keys)> {
+    let ticket = Ticket::decode(text)?;
+    if ticket.kind != kind {
+        match kind {
+            TicketKind::Team => bail!("this ticket links a device: use `kith device join`"),
+            TicketKind::Device => bail!("this ticket invites a teammate: use `kith team join`"),
+        }
     }
     if ticket.expires <= env.now.as_second() {
         bail!("this ticket expired: ask for a new one");
     }
     drop(env.open()?);
-    let keys = Keys::load_or_create(&env.home)?;
+    Ok((ticket, Keys::load_or_create(&env.home)?))
+}
+
+fn join(env: &Env, args: JoinArgs) -> anyhow::Result<()> {
+    let (ticket, keys) = accept_ticket(env, &args.ticket, TicketKind::Team)?;
     let dir = TeamDir::new(&env.home);
     refuse_if_in_team(&dir.roster()?, &keys)?;
     let member_name = args.member_name.unwrap_or_else(login_name);
