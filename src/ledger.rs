@@ -419,12 +419,12 @@ impl Ledger {
 }
 
 /// What loading (and perhaps editing) one shard produced, for the index.
-struct ShardOutcome {
-    shard: Shard,
+pub(crate) struct ShardOutcome {
+    pub(crate) shard: Shard,
     /// Every entity of the shard is here: replace all its index rows.
-    whole: bool,
-    entities: Vec<Entity>,
-    report: LoadReport,
+    pub(crate) whole: bool,
+    pub(crate) entities: Vec<Entity>,
+    pub(crate) report: LoadReport,
 }
 
 /// Runs `work` on up to four threads, one shard at a time each, and feeds
@@ -432,7 +432,7 @@ struct ShardOutcome {
 /// bounded by the shards in flight; SQLite is only touched from here. On
 /// the first error no new shard is started and the error is returned once
 /// the threads finish.
-fn pipeline<F>(
+pub(crate) fn pipeline<F>(
     store: &Store,
     index: &mut Index,
     work: Vec<(Shard, Vec<Change>)>,

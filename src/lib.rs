@@ -20,6 +20,7 @@
 pub mod about;
 pub mod adopt;
 pub mod agenda;
+pub mod asof;
 pub mod dupes;
 pub mod error;
 pub mod export;

@@ -495,6 +495,8 @@ pub struct TeamLedgers {
     tz: jiff::tz::TimeZone,
     /// The day answers are for: today, or the day asked about.
     pub today: jiff::civil::Date,
+    /// With `--at` a past day: each ledger as it stood then, own first.
+    as_of: Vec<kith::asof::AsOf>,
 }
 
 impl TeamLedgers {
@@ -502,9 +504,22 @@ impl TeamLedgers {
     pub fn open(env: &Env, at: Option<&str>) -> anyhow::Result<TeamLedgers> {
         let mut team = Self::own(env)?;
         team.replicas = env.replicas()?;
-        if let Some(at) = at {
-            team.today = kith::when::parse_day(at, team.today, kith::when::Lean::Past)
-                .with_context(|| format!("--at {at}"))?;
+        let Some(at) = at else {
+            return Ok(team);
+        };
+        let day = kith::when::parse_day(at, team.today, kith::when::Lean::Past)
+            .with_context(|| format!("--at {at}"))?;
+        // Today or later is simply now.
+        if day >= team.today {
+            return Ok(team);
+        }
+        team.today = day;
+        let moment = kith::asof::end_of_day(day, &team.tz)?;
+        team.as_of.push(kith::asof::index_at(&team.own, moment)?);
+        for r in &team.replicas {
+            let past = kith::asof::index_at(&r.ledger, moment)
+                .with_context(|| format!("{}'s ledger as of {day}", r.owner.name))?;
+            team.as_of.push(past);
         }
         Ok(team)
     }
@@ -523,22 +538,24 @@ impl TeamLedgers {
             replicas: Vec::new(),
             tz: env.tz.clone(),
             today,
+            as_of: Vec::new(),
         })
     }
 
     pub fn sources(&self) -> Vec<kith::knows::Source<'_>> {
+        let index = |i: usize, now| self.as_of.get(i).map_or(now, kith::asof::AsOf::index);
         let mut out = vec![kith::knows::Source {
             owner: self.me.clone(),
             owner_id: self.me_id.clone(),
             mine: true,
-            index: self.own.index(),
+            index: index(0, self.own.index()),
         }];
-        for r in &self.replicas {
+        for (i, r) in self.replicas.iter().enumerate() {
             out.push(kith::knows::Source {
                 owner: r.label(&self.tz),
                 owner_id: Some(r.owner.id.clone()),
                 mine: false,
-                index: r.ledger.index(),
+                index: index(i + 1, r.ledger.index()),
             });
         }
         out
@@ -565,7 +582,7 @@ impl TeamLedgers {
 
     /// The line saying answers are as of a past day, if they are.
     pub fn as_of_note(&self) -> Option<String> {
-        (self.today != self.own.today()).then(|| format!("As of {} (end of day):", self.today))
+        (!self.as_of.is_empty()).then(|| format!("As of {} (end of day):", self.today))
     }
 }
 

@@ -1,6 +1,8 @@
 //! `kith show WHO`: everything about one person or company.
 
+use anyhow::{Context, bail};
 use clap::Args;
+use kith::Ledger;
 use kith::model::Kind;
 use kith::view::{self, CompanyView, Detail, PersonView};
 
@@ -15,6 +17,9 @@ pub struct ShowArgs {
     /// How many interactions to show
     #[arg(long, default_value_t = 10)]
     interactions: usize,
+    /// As the ledger held them at the end of this day: 2026-11-20, yesterday, -30d
+    #[arg(long, allow_hyphen_values = true)]
+    at: Option<String>,
     /// Print as JSON
     #[arg(long)]
     json: bool,
@@ -25,61 +30,85 @@ pub fn run(env: &Env, args: ShowArgs) -> anyhow::Result<()> {
     if let Some((member, who)) = args.who.split_once('/')
         && let Some(replica) = env.replica(member)?
     {
-        let label = replica.label(&env.tz);
-        let owner_id = replica.owner.id.clone();
-        let ledger = &replica.ledger;
-        let entity = ledger.resolve(who, &[Kind::Person, Kind::Company], false)?;
-        let detail = Detail::Full {
-            interactions: args.interactions,
+        let owner = Owner {
+            label: replica.label(&env.tz),
+            name: replica.owner.name.clone(),
+            id: replica.owner.id.clone(),
         };
-        let s = env.style();
-        if entity.kind == Kind::Company {
-            let v = view::company(ledger.index(), &entity, detail)?;
-            if args.json {
-                return super::print_json(&super::with_owner(
-                    &v,
-                    &replica.owner.name,
-                    Some(&owner_id),
-                ));
-            }
-            println!("{}", s.dim(&format!("from {label}'s ledger")));
-            print!("{}", render_company(&v, s));
-        } else {
-            let v = view::person(ledger.index(), &entity, detail)?;
-            if args.json {
-                return super::print_json(&super::with_owner(
-                    &v,
-                    &replica.owner.name,
-                    Some(&owner_id),
-                ));
-            }
-            println!("{}", s.dim(&format!("from {label}'s ledger")));
-            print!("{}", render_person(&v, s));
-        }
-        return Ok(());
+        return show(env, &args, &replica.ledger, who, Some(owner));
     }
     let ledger = env.open()?;
-    let entity = ledger.resolve(&args.who, &[Kind::Person, Kind::Company], false)?;
+    show(env, &args, &ledger, &args.who, None)
+}
+
+/// Whose ledger a teammate's record comes from.
+struct Owner {
+    label: String,
+    name: String,
+    id: String,
+}
+
+fn show(
+    env: &Env,
+    args: &ShowArgs,
+    ledger: &Ledger,
+    who: &str,
+    owner: Option<Owner>,
+) -> anyhow::Result<()> {
+    let kinds = [Kind::Person, Kind::Company];
+    let (entity, past) = match &args.at {
+        None => (ledger.resolve(who, &kinds, false)?, None),
+        Some(at) => {
+            let day = kith::when::parse_day(at, ledger.today(), kith::when::Lean::Past)
+                .with_context(|| format!("--at {at}"))?;
+            let moment = kith::asof::end_of_day(day, ledger.time_zone())?;
+            // Named as they are now (even if removed since), read as they were.
+            let now = match ledger.resolve(who, &kinds, false) {
+                Ok(e) => e,
+                Err(live) => ledger.resolve(who, &kinds, true).map_err(|_| live)?,
+            };
+            let past = kith::asof::index_at(ledger, moment)?;
+            let Some(then) = past.index().entity(&now.id)? else {
+                bail!(
+                    "{} was not in the ledger yet on {day}",
+                    now.str("name").unwrap_or(who)
+                );
+            };
+            (then, Some((day, past)))
+        }
+    };
+    let index = past.as_ref().map_or(ledger.index(), |(_, p)| p.index());
     let detail = Detail::Full {
         interactions: args.interactions,
     };
+    let json = |v: serde_json::Value| match &owner {
+        Some(o) => print_json(&super::with_owner(&v, &o.name, Some(&o.id))),
+        None => print_json(&v),
+    };
     let s = env.style();
-    match entity.kind {
+    let text = match entity.kind {
         Kind::Company => {
-            let v = view::company(ledger.index(), &entity, detail)?;
+            let v = view::company(index, &entity, detail)?;
             if args.json {
-                return print_json(&v);
+                return json(serde_json::to_value(&v)?);
             }
-            print!("{}", render_company(&v, s));
+            render_company(&v, s)
         }
         _ => {
-            let v = view::person(ledger.index(), &entity, detail)?;
+            let v = view::person(index, &entity, detail)?;
             if args.json {
-                return print_json(&v);
+                return json(serde_json::to_value(&v)?);
             }
-            print!("{}", render_person(&v, s));
+            render_person(&v, s)
         }
+    };
+    if let Some(o) = &owner {
+        println!("{}", s.dim(&format!("from {}'s ledger", o.label)));
     }
+    if let Some((day, _)) = &past {
+        println!("{}", s.dim(&format!("as of {day} (end of day)")));
+    }
+    print!("{text}");
     Ok(())
 }
 

@@ -14,6 +14,9 @@ pub struct WhoKnowsArgs {
     /// Show the terms each strength is the sum of
     #[arg(long)]
     explain: bool,
+    /// What the team knew at the end of this day: 2026-11-20, yesterday, -30d
+    #[arg(long, allow_hyphen_values = true)]
+    at: Option<String>,
     /// At most this many people
     #[arg(long, default_value_t = 20)]
     limit: usize,
@@ -23,7 +26,7 @@ pub struct WhoKnowsArgs {
 }
 
 pub fn run(env: &Env, args: WhoKnowsArgs) -> anyhow::Result<()> {
-    let team = super::TeamLedgers::open(env, None)?;
+    let team = super::TeamLedgers::open(env, args.at.as_deref())?;
     let contacts = who_knows(
         &team.sources(),
         &args.query,

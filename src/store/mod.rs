@@ -247,6 +247,25 @@ impl ShardPair {
         }))
     }
 
+    /// Every entity in the shard as it stood at `at` (seconds since the
+    /// epoch): only changes made by then count.
+    pub fn entities_at(&mut self, at: i64) -> Result<Vec<crate::model::Entity>> {
+        let shared = heads_at(self.shared.doc.automerge(), at);
+        let private = heads_at(self.private.doc.automerge(), at);
+        let mut all: BTreeMap<(Kind, Id), crate::model::Entity> = BTreeMap::new();
+        for (kind, id, fields) in self.shared.doc.entities(Some(&shared))? {
+            all.entry((kind, id.clone()))
+                .or_insert_with(|| crate::model::Entity::new(kind, id))
+                .shared = fields;
+        }
+        for (kind, id, fields) in self.private.doc.entities(Some(&private))? {
+            all.entry((kind, id.clone()))
+                .or_insert_with(|| crate::model::Entity::new(kind, id))
+                .private = fields;
+        }
+        Ok(all.into_values().collect())
+    }
+
     /// Every entity in the shard, both parts merged.
     pub fn entities(&self) -> Result<Vec<crate::model::Entity>> {
         let mut all: BTreeMap<(Kind, Id), crate::model::Entity> = BTreeMap::new();
@@ -262,6 +281,26 @@ impl ShardPair {
         }
         Ok(all.into_values().collect())
     }
+}
+
+/// The heads of a document as it stood at `at`: the changes made by then
+/// that no other change made by then depends on. A change stamped later
+/// than one it depends on (a device's clock behind) still counts.
+fn heads_at(doc: &mut AutoCommit, at: i64) -> Vec<automerge::ChangeHash> {
+    let kept: Vec<(automerge::ChangeHash, Vec<automerge::ChangeHash>)> = doc
+        .get_changes_meta(&[])
+        .into_iter()
+        .filter(|m| m.timestamp <= at)
+        .map(|m| (m.hash, m.deps.clone()))
+        .collect();
+    let depended: std::collections::HashSet<automerge::ChangeHash> = kept
+        .iter()
+        .flat_map(|(_, deps)| deps.iter().copied())
+        .collect();
+    kept.into_iter()
+        .map(|(hash, _)| hash)
+        .filter(|h| !depended.contains(h))
+        .collect()
 }
 
 /// The ledger's directory of automerge data.

@@ -3,6 +3,7 @@
 use serde_json::Value as Json;
 
 use super::story;
+use crate::common::Home;
 
 /// The event whose summary is `summary`.
 fn event<'a>(events: &'a Json, summary: &str) -> &'a Json {
@@ -145,4 +146,46 @@ fn history_of_someone_unknown_fails() {
     let s = story();
     let e = s.home.error(&["history", "nobody-at-all"]);
     assert!(e.contains("no one matches"), "{e}");
+}
+
+/// `show --at DATE`: the record as the ledger held it at the end of that
+/// day, read from the automerge history; later changes, items and removals
+/// are not in it.
+#[test]
+fn show_at_a_past_day_reads_the_record_as_it_was() {
+    let home = Home::new();
+    home.ok_at(
+        "2026-11-01T10:00:00Z",
+        &["add", "Edna Miggins", "--title", "Buyer"],
+    );
+    home.ok_at("2026-11-03T10:00:00Z", &["set", "edna", "title", "Owner"]);
+    home.ok_at("2026-11-04T10:00:00Z", &["fact", "edna", "likes humbugs"]);
+    home.ok_at("2026-11-04T11:00:00Z", &["add", "Daisy Miggins"]);
+    home.ok_at("2026-11-04T12:00:00Z", &["link", "daisy", "child", "edna"]);
+    home.ok_at("2026-11-05T10:00:00Z", &["rm", "edna"]);
+
+    let at = |day: &str| home.json(&["show", "edna", "--at", day, "--json"]);
+    let day2 = at("2026-11-02");
+    assert_eq!(day2["title"], "Buyer");
+    assert_eq!(day2["facts"], serde_json::json!([]));
+    assert_eq!(day2["relationships"], serde_json::json!([]));
+    assert_eq!(at("2026-11-03")["title"], "Owner");
+    let day4 = at("2026-11-04");
+    assert_eq!(day4["facts"][0]["text"], "likes humbugs");
+    assert_eq!(day4["relationships"][0]["person"], "Daisy Miggins");
+    assert_eq!(day4["deleted"], false);
+    assert_eq!(at("2026-11-05")["deleted"], true);
+    let human = home.ok(&["show", "edna", "--at", "2026-11-02"]);
+    assert!(
+        human.starts_with("as of 2026-11-02 (end of day)"),
+        "{human}"
+    );
+    assert!(
+        human.contains("Buyer") && !human.contains("humbugs"),
+        "{human}"
+    );
+    let err = home.error(&["show", "edna", "--at", "2026-10-31"]);
+    assert!(err.contains("not in the ledger yet on 2026-10-31"), "{err}");
+    let err = home.error(&["show", "edna", "--at", "someday"]);
+    assert!(err.contains("--at someday"), "{err}");
 }

@@ -159,6 +159,9 @@ fn the_team_answers_who_knows_intro_path_and_who_wants() {
         explained.contains("12 from them, 12 from us"),
         "{explained}"
     );
+    // Nothing of it had been recorded the day before, in any ledger.
+    let before = json(&carol.ok(&["who-knows", "miggins.co.uk", "--at", "yesterday", "--json"]));
+    assert_eq!(before, serde_json::json!([]));
     // A tag in carol's own ledger.
     let tagged = json(&carol.ok(&["who-knows", "#rioja", "--json"]));
     assert_eq!(tagged[0]["name"], "Sam Baker");
@@ -395,4 +398,54 @@ fn when_johnny_leaves_his_replica_freezes_and_his_customers_can_be_adopted() {
     assert!(his.contains("CANARY-JOHNNY") && his.contains("orders every Friday"));
     drop(a);
     drop(b);
+}
+
+/// `--at DATE` answers from the automerge history: what was recorded by the
+/// end of that day, with strengths as they stood then.
+#[test]
+fn who_knows_at_a_past_day_answers_from_history() {
+    let home = Home::new();
+    home.ok_at(
+        "2026-11-01T10:00:00Z",
+        &["add", "Edna Miggins", "--company", "Acme"],
+    );
+    home.ok_at(
+        "2026-11-05T10:00:00Z",
+        &["log", "edna", "visit", "-c", "visit"],
+    );
+    home.ok_at(
+        "2026-11-10T10:00:00Z",
+        &["add", "Bert Stone", "--company", "Acme Ltd"],
+    );
+    home.ok_at(
+        "2026-11-20T10:00:00Z",
+        &["log", "bert", "call", "-c", "call"],
+    );
+    home.ok_at(
+        "2026-11-21T10:00:00Z",
+        &["set", "edna", "company", "Globex"],
+    );
+
+    let now = json(&home.ok(&["who-knows", "acme", "--json"]));
+    assert_eq!(crate::common::names(&now), ["Bert Stone"], "{now}");
+    let then = json(&home.ok(&["who-knows", "acme", "--at", "2026-11-06", "--json"]));
+    assert_eq!(crate::common::names(&then), ["Edna Miggins"], "{then}");
+    assert_eq!(then[0]["known_by"][0]["last_contact"], "2026-11-05");
+    assert_eq!(then[0]["known_by"][0]["interactions"], 1);
+    let later = json(&home.ok(&["who-knows", "acme", "--at", "2026-11-15", "--json"]));
+    assert_eq!(
+        crate::common::names(&later),
+        ["Edna Miggins", "Bert Stone"],
+        "{later}"
+    );
+    // Bert's call on the 20th had not happened yet on the 15th.
+    assert_eq!(later[1]["known_by"][0]["interactions"], 0, "{later}");
+    let human = home.ok(&["who-knows", "acme", "--at", "2026-11-06"]);
+    assert!(
+        human.starts_with("As of 2026-11-06 (end of day):"),
+        "{human}"
+    );
+    let (code, err) = home.fails(&["who-knows", "acme", "--at", "someday"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--at someday"), "{err}");
 }
