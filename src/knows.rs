@@ -104,16 +104,19 @@ fn parse_query(q: &str) -> Result<Query> {
 
 /// People in `index` a query names, as ids.
 fn matching_people(index: &Index, query: &Query) -> Result<Vec<Id>> {
-    let live = "AND id IN (SELECT id FROM people WHERE deleted = 0)";
+    // Joins, not `id IN (SELECT …)`: SQLite would build that list of every
+    // live person again for each query.
+    let tagged =
+        "SELECT t.id FROM tags t JOIN people p ON p.id = t.id WHERE t.tag = ?1 AND p.deleted = 0";
     match query {
-        Query::Tag(tag) => index.ids(&format!("SELECT id FROM tags WHERE tag = ?1 {live}"), [tag]),
+        Query::Tag(tag) => index.ids(tagged, [tag]),
         Query::Email(email) => index.ids(
-            &format!("SELECT id FROM emails WHERE email = ?1 {live}"),
+            "SELECT e.id FROM emails e JOIN people p ON p.id = e.id WHERE e.email = ?1 AND p.deleted = 0",
             [email],
         ),
         Query::Domain(domain) => {
             let mut ids = index.ids(
-                &format!("SELECT id FROM emails WHERE domain = ?1 {live}"),
+                "SELECT e.id FROM emails e JOIN people p ON p.id = e.id WHERE e.domain = ?1 AND p.deleted = 0",
                 [domain],
             )?;
             // People recorded at a company whose domain this is.
@@ -126,10 +129,7 @@ fn matching_people(index: &Index, query: &Query) -> Result<Vec<Id>> {
         }
         Query::Words(words) => {
             let key = name_key(words);
-            let mut ids = index.ids(
-                &format!("SELECT id FROM tags WHERE tag = ?1 {live}"),
-                [words.to_lowercase()],
-            )?;
+            let mut ids = index.ids(tagged, [words.to_lowercase()])?;
             // "acme" finds people at "Acme" and "Acme Ltd", by the index.
             ids.extend(index.ids(
                 "SELECT p.id FROM companies c JOIN people p ON p.company = c.id
@@ -208,7 +208,7 @@ fn same_in(index: &Index, source: usize, r: &Record) -> Result<Vec<Record>> {
     let mut ids: Vec<Id> = Vec::new();
     for email in &r.emails {
         ids.extend(index.ids(
-            "SELECT id FROM emails WHERE email = ?1 AND id IN (SELECT id FROM people WHERE deleted = 0)",
+            "SELECT e.id FROM emails e JOIN people p ON p.id = e.id WHERE e.email = ?1 AND p.deleted = 0",
             [email],
         )?);
     }
