@@ -17,7 +17,7 @@ pub struct ShowArgs {
     /// How many interactions to show
     #[arg(long, default_value_t = 10)]
     interactions: usize,
-    /// As the ledger held them at the end of this day: 2026-11-20, yesterday, -30d
+    /// As the ledger held them at the end of this day: 2026-11-20, yesterday, -30d (today or later: as now)
     #[arg(long, allow_hyphen_values = true)]
     at: Option<String>,
     /// Print as JSON
@@ -61,20 +61,25 @@ fn show(
         Some(at) => {
             let day = kith::when::parse_day(at, ledger.today(), kith::when::Lean::Past)
                 .with_context(|| format!("--at {at}"))?;
-            let moment = kith::asof::end_of_day(day, ledger.time_zone())?;
             // Named as they are now (even if removed since), read as they were.
             let now = match ledger.resolve(who, &kinds, false) {
                 Ok(e) => e,
                 Err(live) => ledger.resolve(who, &kinds, true).map_err(|_| live)?,
             };
-            let past = kith::asof::index_at(ledger, moment)?;
-            let Some(then) = past.index().entity(&now.id)? else {
-                bail!(
-                    "{} was not in the ledger yet on {day}",
-                    now.str("name").unwrap_or(who)
-                );
-            };
-            (then, Some((day, past)))
+            // The end of today or a later day holds everything: that is now.
+            if day >= ledger.today() {
+                (now, None)
+            } else {
+                let moment = kith::asof::end_of_day(day, ledger.time_zone())?;
+                let past = kith::asof::index_around(ledger, moment, &now.id)?;
+                let Some(then) = past.index().entity(&now.id)? else {
+                    bail!(
+                        "{} was not in the ledger yet on {day}",
+                        now.str("name").unwrap_or(who)
+                    );
+                };
+                (then, Some((day, past)))
+            }
         }
     };
     let index = past.as_ref().map_or(ledger.index(), |(_, p)| p.index());
@@ -102,11 +107,11 @@ fn show(
             render_person(&v, s)
         }
     };
-    if let Some(o) = &owner {
-        println!("{}", s.dim(&format!("from {}'s ledger", o.label)));
-    }
     if let Some((day, _)) = &past {
         println!("{}", s.dim(&format!("as of {day} (end of day)")));
+    }
+    if let Some(o) = &owner {
+        println!("{}", s.dim(&format!("from {}'s ledger", o.label)));
     }
     print!("{text}");
     Ok(())

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `kith` binary, one file per area.
 
 mod about;
+mod asof;
 mod contacts;
 mod errors;
 mod find;
