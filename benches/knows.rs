@@ -15,7 +15,8 @@
 //! `--kith PATH` (the binary measured; default the release `kith` cargo
 //! builds for this bench).
 //!
-//! The data (`<out>/team-MxN/`, made once and reused): the generator of
+//! The data (`<out>/team-MxN/`, `-dD` added unless D is 5; made once and
+//! reused, checked against `meta.json`): the generator of
 //! `common` writes `D + 1` distinct ledgers (with the team extras: who got
 //! in touch, relationships, some shared facts and summaries); each is
 //! loaded with `kith import`. The first is the viewer's own home. Of each
@@ -31,12 +32,15 @@
 //! peak RSS through `wait4`; then, in a child of this bench (so this
 //! process's memory stays small for the next spawn's RSS floor), the same
 //! work through the library: reading the roster, `Ledger::open` of the own
-//! ledger and of every replica, and each question alone
-//! (`kith::knows::who_knows`, `intro_paths`, `who_wants`). The queries are
-//! chosen from the data: the company and the email domain known in the most
-//! ledgers, that company's first word (as someone types "Acme"), a tag, the
-//! person whose name is in the most ledgers, and for intro-path someone the
-//! viewer does not know whose relationships teammates recorded.
+//! ledger and of every replica, closing them, and each question alone
+//! (`kith::knows::who_knows`, `intro_paths`, `who_wants`), both as the
+//! first question on freshly opened ledgers (as in a process) and asked
+//! again on open ones. The queries are chosen from the data: the company
+//! and the email domain known in the most ledgers, that company's first
+//! word (as someone types "Acme"), a tag, the person whose name is in the
+//! most ledgers, a name nobody has (the fixed cost), a broad tag, and for
+//! intro-path someone the viewer does not know whose relationships
+//! teammates recorded.
 //!
 //! Results go to stdout and `<target>/kith-bench/knows-results.md`. The
 //! target (who-knows ≤ 50 ms) is reported, not asserted. Nothing here
@@ -62,7 +66,7 @@ use common::*;
 
 /// who-knows must answer within this, end to end.
 const TARGET_MS: f64 = 50.0;
-/// Bumped when the data made changes shape, so old data is not reused.
+/// Bumped when the data changes shape, so older data is made again.
 const DATA_VERSION: u32 = 1;
 const SEED: u64 = 0x6b6e_6f77_7300;
 /// Interactions per person in every ledger.
@@ -73,6 +77,9 @@ const TOPIC: &str = "sailing";
 /// The tag asked about (a few % of people), and a broad one.
 const TAG: &str = BENCH_TAG;
 const BROAD_TAG: &str = COMMON_TAG;
+/// A who-knows query that matches no one in any ledger: what asking costs
+/// before any answer.
+const NOBODY: &str = "Zzyzx Qwv";
 /// How often the in-process child opens every ledger again.
 const OPEN_ROUNDS: usize = 10;
 
@@ -587,6 +594,12 @@ fn choose_cases(viewer: &Path, o: &Opts, meta: &Meta) -> Vec<Case> {
             reach_note(&company_reach, total),
         ),
         who_knows_case(
+            &format!("who-knows \"{NOBODY}\" (no match)"),
+            NOBODY,
+            false,
+            "matches no one: the fixed cost of asking".into(),
+        ),
+        who_knows_case(
             &format!("who-knows \"#{BROAD_TAG}\" (broad tag)"),
             &format!("#{BROAD_TAG}"),
             false,
@@ -851,9 +864,34 @@ fn in_process(viewer: &Path, cases: &Value, runs: usize) {
     for _ in 0..OPEN_ROUNDS {
         let team = Team::open(viewer, &mut steps);
         sources_n = team.sources().len();
+        let files: Vec<PathBuf> = std::iter::once(team.own.home().join("index.sqlite"))
+            .chain(team.replicas.iter().map(|l| l.home().join("index.sqlite")))
+            .collect();
         let t = Instant::now();
         drop(team);
         steps.entry("close").or_default().push(ms(t));
+        // For comparison: the same index files opened read-only with
+        // nothing else, each answering one statement (which parses its
+        // schema): the least 51 separate databases can cost.
+        let t = Instant::now();
+        let conns: Vec<rusqlite::Connection> = files
+            .iter()
+            .map(|f| {
+                let c = rusqlite::Connection::open_with_flags(
+                    f,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .expect("read-only open");
+                c.query_row("SELECT count(*) FROM meta", [], |r| r.get::<_, i64>(0))
+                    .expect("first statement");
+                c
+            })
+            .collect();
+        steps.entry("ro open").or_default().push(ms(t));
+        let t = Instant::now();
+        drop(conns);
+        steps.entry("ro close").or_default().push(ms(t));
     }
     let mut out_cases = Vec::new();
     let mut ignored = BTreeMap::new();
@@ -1183,6 +1221,11 @@ fn render(rep: &Report<'_>) -> String {
             "close",
             "dropping them all (process exit does the same)".into(),
         ),
+        (
+            "ro open",
+            "for comparison, no kith: `rusqlite` read-only open of the same index files + one statement each (parses the schema)".into(),
+        ),
+        ("ro close", "… and closing those".into()),
     ];
     for (key, label) in step_names {
         if let Some(t) = lib.steps.get(key) {
