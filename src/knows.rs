@@ -19,6 +19,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::index::team::{self, TeamIndex};
 use crate::index::{Index, name_key};
 use crate::model::{Entity, Id, Kind};
 use crate::strength::{Direction, Strength, Term, Touch, strength};
@@ -34,6 +35,141 @@ pub struct Source<'a> {
     pub index: &'a Index,
 }
 
+/// Whose ledger an answer part comes from.
+#[derive(Clone, Debug)]
+pub struct Owner {
+    /// "you", or the teammate's name (with "left on DATE" for one removed).
+    pub owner: String,
+    /// The member id; None for the own ledger when not in a team.
+    pub owner_id: Option<String>,
+    /// The own ledger.
+    pub mine: bool,
+}
+
+impl Source<'_> {
+    fn as_owner(&self) -> Owner {
+        Owner {
+            owner: self.owner.clone(),
+            owner_id: self.owner_id.clone(),
+            mine: self.mine,
+        }
+    }
+}
+
+/// Teammates' replicas read through the team index instead of one by one.
+pub struct TeamPart<'a> {
+    pub index: &'a TeamIndex,
+    /// Each replica to answer from: its label and member id.
+    pub owners: Vec<(String, String)>,
+}
+
+/// Every ledger a who-knows question is put to: some opened one by one,
+/// the rest through the team index. `owners[i]` owns records of source `i`.
+struct Asked<'a> {
+    owners: Vec<Owner>,
+    indexes: Vec<Option<&'a Index>>,
+    team: Option<&'a TeamIndex>,
+    /// Team index owner number → source.
+    team_sources: HashMap<i64, usize>,
+}
+
+impl<'a> Asked<'a> {
+    fn new(sources: &[Source<'a>], team: Option<TeamPart<'a>>) -> Asked<'a> {
+        let mut asked = Asked {
+            owners: sources.iter().map(Source::as_owner).collect(),
+            indexes: sources.iter().map(|s| Some(s.index)).collect(),
+            team: None,
+            team_sources: HashMap::new(),
+        };
+        if let Some(team) = team {
+            let numbers: HashMap<String, i64> = team
+                .index
+                .owner_numbers()
+                .into_iter()
+                .map(|(n, m)| (m, n))
+                .collect();
+            for (label, member) in team.owners {
+                if let Some(&n) = numbers.get(&member) {
+                    asked.team_sources.insert(n, asked.owners.len());
+                }
+                asked.owners.push(Owner {
+                    owner: label,
+                    owner_id: Some(member),
+                    mine: false,
+                });
+                asked.indexes.push(None);
+            }
+            asked.team = Some(team.index);
+        }
+        asked
+    }
+
+    /// Every record the query names, in every ledger.
+    fn matching(&self, query: &Query) -> Result<Vec<Record>> {
+        let mut records = Vec::new();
+        for (i, index) in self.indexes.iter().enumerate() {
+            let Some(index) = index else { continue };
+            let mut ids = matching_people(index, query)?;
+            ids.sort();
+            ids.dedup();
+            for id in ids {
+                records.extend(record(index, i, &id)?);
+            }
+        }
+        if let Some(team) = self.team {
+            records.extend(self.placed(team_matching(team, query)?));
+        }
+        Ok(records)
+    }
+
+    /// Records of the same person as `seed`, in every ledger.
+    fn same_as(&self, seed: &Record) -> Result<Vec<Record>> {
+        let mut out = Vec::new();
+        for (i, index) in self.indexes.iter().enumerate() {
+            if let Some(index) = index {
+                out.extend(same_in(index, i, seed)?);
+            }
+        }
+        if let Some(team) = self.team {
+            let found = self.placed(team_same_as(team, seed)?);
+            out.extend(found.into_iter().filter(|r| same_person(seed, r)));
+        }
+        Ok(out)
+    }
+
+    /// Team index rows as records of their sources; rows of replicas not
+    /// asked are left out.
+    fn placed(&self, rows: Vec<(i64, Record)>) -> Vec<Record> {
+        rows.into_iter()
+            .filter_map(|(owner, mut r)| {
+                r.source = *self.team_sources.get(&owner)?;
+                Some(r)
+            })
+            .collect()
+    }
+
+    fn knower(&self, r: &Record, today: Date, explain: bool) -> Result<Knower> {
+        let touches = match (&r.touches, self.indexes[r.source]) {
+            (Some(packed), _) => unpack_touches(packed),
+            (None, Some(index)) => touches(index, &r.id)?,
+            (None, None) => Vec::new(),
+        };
+        let (s, last_channel) = strength_from(touches, today);
+        let owner = &self.owners[r.source];
+        Ok(Knower {
+            owner: owner.owner.clone(),
+            owner_id: owner.owner_id.clone(),
+            mine: owner.mine,
+            person_id: r.id.clone(),
+            strength: s.score,
+            interactions: s.interactions,
+            last_contact: s.last,
+            last_channel,
+            terms: explain.then_some(s.terms),
+        })
+    }
+}
+
 /// A person record in one source.
 #[derive(Clone, Debug)]
 struct Record {
@@ -44,6 +180,9 @@ struct Record {
     company: Option<String>,
     company_key: Option<String>,
     emails: Vec<String>,
+    /// The interactions, packed as the team index keeps them; None when
+    /// they are read from the record's ledger index when needed.
+    touches: Option<String>,
 }
 
 /// A person as the team knows them, with each ledger that knows them.
@@ -162,7 +301,7 @@ fn people_named(index: &Index, key: &str) -> Result<Vec<Id>> {
 fn record(index: &Index, source: usize, id: &Id) -> Result<Option<Record>> {
     let row = index.rows(
         "SELECT p.name, p.name_key, c.name, c.name_key FROM people p
-         LEFT JOIN companies c ON c.id = p.company WHERE p.id = ?1",
+         LEFT JOIN companies c ON c.id = p.company AND c.deleted = 0 WHERE p.id = ?1",
         [id.as_str()],
         |r| {
             Ok((
@@ -188,6 +327,7 @@ fn record(index: &Index, source: usize, id: &Id) -> Result<Option<Record>> {
         company,
         company_key,
         emails,
+        touches: None,
     }))
 }
 
@@ -283,105 +423,227 @@ fn touches(index: &Index, id: &Id) -> Result<Vec<(Touch, String)>> {
         )
         .map(|rows| {
             rows.into_iter()
-                .filter_map(|(at, channel, direction)| {
-                    let date: Date = at.get(..10)?.parse().ok()?;
-                    Some((
-                        Touch {
-                            date,
-                            channel: channel.clone(),
-                            direction: direction.as_deref().and_then(Direction::parse),
-                        },
-                        at,
-                    ))
-                })
+                .filter_map(|(at, channel, direction)| touch(at, channel, direction.as_deref()))
                 .collect()
         })
 }
 
 /// How well the owner of `index` knows one of its people, on `today`.
 pub fn strength_of(index: &Index, id: &Id, today: Date) -> Result<(Strength, Option<String>)> {
-    let touches = touches(index, id)?;
+    Ok(strength_from(touches(index, id)?, today))
+}
+
+/// The strength of these interactions, and the channel of the last one.
+fn strength_from(touches: Vec<(Touch, String)>, today: Date) -> (Strength, Option<String>) {
     let last_channel = touches
         .iter()
         .filter(|(t, _)| t.date <= today)
         .max_by(|a, b| a.1.cmp(&b.1))
         .map(|(t, _)| t.channel.clone());
     let plain: Vec<Touch> = touches.into_iter().map(|(t, _)| t).collect();
-    Ok((strength(&plain, today), last_channel))
+    (strength(&plain, today), last_channel)
 }
 
-fn knower(source: &Source<'_>, r: &Record, today: Date, explain: bool) -> Result<Knower> {
-    let (s, last_channel) = strength_of(source.index, &r.id, today)?;
-    Ok(Knower {
-        owner: source.owner.clone(),
-        owner_id: source.owner_id.clone(),
-        mine: source.mine,
-        person_id: r.id.clone(),
-        strength: s.score,
-        interactions: s.interactions,
-        last_contact: s.last,
-        last_channel,
-        terms: explain.then_some(s.terms),
-    })
+/// A touch from its stored fields: `at` (RFC 3339), channel, direction.
+fn touch(at: String, channel: String, direction: Option<&str>) -> Option<(Touch, String)> {
+    let date: Date = at.get(..10)?.parse().ok()?;
+    Some((
+        Touch {
+            date,
+            channel,
+            direction: direction.and_then(Direction::parse),
+        },
+        at,
+    ))
+}
+
+/// Interactions as the team index packs them.
+fn unpack_touches(packed: &str) -> Vec<(Touch, String)> {
+    packed
+        .split(team::RECORD)
+        .filter_map(|t| {
+            let mut fields = t.split(team::FIELD);
+            let at = fields.next()?.to_string();
+            let channel = fields.next()?.to_string();
+            let direction = fields.next().filter(|d| !d.is_empty());
+            touch(at, channel, direction)
+        })
+        .collect()
+}
+
+/// The columns a team index record is read from, by [`team_record`].
+const TEAM_RECORD: &str =
+    "p.owner, p.id, p.name, p.name_key, p.company, p.company_key, p.emails, p.touches";
+
+fn team_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<(i64, Record)>> {
+    let id: String = r.get(1)?;
+    let Ok(id) = Id::parse(&id) else {
+        return Ok(None);
+    };
+    let emails: String = r.get(6)?;
+    Ok(Some((
+        r.get(0)?,
+        Record {
+            source: 0,
+            id,
+            name: r.get(2)?,
+            name_key: r.get(3)?,
+            company: r.get(4)?,
+            company_key: r.get(5)?,
+            emails: emails
+                .split(team::FIELD)
+                .filter(|e| !e.is_empty())
+                .map(str::to_string)
+                .collect(),
+            touches: Some(r.get(7)?),
+        },
+    )))
+}
+
+fn team_rows<P: rusqlite::Params>(
+    team: &TeamIndex,
+    from: &str,
+    params: P,
+) -> Result<Vec<(i64, Record)>> {
+    let sql = format!("SELECT {TEAM_RECORD} {from}");
+    Ok(team
+        .rows(&sql, params, team_record)?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// Every replica's people a query names, from the team index: the same
+/// rules as [`matching_people`] for one ledger.
+fn team_matching(team: &TeamIndex, query: &Query) -> Result<Vec<(i64, Record)>> {
+    const TAGGED: &str = "FROM tags t JOIN people p ON p.rowid = t.person WHERE t.tag = ?1";
+    let mut rows = match query {
+        Query::Tag(tag) => team_rows(team, TAGGED, [tag])?,
+        Query::Email(email) => team_rows(
+            team,
+            "FROM emails e JOIN people p ON p.rowid = e.person WHERE e.email = ?1",
+            [email],
+        )?,
+        Query::Domain(domain) => {
+            let mut rows = team_rows(
+                team,
+                "FROM emails e JOIN people p ON p.rowid = e.person WHERE e.domain = ?1",
+                [domain],
+            )?;
+            rows.extend(team_rows(
+                team,
+                "FROM people p WHERE p.company_domain = ?1",
+                [domain],
+            )?);
+            rows
+        }
+        Query::Words(words) => {
+            let key = name_key(words);
+            let mut rows = team_rows(team, TAGGED, [words.to_lowercase()])?;
+            rows.extend(team_rows(
+                team,
+                "FROM people p WHERE p.company_key = ?1 OR (p.company_key >= ?2 AND p.company_key < ?3)",
+                params![key, format!("{key} "), format!("{key}!")],
+            )?);
+            if key.chars().count() < 3 {
+                rows.extend(team_rows(
+                    team,
+                    "FROM people p WHERE p.name_key = ?1",
+                    [&key],
+                )?);
+            } else {
+                let phrase = format!("\"{}\"", key.replace('"', "\"\""));
+                rows.extend(team_rows(
+                    team,
+                    "FROM names n JOIN people p ON p.rowid = n.rowid WHERE names MATCH ?1 LIMIT 10000",
+                    [phrase],
+                )?);
+            }
+            rows
+        }
+    };
+    let mut seen = HashSet::new();
+    rows.retain(|(owner, r)| seen.insert((*owner, r.id.clone())));
+    Ok(rows)
+}
+
+/// Team index records sharing an email or the name of `seed`.
+fn team_same_as(team: &TeamIndex, seed: &Record) -> Result<Vec<(i64, Record)>> {
+    let mut rows = Vec::new();
+    for email in &seed.emails {
+        rows.extend(team_rows(
+            team,
+            "FROM emails e JOIN people p ON p.rowid = e.person WHERE e.email = ?1",
+            [email],
+        )?);
+    }
+    rows.extend(team_rows(
+        team,
+        "FROM people p WHERE p.name_key = ?1",
+        [&seed.name_key],
+    )?);
+    let mut seen = HashSet::new();
+    rows.retain(|(owner, r)| seen.insert((*owner, r.id.clone())));
+    Ok(rows)
 }
 
 /// Who on the team knows the people a query names: a company, a person, an
 /// email domain (`acme.com`, `@acme.com`) or a tag (`#wine`, `tag:wine`).
-/// Strongest first; at most `limit` people.
+/// Strongest first; at most `limit` people. `sources` are read one by one;
+/// `team`, if given, holds the other replicas.
 pub fn who_knows(
     sources: &[Source<'_>],
+    team: Option<TeamPart<'_>>,
     query: &str,
     today: Date,
     limit: usize,
     explain: bool,
 ) -> Result<Vec<Contact>> {
     let query = parse_query(query)?;
-    let mut records = Vec::new();
-    for (i, source) in sources.iter().enumerate() {
-        let mut ids = matching_people(source.index, &query)?;
-        ids.sort();
-        ids.dedup();
-        for id in ids {
-            records.extend(record(source.index, i, &id)?);
-        }
-    }
-    let mut contacts = rank(sources, group(records), today, explain)?;
-    contacts.truncate(limit);
+    let asked = Asked::new(sources, team);
+    let records = asked.matching(&query)?;
+    let mut ranked = rank(&asked, group(records), today, explain)?;
+    ranked.truncate(limit);
     // A teammate may know someone the query matched only in another ledger
     // (the company recorded by one of them): complete the people shown.
-    for contact in &mut contacts {
-        complete(sources, contact, today, explain)?;
+    let mut contacts = Vec::with_capacity(ranked.len());
+    for (mut contact, seed) in ranked {
+        complete(&asked, &mut contact, &seed, today, explain)?;
+        contacts.push(contact);
     }
     contacts.sort_by(contact_order);
     Ok(contacts)
 }
 
+/// Contacts strongest first, each with the record it is best known by.
 fn rank(
-    sources: &[Source<'_>],
+    asked: &Asked<'_>,
     groups: Vec<Vec<Record>>,
     today: Date,
     explain: bool,
-) -> Result<Vec<Contact>> {
+) -> Result<Vec<(Contact, Record)>> {
     let mut contacts = Vec::with_capacity(groups.len());
     for records in groups {
         let mut known_by = Vec::new();
         for r in &records {
-            known_by.push(knower(&sources[r.source], r, today, explain)?);
+            known_by.push((asked.knower(r, today, explain)?, r));
         }
+        known_by.sort_by(|a, b| knower_order(&a.0, &b.0));
+        let seed = known_by[0].1.clone();
         let best = records
             .iter()
-            .find(|r| sources[r.source].mine)
+            .find(|r| asked.owners[r.source].mine)
             .unwrap_or(&records[0]);
-        contacts.push(Contact {
-            name: best.name.clone(),
-            company: records.iter().find_map(|r| r.company.clone()),
-            known_by,
-        });
+        contacts.push((
+            Contact {
+                name: best.name.clone(),
+                company: records.iter().find_map(|r| r.company.clone()),
+                known_by: known_by.into_iter().map(|(k, _)| k).collect(),
+            },
+            seed,
+        ));
     }
-    for c in &mut contacts {
-        c.known_by.sort_by(knower_order);
-    }
-    contacts.sort_by(contact_order);
+    contacts.sort_by(|a, b| contact_order(&a.0, &b.0));
     Ok(contacts)
 }
 
@@ -399,30 +661,20 @@ fn contact_order(a: &Contact, b: &Contact) -> std::cmp::Ordering {
 
 /// Adds the ledgers that know `contact` but were not matched by the query.
 fn complete(
-    sources: &[Source<'_>],
+    asked: &Asked<'_>,
     contact: &mut Contact,
+    seed: &Record,
     today: Date,
     explain: bool,
 ) -> Result<()> {
-    let Some(first) = contact.known_by.first() else {
-        return Ok(());
-    };
-    let Some(si) = sources.iter().position(|s| s.owner == first.owner) else {
-        return Ok(());
-    };
-    let Some(seed) = record(sources[si].index, si, &first.person_id)? else {
-        return Ok(());
-    };
     let known: HashSet<(String, Id)> = contact
         .known_by
         .iter()
         .map(|k| (k.owner.clone(), k.person_id.clone()))
         .collect();
-    for (i, source) in sources.iter().enumerate() {
-        for r in same_in(source.index, i, &seed)? {
-            if !known.contains(&(source.owner.clone(), r.id.clone())) {
-                contact.known_by.push(knower(source, &r, today, explain)?);
-            }
+    for r in asked.same_as(seed)? {
+        if !known.contains(&(asked.owners[r.source].owner.clone(), r.id.clone())) {
+            contact.known_by.push(asked.knower(&r, today, explain)?);
         }
     }
     contact.known_by.sort_by(knower_order);
@@ -900,6 +1152,7 @@ mod tests {
             company: company.map(Into::into),
             company_key: company.map(name_key),
             emails: emails.iter().map(|e| e.to_string()).collect(),
+            touches: None,
         }
     }
 

@@ -303,6 +303,7 @@ impl Ledger {
             return Ok(());
         }
         let _lock = self.store.lock()?;
+        self.store.begin_generation()?;
         // A first sync into an empty replica loads like a first import:
         // secondary indexes are built once at the end.
         let bulk = self.index.count("SELECT count(*) FROM entities")? == 0;

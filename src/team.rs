@@ -110,7 +110,7 @@ impl Statement {
 }
 
 /// One member as the roster says.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Member {
     pub id: String,
     pub name: String,
@@ -120,7 +120,7 @@ pub struct Member {
     pub devices: Vec<DeviceInfo>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DeviceInfo {
     pub id: String,
     pub name: String,
@@ -586,6 +586,16 @@ impl TeamDir {
 
     pub fn roster(&self) -> Result<Roster> {
         self.read("roster.json")
+    }
+
+    /// The roster file as stored (empty when there is none).
+    pub fn roster_bytes(&self) -> Result<Vec<u8>> {
+        let path = self.dir.join("roster.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(Error::io(&path, e)),
+        }
     }
 
     pub fn save_roster(&self, roster: &Roster, lock: &TeamLock) -> Result<()> {

@@ -48,6 +48,9 @@ pub fn run_reindex(env: &Env, _args: ReindexArgs) -> anyhow::Result<()> {
     let bar = Progress::new(env.interactive, "indexing");
     ledger.rebuild_index(&|d, t| bar.set(d, t))?;
     bar.finish();
+    // The team index is derived from the replicas' indexes: the next team
+    // question builds it again.
+    kith::index::team::TeamIndex::remove(&env.home);
     println!("index rebuilt");
     Ok(())
 }

@@ -411,15 +411,88 @@ pub struct Replica {
 impl Replica {
     /// "alice", or "alice (left on 2026-11-28)".
     pub fn label(&self, tz: &jiff::tz::TimeZone) -> String {
-        match self.owner.removed {
-            Some(t) => format!(
-                "{} (left on {})",
-                self.owner.name,
-                jiff::Timestamp::from_second(t)
-                    .map(|ts| ts.to_zoned(tz.clone()).date().to_string())
-                    .unwrap_or_default()
-            ),
-            None => self.owner.name.clone(),
+        member_label(&self.owner, tz)
+    }
+}
+
+/// "alice", or "alice (left on 2026-11-28)".
+pub fn member_label(m: &kith::team::Member, tz: &jiff::tz::TimeZone) -> String {
+    match m.removed {
+        Some(t) => format!(
+            "{} (left on {})",
+            m.name,
+            jiff::Timestamp::from_second(t)
+                .map(|ts| ts.to_zoned(tz.clone()).date().to_string())
+                .unwrap_or_default()
+        ),
+        None => m.name.clone(),
+    }
+}
+
+/// The own ledger and the team index: what `who-knows` reads, without
+/// opening every replica (docs/ARCHITECTURE.md, "The team index").
+pub struct TeamIndexed {
+    team: TeamLedgers,
+    index: kith::index::team::TeamIndex,
+    owners: Vec<(String, String)>,
+}
+
+impl TeamIndexed {
+    pub fn open(env: &Env) -> anyhow::Result<TeamIndexed> {
+        let team = TeamLedgers::own(env)?;
+        let path = env.home.join("team.sqlite");
+        let mut index = kith::index::team::TeamIndex::open(&path)?;
+        let members = index.roster_members(&kith::team::TeamDir::new(&env.home))?;
+        let mut held = Vec::new();
+        let mut owners = Vec::new();
+        for m in members {
+            if Some(&m.id) == team.me_id.as_ref() || !kith::sync::replica_exists(&env.home, &m.id) {
+                continue;
+            }
+            held.push((m.id.clone(), kith::sync::replica_home(&env.home, &m.id)?));
+            owners.push((member_label(&m, &env.tz), m.id));
+        }
+        let open = |home: &std::path::Path| {
+            Ledger::open(
+                home,
+                OpenOptions {
+                    now: env.now,
+                    time_zone: env.tz.clone(),
+                    progress: &|_, _| {},
+                },
+            )
+        };
+        let report = index.refresh(&held, &open).with_context(|| {
+            format!("cannot bring the team index {} up to date", path.display())
+        })?;
+        if !report.copied.is_empty() || !report.busy.is_empty() {
+            tracing::info!(
+                copied = report.copied.len(),
+                busy = report.busy.len(),
+                "team index refreshed"
+            );
+        }
+        Ok(TeamIndexed {
+            team,
+            index,
+            owners,
+        })
+    }
+
+    pub fn today(&self) -> jiff::civil::Date {
+        self.team.today
+    }
+
+    /// The own ledger, read on its own.
+    pub fn sources(&self) -> Vec<kith::knows::Source<'_>> {
+        self.team.sources()
+    }
+
+    /// Every replica, read through the team index.
+    pub fn team(&self) -> kith::knows::TeamPart<'_> {
+        kith::knows::TeamPart {
+            index: &self.index,
+            owners: self.owners.clone(),
         }
     }
 }

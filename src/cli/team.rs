@@ -496,6 +496,7 @@ fn leave(env: &Env) -> anyhow::Result<()> {
             Err(e) => return Err(e).with_context(|| format!("cannot remove {}", path.display())),
         }
     }
+    kith::index::team::TeamIndex::remove(&env.home);
     println!("left team '{team}'; your own ledger is unchanged");
     Ok(())
 }

@@ -26,14 +26,33 @@ pub struct WhoKnowsArgs {
 }
 
 pub fn run(env: &Env, args: WhoKnowsArgs) -> anyhow::Result<()> {
-    let team = super::TeamLedgers::open(env, args.at.as_deref())?;
-    let contacts = who_knows(
-        &team.sources(),
-        &args.query,
-        team.today,
-        args.limit,
-        args.explain,
-    )?;
+    let (contacts, note) = match args.at.as_deref() {
+        // The past is derived from each ledger's history, one by one.
+        Some(at) => {
+            let team = super::TeamLedgers::open(env, Some(at))?;
+            let contacts = who_knows(
+                &team.sources(),
+                None,
+                &args.query,
+                team.today,
+                args.limit,
+                args.explain,
+            )?;
+            (contacts, team.as_of_note())
+        }
+        None => {
+            let team = super::TeamIndexed::open(env)?;
+            let contacts = who_knows(
+                &team.sources(),
+                Some(team.team()),
+                &args.query,
+                team.today(),
+                args.limit,
+                args.explain,
+            )?;
+            (contacts, None)
+        }
+    };
     if args.json {
         return print_json(&contacts);
     }
@@ -41,7 +60,7 @@ pub fn run(env: &Env, args: WhoKnowsArgs) -> anyhow::Result<()> {
         eprintln!("no one on the team knows anyone matching '{}'", args.query);
         return Ok(());
     }
-    if let Some(note) = team.as_of_note() {
+    if let Some(note) = note {
         println!("{note}");
     }
     for c in &contacts {

@@ -10,6 +10,7 @@
 //! compares with the disk.
 
 pub mod search;
+pub mod team;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -190,6 +191,10 @@ impl Index {
         }
         index.fresh = index.meta("built")?.as_deref() == Some("yes");
         Ok(index)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     fn err(&self, source: rusqlite::Error) -> Error {

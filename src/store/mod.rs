@@ -15,7 +15,7 @@ pub mod doc;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -718,7 +718,24 @@ impl Store {
 
     /// What [`Store::touch_generation`] last wrote.
     pub fn generation(&self) -> Vec<u8> {
-        fs::read(self.root.join("generation")).unwrap_or_default()
+        read_generation(&self.root)
+    }
+
+    /// Replaces the generation, durably, before a write changes anything:
+    /// a cache of this ledger recorded against the old generation (the
+    /// team index) is then never taken as current, even if the write dies
+    /// before its end. Call with the write lock held.
+    pub fn begin_generation(&self) -> Result<()> {
+        let path = self.root.join("generation");
+        let existed = path.exists();
+        let mut file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        file.write_all(&rand::random::<u64>().to_le_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io(&path, e))?;
+        if !existed {
+            chunk::sync_dir(&self.root)?;
+        }
+        Ok(())
     }
 
     /// Loads a shard's shared part from raw automerge bytes; used by import
@@ -759,6 +776,11 @@ impl Store {
         }
         Ok(n)
     }
+}
+
+/// What a store at `root` holds as its generation (empty if none).
+pub fn read_generation(root: &Path) -> Vec<u8> {
+    fs::read(root.join("generation")).unwrap_or_default()
 }
 
 fn list_chunks(dir: &Path) -> Result<Vec<(String, ChunkKind)>> {

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use automerge::sync::{Message, State as SyncState, SyncDoc};
 use automerge::{AutoCommit, ChangeHash};
@@ -23,6 +24,7 @@ use sha2::Digest;
 use super::proto::{BATCH_BYTES, JoinRequest, LedgerDigest, LedgerRef, PartKind, Proof, Response};
 use crate::error::{Error, Result};
 use crate::identity::{self, Keys};
+use crate::index::team::TeamIndex;
 use crate::model::Shard;
 use crate::store::{LoadReport, Private, Shared, Store, chunk};
 use crate::team::{Claim, Invite, Roster, Statement, TeamDir, TicketKind};
@@ -105,6 +107,10 @@ pub struct Engine {
     clock: fn() -> i64,
     inner: Mutex<Inner>,
     ledgers: Mutex<HashMap<String, Ledger>>,
+    /// A replica changed since the team index was last brought up to date.
+    team_index_stale: AtomicBool,
+    /// The team index is being brought up to date (by one thread at a time).
+    team_index_busy: AtomicBool,
 }
 
 impl Engine {
@@ -124,6 +130,9 @@ impl Engine {
                 heads,
                 ..Inner::default()
             }),
+            // Replicas may have changed while no daemon ran.
+            team_index_stale: AtomicBool::new(true),
+            team_index_busy: AtomicBool::new(false),
             ledgers: Mutex::new(HashMap::new()),
         })
     }
@@ -748,6 +757,9 @@ impl Engine {
                 })
                 .collect();
             self.with_ledger(&home, |l| l.absorb(batch))?;
+            if owner != me {
+                self.team_index_stale.store(true, Ordering::SeqCst);
+            }
             for a in &items {
                 n += 1;
                 let mut inner = self.inner();
@@ -760,6 +772,61 @@ impl Engine {
             }
         }
         Ok(n)
+    }
+
+    /// Whether the team index has replica changes to take in.
+    pub fn team_index_stale(&self) -> bool {
+        self.team_index_stale.load(Ordering::SeqCst)
+    }
+
+    /// Copies every replica that changed into the team index, so team
+    /// questions asked next find it current and answer at once. Slow (a
+    /// replica of 5,000 people takes a fraction of a second): run it off
+    /// the network loop. Does nothing while another call is at it.
+    pub fn refresh_team_index(&self) -> Result<()> {
+        if self.team_index_busy.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.team_index_stale.store(false, Ordering::SeqCst);
+        let result = self.refresh_team_index_now();
+        if result.is_err() {
+            self.team_index_stale.store(true, Ordering::SeqCst);
+        }
+        self.team_index_busy.store(false, Ordering::SeqCst);
+        result
+    }
+
+    fn refresh_team_index_now(&self) -> Result<()> {
+        let me = self.me();
+        let mut held = Vec::new();
+        for m in self.view().members {
+            if m.id != me && replica_exists(&self.home, &m.id) {
+                held.push((m.id.clone(), replica_home(&self.home, &m.id)?));
+            }
+        }
+        let mut index = TeamIndex::open(&self.home.join("team.sqlite"))?;
+        let open = |home: &Path| {
+            Ledger::open(
+                home,
+                OpenOptions {
+                    now: jiff::Timestamp::from_second(self.now())
+                        .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                    time_zone: jiff::tz::TimeZone::UTC,
+                    progress: &|_, _| {},
+                },
+            )
+        };
+        let report = index.refresh(&held, &open)?;
+        if !report.busy.is_empty() {
+            // A replica was being written: take it in again next time.
+            self.team_index_stale.store(true, Ordering::SeqCst);
+        }
+        tracing::debug!(
+            copied = report.copied.len(),
+            busy = report.busy.len(),
+            "team index refreshed"
+        );
+        Ok(())
     }
 
     fn with_ledger<T>(&self, home: &Path, f: impl FnOnce(&mut Ledger) -> Result<T>) -> Result<T> {

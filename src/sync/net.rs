@@ -728,6 +728,14 @@ impl Node {
         if let Err(e) = self.ctx.engine.flush_states() {
             tracing::warn!("saving sync state: {e}");
         }
+        if self.ctx.engine.team_index_stale() {
+            let engine = self.ctx.engine.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = engine.refresh_team_index() {
+                    tracing::warn!("bringing the team index up to date: {e}");
+                }
+            });
+        }
         if self.book_dirty {
             self.save_book();
         }

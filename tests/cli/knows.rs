@@ -184,6 +184,17 @@ fn the_team_answers_who_knows_intro_path_and_who_wants() {
         }),
         "bob's new visits did not make him the strongest link"
     );
+    // The team index replicas are read through is derived: damaged, it is
+    // rebuilt and answers the same; and it agrees with reading every
+    // replica on its own (as `--at` today does).
+    let through_index = carol.ok(&["who-knows", "edna", "--json"]);
+    let one_by_one = carol.ok(&["who-knows", "edna", "--at", "2026-11-28", "--json"]);
+    assert_eq!(json(&through_index), json(&one_by_one));
+    std::fs::write(carol.path().join("team.sqlite"), vec![0x5a_u8; 8192]).unwrap();
+    assert_eq!(
+        json(&carol.ok(&["who-knows", "edna", "--json"])),
+        json(&through_index)
+    );
 
     // The warm way to Daisy: through alice, who knows her mother well,
     // using the relationship bob recorded.

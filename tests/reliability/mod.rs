@@ -7,6 +7,7 @@ mod crash;
 mod disk_full;
 mod hostile_input;
 mod merge;
+mod team_index;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

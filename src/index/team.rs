@@ -1,0 +1,435 @@
+//! The team index: one SQLite file (`team.sqlite` in the home) holding, for
+//! every teammate's replica, what team questions read about each person:
+//! name, company, emails, tags and the shared when/channel/direction of
+//! each interaction. Opening fifty replica indexes costs more than the
+//! whole answer may take; one file with every replica's rows answers
+//! `who-knows` in one query.
+//!
+//! Like the ledger index it is derived and disposable: deleting it only
+//! costs a rebuild. Freshness: each replica's store keeps a generation
+//! file that every write to the replica replaces, durably, before it
+//! changes anything (`Store::begin_generation`). The team index records,
+//! per replica, the generation its rows were copied at, and only while
+//! holding that replica's write lock, so no write is half done. A reader
+//! that finds a different generation copies that replica again. A write
+//! that dies half-way has already replaced the generation, so its replica
+//! is copied again once its own index is repaired.
+//!
+//! The verified roster is cached here too, keyed by a hash of the roster
+//! file: checking every signature again on each question costs more than
+//! the question.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+
+/// Bump when the schema or what is copied changes: the file is rebuilt.
+/// The ledger index's version is part of it, since rows are copied from
+/// those indexes.
+const SCHEMA_VERSION: &str = "1";
+
+const SCHEMA: &str = "
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE owners(owner INTEGER PRIMARY KEY, member TEXT NOT NULL UNIQUE, generation BLOB NOT NULL);
+CREATE TABLE people(owner INTEGER NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL, company TEXT, company_key TEXT, company_domain TEXT, emails TEXT NOT NULL, touches TEXT NOT NULL);
+CREATE INDEX people_owner ON people(owner, id);
+CREATE INDEX people_name ON people(name_key);
+CREATE INDEX people_company ON people(company_key);
+CREATE INDEX people_domain ON people(company_domain);
+CREATE TABLE emails(email TEXT NOT NULL, domain TEXT NOT NULL, person INTEGER NOT NULL);
+CREATE INDEX emails_email ON emails(email);
+CREATE INDEX emails_domain ON emails(domain);
+CREATE INDEX emails_person ON emails(person);
+CREATE TABLE tags(tag TEXT NOT NULL, person INTEGER NOT NULL);
+CREATE INDEX tags_tag ON tags(tag);
+CREATE INDEX tags_person ON tags(person);
+CREATE VIRTUAL TABLE names USING fts5(text, content='', contentless_delete=1, tokenize='trigram remove_diacritics 1');
+";
+
+/// Separates fields, and records, in the packed columns (`emails`,
+/// `touches`): control characters no field holds.
+pub const FIELD: char = '\u{1f}';
+pub const RECORD: char = '\u{1e}';
+
+/// Copies one replica's rows from its index, attached as `r`.
+const COPY: &str = "
+INSERT INTO people(owner, id, name, name_key, company, company_key, company_domain, emails, touches)
+SELECT ?1, p.id, p.name, p.name_key, c.name, c.name_key, lower(c.domain),
+  coalesce((SELECT group_concat(email, char(31)) FROM
+     (SELECT email FROM r.emails WHERE id = p.id ORDER BY email)), ''),
+  coalesce((SELECT group_concat(at || char(31) || channel || char(31) || coalesce(direction, ''), char(30))
+     FROM r.involved WHERE person = p.id), '')
+FROM r.people p LEFT JOIN r.companies c ON c.id = p.company AND c.deleted = 0
+WHERE p.deleted = 0;
+INSERT INTO emails(email, domain, person)
+  SELECT e.email, e.domain, t.rowid FROM r.emails e JOIN people t ON t.owner = ?1 AND t.id = e.id;
+INSERT INTO tags(tag, person)
+  SELECT g.tag, t.rowid FROM r.tags g JOIN people t ON t.owner = ?1 AND t.id = g.id;
+";
+
+/// What one refresh did.
+#[derive(Debug, Default)]
+pub struct Refresh {
+    /// Replicas copied again (changed since the last copy, or new).
+    pub copied: Vec<String>,
+    /// Replicas being written right now: copied as they stood, and copied
+    /// again next time.
+    pub busy: Vec<String>,
+}
+
+pub struct TeamIndex {
+    conn: Connection,
+    path: PathBuf,
+    owners: HashMap<String, (i64, Vec<u8>)>,
+}
+
+impl TeamIndex {
+    /// Opens `path`, creating it (empty) if it is missing, damaged or of
+    /// another schema.
+    pub fn open(path: &Path) -> Result<TeamIndex> {
+        match Self::try_open(path) {
+            Err(err) if super::is_damage(&err) => {
+                tracing::warn!(error = %err, "team index damaged; rebuilding");
+                remove_files(path);
+                Self::try_open(path)
+            }
+            other => other,
+        }
+    }
+
+    /// Deletes the team index of a home, if there is one: it is rebuilt
+    /// when next needed.
+    pub fn remove(home: &Path) {
+        remove_files(&home.join("team.sqlite"));
+    }
+
+    fn try_open(path: &Path) -> Result<TeamIndex> {
+        let wrap = |source| Error::Index {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(wrap)?;
+        let mut index = TeamIndex {
+            conn,
+            path: path.to_path_buf(),
+            owners: HashMap::new(),
+        };
+        if index.version()?.as_deref() != Some(&version()) {
+            index.reset()?;
+        }
+        index.owners = index
+            .rows("SELECT member, owner, generation FROM owners", [], |r| {
+                Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
+            })?
+            .into_iter()
+            .collect();
+        Ok(index)
+    }
+
+    fn err(&self, source: rusqlite::Error) -> Error {
+        Error::Index {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn version(&self) -> Result<Option<String>> {
+        let found = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional();
+        match found {
+            Ok(v) => Ok(v),
+            // No meta table: a new file.
+            Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.contains("no such table") => {
+                Ok(None)
+            }
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// Starts the file again with the current schema. Re-checked inside the
+    /// write transaction: another process may have just done it.
+    fn reset(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            .map_err(|e| self.err(e))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate);
+        let tx = tx.map_err(|e| Error::Index {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        let current: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .unwrap_or(None);
+        if current.as_deref() != Some(&version()) {
+            let tables: Vec<String> = {
+                let mut stmt = tx
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'names_%'")
+                    .map_err(|e| Error::Index { path: self.path.clone(), source: e })?;
+                stmt.query_map([], |r| r.get(0))
+                    .and_then(|rows| rows.collect())
+                    .map_err(|e| Error::Index {
+                        path: self.path.clone(),
+                        source: e,
+                    })?
+            };
+            let mut sql = String::new();
+            for t in tables {
+                sql.push_str(&format!("DROP TABLE IF EXISTS \"{t}\";"));
+            }
+            sql.push_str(SCHEMA);
+            tx.execute_batch(&sql)
+                .and_then(|()| {
+                    tx.execute(
+                        "INSERT INTO meta(key, value) VALUES('schema', ?1)",
+                        [version()],
+                    )
+                })
+                .map_err(|e| Error::Index {
+                    path: self.path.clone(),
+                    source: e,
+                })?;
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Brings every replica's rows up to date and drops the rows of
+    /// replicas no longer held. `replicas` are (member id, replica home);
+    /// `open` opens a replica's ledger, repairing its index if a writer
+    /// died.
+    pub fn refresh(
+        &mut self,
+        replicas: &[(String, PathBuf)],
+        open: &dyn Fn(&Path) -> Result<Ledger>,
+    ) -> Result<Refresh> {
+        let mut report = Refresh::default();
+        let held: Vec<&str> = replicas.iter().map(|(m, _)| m.as_str()).collect();
+        let gone: Vec<String> = self
+            .owners
+            .keys()
+            .filter(|m| !held.contains(&m.as_str()))
+            .cloned()
+            .collect();
+        for member in gone {
+            self.forget(&member)?;
+        }
+        for (member, home) in replicas {
+            let now = crate::store::read_generation(&home.join("ledger"));
+            if !now.is_empty()
+                && self
+                    .owners
+                    .get(member)
+                    .is_some_and(|(_, seen)| *seen == now)
+            {
+                continue;
+            }
+            let ledger = open(home)?;
+            if self.copy(member, &ledger)? {
+                report.copied.push(member.clone());
+            } else {
+                report.busy.push(member.clone());
+            }
+        }
+        Ok(report)
+    }
+
+    /// Copies one replica's rows again. True when the copy is known
+    /// current (the replica's write lock was free); false when a writer
+    /// held it, and the copy is to be made again next time.
+    pub fn copy(&mut self, member: &str, ledger: &Ledger) -> Result<bool> {
+        let lock = ledger.store().try_lock()?;
+        let generation = match &lock {
+            Some(_) => {
+                let mut now = crate::store::read_generation(ledger.store().root());
+                if now.is_empty() {
+                    // Written before kith kept generations: start one, as a
+                    // writer would, so this copy can be known current.
+                    ledger.store().begin_generation()?;
+                    now = crate::store::read_generation(ledger.store().root());
+                }
+                now
+            }
+            None => Vec::new(),
+        };
+        let source = ledger.index().path().to_string_lossy().into_owned();
+        self.conn
+            .execute("ATTACH DATABASE ?1 AS r", [&source])
+            .map_err(|e| self.err(e))?;
+        let copied = self.copy_attached(member, &generation);
+        let detached = self
+            .conn
+            .execute_batch("DETACH DATABASE r")
+            .map_err(|e| self.err(e));
+        drop(lock);
+        let owner = copied?;
+        detached?;
+        self.owners
+            .insert(member.to_string(), (owner, generation.clone()));
+        Ok(!generation.is_empty())
+    }
+
+    fn copy_attached(&mut self, member: &str, generation: &[u8]) -> Result<i64> {
+        let path = self.path.clone();
+        let wrap = |source| Error::Index {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(wrap)?;
+        tx.execute(
+            "INSERT INTO owners(member, generation) VALUES(?1, ?2)
+             ON CONFLICT(member) DO UPDATE SET generation = ?2",
+            params![member, generation],
+        )
+        .map_err(wrap)?;
+        let owner: i64 = tx
+            .query_row(
+                "SELECT owner FROM owners WHERE member = ?1",
+                [member],
+                |r| r.get(0),
+            )
+            .map_err(wrap)?;
+        clear_owner(&tx, owner).map_err(wrap)?;
+        for statement in COPY.split(';').filter(|s| !s.trim().is_empty()) {
+            tx.execute(statement, [owner]).map_err(wrap)?;
+        }
+        tx.execute(
+            "INSERT INTO names(rowid, text) SELECT rowid, lower(name) FROM people WHERE owner = ?1",
+            [owner],
+        )
+        .map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+        Ok(owner)
+    }
+
+    /// Drops a replica's rows (a member no longer held here).
+    fn forget(&mut self, member: &str) -> Result<()> {
+        let Some((owner, _)) = self.owners.remove(member) else {
+            return Ok(());
+        };
+        let path = self.path.clone();
+        let wrap = |source| Error::Index {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(wrap)?;
+        clear_owner(&tx, owner).map_err(wrap)?;
+        tx.execute("DELETE FROM owners WHERE owner = ?1", [owner])
+            .map_err(wrap)?;
+        tx.commit().map_err(wrap)
+    }
+
+    /// Owner number → member id, for reading many rows.
+    pub fn owner_numbers(&self) -> HashMap<i64, String> {
+        self.owners
+            .iter()
+            .map(|(m, (o, _))| (*o, m.clone()))
+            .collect()
+    }
+
+    /// Rows of a query, each read by `read`.
+    pub fn rows<T, P, F>(&self, sql: &str, params: P, read: F) -> Result<Vec<T>>
+    where
+        P: rusqlite::Params,
+        F: FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params, read)
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// The team's members as the roster says, its signatures checked once
+    /// per roster version.
+    pub fn roster_members(&self, dir: &crate::team::TeamDir) -> Result<Vec<crate::team::Member>> {
+        let bytes = dir.roster_bytes()?;
+        if let Some(members) = self
+            .cached("members", &bytes)
+            .and_then(|json| serde_json::from_str(&json).ok())
+        {
+            return Ok(members);
+        }
+        let members = dir.roster()?.members();
+        if let Ok(json) = serde_json::to_string(&members) {
+            self.cache("members", &bytes, &json);
+        }
+        Ok(members)
+    }
+
+    /// A value cached under `key` for input hashing to `hash`.
+    pub fn cached(&self, key: &str, input: &[u8]) -> Option<String> {
+        let want = hash(input);
+        self.conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [format!("cache:{key}")],
+                |r| r.get::<_, String>(0),
+            )
+            .ok()
+            .and_then(|v| v.strip_prefix(&format!("{want}:")).map(str::to_string))
+    }
+
+    /// Keeps `value`, computed from `input`, under `key`. Best effort: a
+    /// cache that cannot be written is only slower next time.
+    pub fn cache(&self, key: &str, input: &[u8], value: &str) {
+        let stored = format!("{}:{value}", hash(input));
+        if let Err(e) = self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+            params![format!("cache:{key}"), stored],
+        ) {
+            tracing::debug!(error = %e, "could not cache {key}");
+        }
+    }
+}
+
+fn clear_owner(tx: &rusqlite::Transaction<'_>, owner: i64) -> rusqlite::Result<()> {
+    for sql in [
+        "DELETE FROM names WHERE rowid IN (SELECT rowid FROM people WHERE owner = ?1)",
+        "DELETE FROM emails WHERE person IN (SELECT rowid FROM people WHERE owner = ?1)",
+        "DELETE FROM tags WHERE person IN (SELECT rowid FROM people WHERE owner = ?1)",
+        "DELETE FROM people WHERE owner = ?1",
+    ] {
+        tx.execute(sql, [owner])?;
+    }
+    Ok(())
+}
+
+fn version() -> String {
+    format!("{SCHEMA_VERSION}/{}", super::SCHEMA_VERSION)
+}
+
+fn hash(input: &[u8]) -> String {
+    Sha256::digest(input)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn remove_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
