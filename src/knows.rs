@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::index::team::{self, TeamIndex};
 use crate::index::{Index, name_key};
 use crate::model::{Entity, Id, Kind};
-use crate::strength::{Direction, Strength, Term, Touch, strength};
+use crate::strength::{Strength, Term, Touch, strength};
 
 /// One ledger to answer from.
 pub struct Source<'a> {
@@ -148,13 +148,39 @@ impl<'a> Asked<'a> {
             .collect()
     }
 
+    /// The strength of one record: what contacts are ranked by.
+    fn score(&self, r: &Record, today: Date) -> Result<u8> {
+        Ok(self.strength(r, today, false)?.0.score)
+    }
+
+    /// A record's strength and last channel. A team record's stored
+    /// summary answers for any day from its last interaction on; only a
+    /// record with later interactions (dated ahead) needs them read.
+    fn strength(
+        &self,
+        r: &Record,
+        today: Date,
+        explain: bool,
+    ) -> Result<(Strength, Option<String>)> {
+        if let Some(row) = &r.team_row {
+            match row.summary.as_deref().map(crate::strength::Summary::decode) {
+                Some(Some(summary)) if summary.covers(today) => {
+                    let s = if explain {
+                        summary.score(today)
+                    } else {
+                        summary.score_only(today)
+                    };
+                    return Ok((s, row.last_channel.clone()));
+                }
+                None if row.interactions == 0 => return Ok((strength(&[], today), None)),
+                _ => {}
+            }
+        }
+        Ok(strength_from(self.touches(r)?, today))
+    }
+
     fn knower(&self, r: &Record, today: Date, explain: bool) -> Result<Knower> {
-        let touches = match (&r.touches, self.indexes[r.source]) {
-            (Some(packed), _) => unpack_touches(packed),
-            (None, Some(index)) => touches(index, &r.id)?,
-            (None, None) => Vec::new(),
-        };
-        let (s, last_channel) = strength_from(touches, today);
+        let (s, last_channel) = self.strength(r, today, explain)?;
         let owner = &self.owners[r.source];
         Ok(Knower {
             owner: owner.owner.clone(),
@@ -166,6 +192,23 @@ impl<'a> Asked<'a> {
             last_contact: s.last,
             last_channel,
             terms: explain.then_some(s.terms),
+        })
+    }
+
+    /// Every interaction of a record, from its ledger's index or the team index.
+    fn touches(&self, r: &Record) -> Result<Vec<(Touch, String)>> {
+        Ok(match (&r.team_row, self.indexes[r.source], self.team) {
+            (Some(row), _, Some(team)) => team
+                .rows(
+                    "SELECT packed FROM touches WHERE person = ?1",
+                    [row.rowid],
+                    |r| r.get::<_, String>(0),
+                )?
+                .first()
+                .map(|packed| team::unpack_touches(packed))
+                .unwrap_or_default(),
+            (None, Some(index), _) => touches(index, &r.id)?,
+            _ => Vec::new(),
         })
     }
 }
@@ -180,9 +223,18 @@ struct Record {
     company: Option<String>,
     company_key: Option<String>,
     emails: Vec<String>,
-    /// The interactions, packed as the team index keeps them; None when
-    /// they are read from the record's ledger index when needed.
-    touches: Option<String>,
+    /// In the team index: the row, with the interactions summed up (read
+    /// in full only when the summary cannot answer).
+    team_row: Option<TeamRow>,
+}
+
+#[derive(Clone, Debug)]
+struct TeamRow {
+    rowid: i64,
+    interactions: usize,
+    /// All interactions summed up, encoded (None when there are none).
+    summary: Option<Vec<u8>>,
+    last_channel: Option<String>,
 }
 
 /// A person as the team knows them, with each ledger that knows them.
@@ -327,7 +379,7 @@ fn record(index: &Index, source: usize, id: &Id) -> Result<Option<Record>> {
         company,
         company_key,
         emails,
-        touches: None,
+        team_row: None,
     }))
 }
 
@@ -379,23 +431,29 @@ fn group(records: Vec<Record>) -> Vec<Vec<Record>> {
         }
         i
     }
-    // Index by email and by name, so grouping stays near-linear.
-    let mut by_key: HashMap<String, usize> = HashMap::new();
-    for (i, r) in records.iter().enumerate() {
-        let keys = r
-            .emails
-            .iter()
-            .map(|e| format!("e:{e}"))
-            .chain(std::iter::once(format!("n:{}", r.name_key)));
-        for key in keys {
-            match by_key.get(&key) {
-                Some(&j) if key.starts_with("e:") || same_person(&records[j], r) => {
-                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
-                    parent[a] = b;
+    // Index by email and by name, so grouping stays near-linear. The first
+    // record with a name stands for it.
+    {
+        let mut by_email: HashMap<&str, usize> = HashMap::new();
+        let mut by_name: HashMap<&str, usize> = HashMap::new();
+        let join = |parent: &mut Vec<usize>, i: usize, j: usize| {
+            let (a, b) = (root(parent, i), root(parent, j));
+            parent[a] = b;
+        };
+        for (i, r) in records.iter().enumerate() {
+            for e in &r.emails {
+                match by_email.get(e.as_str()) {
+                    Some(&j) => join(&mut parent, i, j),
+                    None => {
+                        by_email.insert(e, i);
+                    }
                 }
+            }
+            match by_name.get(r.name_key.as_str()) {
+                Some(&j) if same_person(&records[j], r) => join(&mut parent, i, j),
                 Some(_) => {}
                 None => {
-                    by_key.insert(key, i);
+                    by_name.insert(&r.name_key, i);
                 }
             }
         }
@@ -423,7 +481,9 @@ fn touches(index: &Index, id: &Id) -> Result<Vec<(Touch, String)>> {
         )
         .map(|rows| {
             rows.into_iter()
-                .filter_map(|(at, channel, direction)| touch(at, channel, direction.as_deref()))
+                .filter_map(|(at, channel, direction)| {
+                    Touch::stored(at, channel, direction.as_deref())
+                })
                 .collect()
         })
 }
@@ -435,53 +495,26 @@ pub fn strength_of(index: &Index, id: &Id, today: Date) -> Result<(Strength, Opt
 
 /// The strength of these interactions, and the channel of the last one.
 fn strength_from(touches: Vec<(Touch, String)>, today: Date) -> (Strength, Option<String>) {
-    let last_channel = touches
-        .iter()
-        .filter(|(t, _)| t.date <= today)
-        .max_by(|a, b| a.1.cmp(&b.1))
-        .map(|(t, _)| t.channel.clone());
+    let last_channel = crate::strength::last_channel(&touches, today);
     let plain: Vec<Touch> = touches.into_iter().map(|(t, _)| t).collect();
     (strength(&plain, today), last_channel)
 }
 
-/// A touch from its stored fields: `at` (RFC 3339), channel, direction.
-fn touch(at: String, channel: String, direction: Option<&str>) -> Option<(Touch, String)> {
-    let date: Date = at.get(..10)?.parse().ok()?;
-    Some((
-        Touch {
-            date,
-            channel,
-            direction: direction.and_then(Direction::parse),
-        },
-        at,
-    ))
-}
-
-/// Interactions as the team index packs them.
-fn unpack_touches(packed: &str) -> Vec<(Touch, String)> {
-    packed
-        .split(team::RECORD)
-        .filter_map(|t| {
-            let mut fields = t.split(team::FIELD);
-            let at = fields.next()?.to_string();
-            let channel = fields.next()?.to_string();
-            let direction = fields.next().filter(|d| !d.is_empty());
-            touch(at, channel, direction)
-        })
-        .collect()
-}
-
 /// The columns a team index record is read from, by [`team_record`].
-const TEAM_RECORD: &str =
-    "p.owner, p.id, p.name, p.name_key, p.company, p.company_key, p.emails, p.touches";
+const TEAM_RECORD: &str = "p.owner, p.id, p.name, p.name_key, p.company, p.company_key, p.emails, \
+     p.person, p.interactions, p.summary, p.last_channel";
 
-fn team_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<(i64, Record)>> {
-    let id: String = r.get(1)?;
-    let Ok(id) = Id::parse(&id) else {
-        return Ok(None);
-    };
+fn team_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Record)> {
+    // Ids in an index were checked when written.
+    let id = Id::trusted(r.get(1)?);
     let emails: String = r.get(6)?;
-    Ok(Some((
+    let team_row = TeamRow {
+        rowid: r.get(7)?,
+        interactions: r.get::<_, i64>(8)?.max(0) as usize,
+        summary: r.get(9)?,
+        last_channel: r.get(10)?,
+    };
+    Ok((
         r.get(0)?,
         Record {
             source: 0,
@@ -495,9 +528,9 @@ fn team_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<(i64, Record)>>
                 .filter(|e| !e.is_empty())
                 .map(str::to_string)
                 .collect(),
-            touches: Some(r.get(7)?),
+            team_row: Some(team_row),
         },
-    )))
+    ))
 }
 
 fn team_rows<P: rusqlite::Params>(
@@ -506,28 +539,26 @@ fn team_rows<P: rusqlite::Params>(
     params: P,
 ) -> Result<Vec<(i64, Record)>> {
     let sql = format!("SELECT {TEAM_RECORD} {from}");
-    Ok(team
-        .rows(&sql, params, team_record)?
-        .into_iter()
-        .flatten()
-        .collect())
+    team.rows(&sql, params, team_record)
 }
 
 /// Every replica's people a query names, from the team index: the same
 /// rules as [`matching_people`] for one ledger.
 fn team_matching(team: &TeamIndex, query: &Query) -> Result<Vec<(i64, Record)>> {
-    const TAGGED: &str = "FROM tags t JOIN people p ON p.rowid = t.person WHERE t.tag = ?1";
-    let mut rows = match query {
+    // `tags` carries the record's columns: a tag's rows are read in one
+    // run, not looked up one by one.
+    const TAGGED: &str = "FROM tags p WHERE p.tag = ?1";
+    let rows = match query {
         Query::Tag(tag) => team_rows(team, TAGGED, [tag])?,
         Query::Email(email) => team_rows(
             team,
-            "FROM emails e JOIN people p ON p.rowid = e.person WHERE e.email = ?1",
+            "FROM emails e JOIN people p ON p.person = e.person WHERE e.email = ?1",
             [email],
         )?,
         Query::Domain(domain) => {
             let mut rows = team_rows(
                 team,
-                "FROM emails e JOIN people p ON p.rowid = e.person WHERE e.domain = ?1",
+                "FROM emails e JOIN people p ON p.person = e.person WHERE e.domain = ?1",
                 [domain],
             )?;
             rows.extend(team_rows(
@@ -555,16 +586,21 @@ fn team_matching(team: &TeamIndex, query: &Query) -> Result<Vec<(i64, Record)>> 
                 let phrase = format!("\"{}\"", key.replace('"', "\"\""));
                 rows.extend(team_rows(
                     team,
-                    "FROM names n JOIN people p ON p.rowid = n.rowid WHERE names MATCH ?1 LIMIT 10000",
+                    "FROM names n JOIN people p ON p.person = n.rowid WHERE names MATCH ?1 LIMIT 10000",
                     [phrase],
                 )?);
             }
             rows
         }
     };
+    Ok(distinct(rows))
+}
+
+/// Each team index row once (several lookups may find it).
+fn distinct(mut rows: Vec<(i64, Record)>) -> Vec<(i64, Record)> {
     let mut seen = HashSet::new();
-    rows.retain(|(owner, r)| seen.insert((*owner, r.id.clone())));
-    Ok(rows)
+    rows.retain(|(_, r)| r.team_row.as_ref().is_none_or(|t| seen.insert(t.rowid)));
+    rows
 }
 
 /// Team index records sharing an email or the name of `seed`.
@@ -573,7 +609,7 @@ fn team_same_as(team: &TeamIndex, seed: &Record) -> Result<Vec<(i64, Record)>> {
     for email in &seed.emails {
         rows.extend(team_rows(
             team,
-            "FROM emails e JOIN people p ON p.rowid = e.person WHERE e.email = ?1",
+            "FROM emails e JOIN people p ON p.person = e.person WHERE e.email = ?1",
             [email],
         )?);
     }
@@ -582,9 +618,7 @@ fn team_same_as(team: &TeamIndex, seed: &Record) -> Result<Vec<(i64, Record)>> {
         "FROM people p WHERE p.name_key = ?1",
         [&seed.name_key],
     )?);
-    let mut seen = HashSet::new();
-    rows.retain(|(owner, r)| seen.insert((*owner, r.id.clone())));
-    Ok(rows)
+    Ok(distinct(rows))
 }
 
 /// Who on the team knows the people a query names: a company, a person, an
@@ -601,9 +635,15 @@ pub fn who_knows(
 ) -> Result<Vec<Contact>> {
     let query = parse_query(query)?;
     let asked = Asked::new(sources, team);
+    let _snapshot = asked.team.map(TeamIndex::snapshot).transpose()?;
+    let started = std::time::Instant::now();
     let records = asked.matching(&query)?;
-    let mut ranked = rank(&asked, group(records), today, explain)?;
+    let matched = started.elapsed();
+    let groups = group(records);
+    let grouped = started.elapsed();
+    let mut ranked = rank(&asked, groups, today, limit, explain)?;
     ranked.truncate(limit);
+    tracing::debug!(?matched, ?grouped, ranked = ?started.elapsed(), "who-knows");
     // A teammate may know someone the query matched only in another ledger
     // (the company recorded by one of them): complete the people shown.
     let mut contacts = Vec::with_capacity(ranked.len());
@@ -615,36 +655,66 @@ pub fn who_knows(
     Ok(contacts)
 }
 
-/// Contacts strongest first, each with the record it is best known by.
+/// The `limit` strongest contacts, strongest first, each with the record
+/// it is best known by. Every record is scored (from the team index's
+/// stored summary, which is cheap), but only the contacts shown are built.
 fn rank(
     asked: &Asked<'_>,
     groups: Vec<Vec<Record>>,
     today: Date,
+    limit: usize,
     explain: bool,
 ) -> Result<Vec<(Contact, Record)>> {
-    let mut contacts = Vec::with_capacity(groups.len());
+    let mut scored = Vec::with_capacity(groups.len());
     for records in groups {
-        let mut known_by = Vec::new();
+        let mut best = 0;
         for r in &records {
-            known_by.push((asked.knower(r, today, explain)?, r));
+            best = best.max(asked.score(r, today)?);
         }
-        known_by.sort_by(|a, b| knower_order(&a.0, &b.0));
-        let seed = known_by[0].1.clone();
-        let best = records
-            .iter()
-            .find(|r| asked.owners[r.source].mine)
-            .unwrap_or(&records[0]);
-        contacts.push((
-            Contact {
-                name: best.name.clone(),
-                company: records.iter().find_map(|r| r.company.clone()),
-                known_by: known_by.into_iter().map(|(k, _)| k).collect(),
-            },
-            seed,
-        ));
+        scored.push((best, records));
     }
-    contacts.sort_by(|a, b| contact_order(&a.0, &b.0));
-    Ok(contacts)
+    // As `contact_order`: strongest first, then by the name shown.
+    scored.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| shown(asked, &a.1).name.cmp(&shown(asked, &b.1).name))
+    });
+    scored.truncate(limit);
+    scored
+        .into_iter()
+        .map(|(_, records)| contact_of(asked, records, today, explain))
+        .collect()
+}
+
+/// The record a contact is shown by: the own ledger's, else the first.
+fn shown<'r>(asked: &Asked<'_>, records: &'r [Record]) -> &'r Record {
+    records
+        .iter()
+        .find(|r| asked.owners[r.source].mine)
+        .unwrap_or(&records[0])
+}
+
+/// One group of records as a contact, with its strongest record.
+fn contact_of(
+    asked: &Asked<'_>,
+    records: Vec<Record>,
+    today: Date,
+    explain: bool,
+) -> Result<(Contact, Record)> {
+    let mut known_by = Vec::new();
+    for r in &records {
+        known_by.push((asked.knower(r, today, explain)?, r));
+    }
+    known_by.sort_by(|a, b| knower_order(&a.0, &b.0));
+    let seed = known_by[0].1.clone();
+    let best = shown(asked, &records);
+    Ok((
+        Contact {
+            name: best.name.clone(),
+            company: records.iter().find_map(|r| r.company.clone()),
+            known_by: known_by.into_iter().map(|(k, _)| k).collect(),
+        },
+        seed,
+    ))
 }
 
 fn knower_order(a: &Knower, b: &Knower) -> std::cmp::Ordering {
@@ -1152,7 +1222,7 @@ mod tests {
             company: company.map(Into::into),
             company_key: company.map(name_key),
             emails: emails.iter().map(|e| e.to_string()).collect(),
-            touches: None,
+            team_row: None,
         }
     }
 

@@ -45,6 +45,32 @@ pub struct Touch {
     pub direction: Option<Direction>,
 }
 
+impl Touch {
+    /// A touch from its stored fields (`at` RFC 3339, channel, direction),
+    /// with `at` kept to order touches within a day.
+    pub fn stored(at: String, channel: String, direction: Option<&str>) -> Option<(Touch, String)> {
+        let date: Date = at.get(..10)?.parse().ok()?;
+        Some((
+            Touch {
+                date,
+                channel,
+                direction: direction.and_then(Direction::parse),
+            },
+            at,
+        ))
+    }
+}
+
+/// The channel of the latest touch on or before `today` (by `at`, then
+/// channel, so the answer does not depend on the order touches come in).
+pub fn last_channel(touches: &[(Touch, String)], today: Date) -> Option<String> {
+    touches
+        .iter()
+        .filter(|(t, _)| t.date <= today)
+        .max_by(|a, b| a.1.cmp(&b.1).then(a.0.channel.cmp(&b.0.channel)))
+        .map(|(t, _)| t.channel.clone())
+}
+
 /// The most each term can add; they sum to 100.
 const RECENCY: f64 = 35.0;
 const FREQUENCY: f64 = 25.0;
@@ -95,94 +121,228 @@ pub struct Term {
 /// `today` are ignored, so a score "as of" a past day is the same score
 /// that day would have given.
 pub fn strength(touches: &[Touch], today: Date) -> Strength {
-    let mut past: Vec<&Touch> = touches.iter().filter(|t| t.date <= today).collect();
-    past.sort_by(|a, b| b.date.cmp(&a.date).then(a.channel.cmp(&b.channel)));
-    let (Some(latest), Some(first)) = (past.first(), past.last()) else {
-        return Strength {
+    let past: Vec<&Touch> = touches.iter().filter(|t| t.date <= today).collect();
+    match Summary::of(past) {
+        Some(summary) => summary.score(today),
+        None => Strength {
             score: 0,
             terms: Vec::new(),
             interactions: 0,
             last: None,
-        };
-    };
-    let days = |from: Date, to: Date| (to - from).get_days().max(0) as f64;
-    let since_last = days(latest.date, today);
-    let year_ago = today.saturating_sub(jiff::Span::new().days(365));
-    let in_year = past.iter().filter(|t| t.date > year_ago).count();
-    let window = &past[..past.len().min(CHANNEL_WINDOW)];
-    let channel_mean = window
-        .iter()
-        .map(|t| channel_weight(&t.channel))
-        .sum::<f64>()
-        / window.len() as f64;
-    let inbound = past
-        .iter()
-        .filter(|t| t.direction == Some(Direction::In))
-        .count();
-    let outbound = past
-        .iter()
-        .filter(|t| t.direction == Some(Direction::Out))
-        .count();
-    let span = days(first.date, latest.date);
+        },
+    }
+}
 
-    let terms = vec![
-        Term {
-            name: "recency",
-            points: RECENCY * 0.5f64.powf(since_last / RECENCY_HALF_LIFE),
-            max: RECENCY,
-            why: format!("last contact {since_last} days ago"),
-        },
-        Term {
-            name: "frequency",
-            points: FREQUENCY * (1.0 - 0.5f64.powf(in_year as f64 / FREQUENCY_HALF)),
-            max: FREQUENCY,
-            why: format!("{in_year} in the last 365 days"),
-        },
-        Term {
-            name: "channel",
-            points: CHANNEL * channel_mean,
-            max: CHANNEL,
-            why: format!(
-                "mean weight {channel_mean:.2} over the last {}",
-                window.len()
+/// Days since 1970-01-01.
+fn epoch_day(d: Date) -> i32 {
+    d.duration_since(EPOCH).as_secs().div_euclid(86_400) as i32
+}
+
+fn from_epoch_day(n: i32) -> Date {
+    EPOCH
+        .checked_add(jiff::Span::new().days(n))
+        .unwrap_or(if n < 0 { Date::MIN } else { Date::MAX })
+}
+
+const EPOCH: Date = jiff::civil::date(1970, 1, 1);
+/// The days jiff's dates span, for checking stored summaries.
+const MIN_DAY: i32 = -4_371_587;
+const MAX_DAY: i32 = 2_932_896;
+
+/// All [`strength`] needs of a history: the interactions' days and what
+/// does not change with the day asked about. Taken once (the team index
+/// keeps one per person), it scores the history on any day on or after
+/// its last interaction exactly as [`strength`] would.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// Every interaction's day, latest first, as days since 1970-01-01:
+    /// scoring many people is then integer arithmetic.
+    pub days: Vec<i32>,
+    /// The mean channel weight of the latest [`CHANNEL_WINDOW`].
+    pub channel_mean: f64,
+    /// How many that is (at most the window).
+    pub window: usize,
+    pub inbound: usize,
+    pub outbound: usize,
+}
+
+impl Summary {
+    /// The summary of these interactions; None when there are none.
+    pub fn of(mut past: Vec<&Touch>) -> Option<Summary> {
+        if past.is_empty() {
+            return None;
+        }
+        past.sort_by(|a, b| b.date.cmp(&a.date).then(a.channel.cmp(&b.channel)));
+        let window = &past[..past.len().min(CHANNEL_WINDOW)];
+        let channel_mean = window
+            .iter()
+            .map(|t| channel_weight(&t.channel))
+            .sum::<f64>()
+            / window.len() as f64;
+        let count = |d| past.iter().filter(|t| t.direction == Some(d)).count();
+        Some(Summary {
+            days: past.iter().map(|t| epoch_day(t.date)).collect(),
+            channel_mean,
+            window: window.len(),
+            inbound: count(Direction::In),
+            outbound: count(Direction::Out),
+        })
+    }
+
+    /// The last interaction's day.
+    pub fn last(&self) -> Date {
+        from_epoch_day(self.days[0])
+    }
+
+    /// Whether this summary can score `today`: no interaction after it.
+    pub fn covers(&self, today: Date) -> bool {
+        self.days[0] <= epoch_day(today)
+    }
+
+    /// The strength on `today`, which must not be before [`Summary::last`],
+    /// without the terms (their wording is most of the work).
+    pub fn score_only(&self, today: Date) -> Strength {
+        let (points, ..) = self.points(today);
+        Strength {
+            score: total(&points),
+            terms: Vec::new(),
+            interactions: self.days.len(),
+            last: Some(self.last()),
+        }
+    }
+
+    /// Each term's points, in the order of [`Summary::score`]'s terms, and
+    /// the figures they came from: days since the last, interactions in
+    /// the last year, days from first to last.
+    fn points(&self, today: Date) -> ([f64; 5], f64, usize, f64) {
+        let today = epoch_day(today);
+        let days = |from: i32, to: i32| (to - from).max(0) as f64;
+        let (latest, first) = (self.days[0], self.days[self.days.len() - 1]);
+        let since_last = days(latest, today);
+        let year_ago = today - 365;
+        let in_year = self.days.partition_point(|d| *d > year_ago);
+        let span = days(first, latest);
+        let points = [
+            RECENCY * 0.5f64.powf(since_last / RECENCY_HALF_LIFE),
+            FREQUENCY * (1.0 - 0.5f64.powf(in_year as f64 / FREQUENCY_HALF)),
+            CHANNEL * self.channel_mean,
+            RECIPROCITY * reciprocity_share(self.inbound, self.outbound),
+            DURATION * (span / DURATION_FULL).min(1.0),
+        ];
+        (points, since_last, in_year, span)
+    }
+
+    /// The strength on `today`, which must not be before [`Summary::last`].
+    pub fn score(&self, today: Date) -> Strength {
+        let (points, since_last, in_year, span) = self.points(today);
+        let channel_mean = self.channel_mean;
+        let (inbound, outbound) = (self.inbound, self.outbound);
+        let reciprocity_why = if inbound + outbound == 0 {
+            "who got in touch not recorded".to_string()
+        } else {
+            format!("{inbound} from them, {outbound} from us")
+        };
+        let term = |i: usize, name, max, why| Term {
+            name,
+            points: points[i],
+            max,
+            why,
+        };
+        let terms = vec![
+            term(
+                0,
+                "recency",
+                RECENCY,
+                format!("last contact {since_last} days ago"),
             ),
-        },
-        reciprocity(inbound, outbound),
-        Term {
-            name: "duration",
-            points: DURATION * (span / DURATION_FULL).min(1.0),
-            max: DURATION,
-            why: format!("{span} days from first to last contact"),
-        },
-    ];
-    let total: f64 = terms.iter().map(|t| t.points).sum();
-    Strength {
-        score: total.round().clamp(0.0, 100.0) as u8,
-        terms,
-        interactions: past.len(),
-        last: Some(latest.date),
+            term(
+                1,
+                "frequency",
+                FREQUENCY,
+                format!("{in_year} in the last 365 days"),
+            ),
+            term(
+                2,
+                "channel",
+                CHANNEL,
+                format!(
+                    "mean weight {channel_mean:.2} over the last {}",
+                    self.window
+                ),
+            ),
+            term(3, "reciprocity", RECIPROCITY, reciprocity_why),
+            term(
+                4,
+                "duration",
+                DURATION,
+                format!("{span} days from first to last contact"),
+            ),
+        ];
+        Strength {
+            score: total(&points),
+            terms,
+            interactions: self.days.len(),
+            last: Some(self.last()),
+        }
+    }
+
+    /// A compact form to store: little-endian counts, the channel mean's
+    /// bits, then each day.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(24 + 4 * self.days.len());
+        for n in [self.window, self.inbound, self.outbound, self.days.len()] {
+            out.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+        out.extend_from_slice(&self.channel_mean.to_bits().to_le_bytes());
+        for d in &self.days {
+            out.extend_from_slice(&d.to_le_bytes());
+        }
+        out
+    }
+
+    /// What [`Summary::encode`] wrote; None for anything else.
+    pub fn decode(bytes: &[u8]) -> Option<Summary> {
+        let u32_at = |i: usize| -> Option<usize> {
+            Some(u32::from_le_bytes(bytes.get(i..i + 4)?.try_into().ok()?) as usize)
+        };
+        let (window, inbound, outbound, n) = (u32_at(0)?, u32_at(4)?, u32_at(8)?, u32_at(12)?);
+        let channel_mean = f64::from_bits(u64::from_le_bytes(bytes.get(16..24)?.try_into().ok()?));
+        if n == 0 || bytes.len() != 24 + 4 * n {
+            return None;
+        }
+        let days: Vec<i32> = bytes[24..]
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        if days.windows(2).any(|w| w[0] < w[1])
+            || days.iter().any(|d| !(MIN_DAY..=MAX_DAY).contains(d))
+        {
+            return None;
+        }
+        Some(Summary {
+            days,
+            channel_mean,
+            window,
+            inbound,
+            outbound,
+        })
     }
 }
 
 /// Balanced is best: a relationship where both sides get in touch. With no
 /// direction recorded, it counts as half.
-fn reciprocity(inbound: usize, outbound: usize) -> Term {
+fn reciprocity_share(inbound: usize, outbound: usize) -> f64 {
     let known = inbound + outbound;
-    let (share, why) = if known == 0 {
-        (0.5, "who got in touch not recorded".to_string())
+    if known == 0 {
+        0.5
     } else {
-        let gap = inbound.abs_diff(outbound) as f64 / known as f64;
-        (
-            1.0 - gap,
-            format!("{inbound} from them, {outbound} from us"),
-        )
-    };
-    Term {
-        name: "reciprocity",
-        points: RECIPROCITY * share,
-        max: RECIPROCITY,
-        why,
+        1.0 - inbound.abs_diff(outbound) as f64 / known as f64
     }
+}
+
+/// The terms' sum, rounded, as a 0–100 score.
+fn total(points: &[f64; 5]) -> u8 {
+    points.iter().sum::<f64>().round().clamp(0.0, 100.0) as u8
 }
 
 #[cfg(test)]
@@ -235,5 +395,96 @@ mod tests {
         assert_eq!(a.interactions, 1);
         assert_eq!(a.last, Some(date(2026, 5, 1)));
         assert_eq!(a.score, strength(&t, today).score);
+    }
+
+    const CHANNELS: [&str; 5] = ["visit", "call", "email", "note", "lunch"];
+
+    /// The formula as docs/USER-GUIDE.md states it, written plainly on
+    /// calendar dates: what the stored, day-number form must agree with.
+    fn documented(touches: &[Touch], today: Date) -> u8 {
+        let mut past: Vec<&Touch> = touches.iter().filter(|t| t.date <= today).collect();
+        if past.is_empty() {
+            return 0;
+        }
+        past.sort_by(|a, b| b.date.cmp(&a.date).then(a.channel.cmp(&b.channel)));
+        let days = |from: Date, to: Date| (to - from).get_days().max(0) as f64;
+        let since = days(past[0].date, today);
+        let year_ago = today.saturating_sub(jiff::Span::new().days(365));
+        let n365 = past.iter().filter(|t| t.date > year_ago).count() as f64;
+        let window = &past[..past.len().min(10)];
+        let mean = window
+            .iter()
+            .map(|t| channel_weight(&t.channel))
+            .sum::<f64>()
+            / window.len() as f64;
+        let dir = |d| past.iter().filter(|t| t.direction == Some(d)).count() as f64;
+        let (i, o) = (dir(Direction::In), dir(Direction::Out));
+        let share = if i + o == 0.0 {
+            0.5
+        } else {
+            1.0 - (i - o).abs() / (i + o)
+        };
+        let span = days(past[past.len() - 1].date, past[0].date);
+        let sum = 35.0 * 0.5f64.powf(since / 90.0)
+            + 25.0 * (1.0 - 0.5f64.powf(n365 / 4.0))
+            + 15.0 * mean
+            + 15.0 * share
+            + 10.0 * (span / 730.0).min(1.0);
+        sum.round().clamp(0.0, 100.0) as u8
+    }
+
+    proptest::proptest! {
+        /// A summary taken once and stored scores every later day exactly
+        /// as the full history does: the team index relies on it.
+        #[test]
+        fn a_stored_summary_scores_as_the_history_does(
+            raw in proptest::collection::vec((0i64..3000, 0usize..5, 0u8..3), 1..40),
+            after in 0i64..2000,
+        ) {
+            let start = date(2018, 1, 1);
+            let touches: Vec<Touch> = raw
+                .iter()
+                .map(|(d, c, dir)| {
+                    let direction = [None, Some(Direction::In), Some(Direction::Out)][*dir as usize];
+                    touch(start + jiff::Span::new().days(*d), CHANNELS[*c], direction)
+                })
+                .collect();
+            let summary = Summary::of(touches.iter().collect()).unwrap();
+            let stored = Summary::decode(&summary.encode()).unwrap();
+            proptest::prop_assert_eq!(&stored, &summary);
+            let today = summary.last() + jiff::Span::new().days(after);
+            let full = strength(&touches, today);
+            let quick = stored.score(today);
+            proptest::prop_assert_eq!(full.score, quick.score);
+            proptest::prop_assert_eq!(full.score, documented(&touches, today));
+            // And on days before the last interaction, from the history.
+            let earlier = summary.last() - jiff::Span::new().days(after);
+            proptest::prop_assert_eq!(strength(&touches, earlier).score, documented(&touches, earlier));
+            proptest::prop_assert_eq!(stored.score_only(today).score, quick.score);
+            proptest::prop_assert_eq!(full.interactions, quick.interactions);
+            proptest::prop_assert_eq!(full.last, quick.last);
+        }
+    }
+
+    #[test]
+    fn epoch_days_span_every_date_and_count_as_calendar_days() {
+        assert_eq!(epoch_day(Date::MIN), MIN_DAY);
+        assert_eq!(epoch_day(Date::MAX), MAX_DAY);
+        for (a, b) in [
+            (date(2024, 2, 28), date(2024, 3, 1)),
+            (date(1969, 12, 31), date(1970, 1, 1)),
+            (date(1900, 3, 1), date(2100, 3, 1)),
+        ] {
+            assert_eq!(epoch_day(b) - epoch_day(a), (b - a).get_days());
+            assert_eq!(from_epoch_day(epoch_day(a)), a);
+        }
+    }
+
+    #[test]
+    fn damaged_summaries_are_refused() {
+        let t = [touch(date(2026, 5, 1), "call", None)];
+        let bytes = Summary::of(t.iter().collect()).unwrap().encode();
+        assert!(Summary::decode(&bytes[..bytes.len() - 1]).is_none());
+        assert!(Summary::decode(&[]).is_none());
     }
 }

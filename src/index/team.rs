@@ -27,26 +27,27 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
+use crate::strength::{Summary, Touch};
 
-/// Bump when the schema or what is copied changes: the file is rebuilt.
-/// The ledger index's version is part of it, since rows are copied from
-/// those indexes.
-const SCHEMA_VERSION: &str = "1";
+/// Bump when the schema or what is copied changes (the encoding of
+/// `strength::Summary` included): the file is rebuilt. The ledger index's
+/// version is part of it, since rows are copied from those indexes.
+const SCHEMA_VERSION: &str = "7";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE owners(owner INTEGER PRIMARY KEY, member TEXT NOT NULL UNIQUE, generation BLOB NOT NULL);
-CREATE TABLE people(owner INTEGER NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL, company TEXT, company_key TEXT, company_domain TEXT, emails TEXT NOT NULL, touches TEXT NOT NULL);
+CREATE TABLE people(person INTEGER PRIMARY KEY, owner INTEGER NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL, company TEXT, company_key TEXT, company_domain TEXT, emails TEXT NOT NULL, interactions INTEGER NOT NULL, summary BLOB, last_channel TEXT);
 CREATE INDEX people_owner ON people(owner, id);
 CREATE INDEX people_name ON people(name_key);
 CREATE INDEX people_company ON people(company_key);
 CREATE INDEX people_domain ON people(company_domain);
+CREATE TABLE touches(person INTEGER PRIMARY KEY, packed TEXT NOT NULL);
 CREATE TABLE emails(email TEXT NOT NULL, domain TEXT NOT NULL, person INTEGER NOT NULL);
 CREATE INDEX emails_email ON emails(email);
 CREATE INDEX emails_domain ON emails(domain);
 CREATE INDEX emails_person ON emails(person);
-CREATE TABLE tags(tag TEXT NOT NULL, person INTEGER NOT NULL);
-CREATE INDEX tags_tag ON tags(tag);
+CREATE TABLE tags(tag TEXT NOT NULL, person INTEGER NOT NULL, owner INTEGER NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL, company TEXT, company_key TEXT, emails TEXT NOT NULL, interactions INTEGER NOT NULL, summary BLOB, last_channel TEXT, PRIMARY KEY(tag, person)) WITHOUT ROWID;
 CREATE INDEX tags_person ON tags(person);
 CREATE VIRTUAL TABLE names USING fts5(text, content='', contentless_delete=1, tokenize='trigram remove_diacritics 1');
 ";
@@ -56,20 +57,42 @@ CREATE VIRTUAL TABLE names USING fts5(text, content='', contentless_delete=1, to
 pub const FIELD: char = '\u{1f}';
 pub const RECORD: char = '\u{1e}';
 
+/// Interactions as the team index packs them, each with its `at`.
+pub fn unpack_touches(packed: &str) -> Vec<(Touch, String)> {
+    packed
+        .split(RECORD)
+        .filter_map(|t| {
+            let mut fields = t.split(FIELD);
+            let at = fields.next()?.to_string();
+            let channel = fields.next()?.to_string();
+            let direction = fields.next().filter(|d| !d.is_empty());
+            Touch::stored(at, channel, direction)
+        })
+        .collect()
+}
+
 /// Copies one replica's rows from its index, attached as `r`.
 const COPY: &str = "
-INSERT INTO people(owner, id, name, name_key, company, company_key, company_domain, emails, touches)
+INSERT INTO people(owner, id, name, name_key, company, company_key, company_domain, emails, interactions)
 SELECT ?1, p.id, p.name, p.name_key, c.name, c.name_key, lower(c.domain),
   coalesce((SELECT group_concat(email, char(31)) FROM
      (SELECT email FROM r.emails WHERE id = p.id ORDER BY email)), ''),
-  coalesce((SELECT group_concat(at || char(31) || channel || char(31) || coalesce(direction, ''), char(30))
-     FROM r.involved WHERE person = p.id), '')
+  (SELECT count(*) FROM r.involved WHERE person = p.id)
 FROM r.people p LEFT JOIN r.companies c ON c.id = p.company AND c.deleted = 0
-WHERE p.deleted = 0;
+WHERE p.deleted = 0
+ORDER BY c.name_key, p.name_key;
+INSERT INTO touches(person, packed)
+  SELECT t.person, group_concat(i.at || char(31) || i.channel || char(31) || coalesce(i.direction, ''), char(30))
+  FROM people t JOIN r.involved i ON i.person = t.id WHERE t.owner = ?1 GROUP BY t.person;
+";
+
+/// The rest of a copy, once each person's strength summary is in.
+const COPY_AFTER: &str = "
 INSERT INTO emails(email, domain, person)
-  SELECT e.email, e.domain, t.rowid FROM r.emails e JOIN people t ON t.owner = ?1 AND t.id = e.id;
-INSERT INTO tags(tag, person)
-  SELECT g.tag, t.rowid FROM r.tags g JOIN people t ON t.owner = ?1 AND t.id = g.id;
+  SELECT e.email, e.domain, t.person FROM r.emails e JOIN people t ON t.owner = ?1 AND t.id = e.id;
+INSERT OR IGNORE INTO tags(tag, person, owner, id, name, name_key, company, company_key, emails, interactions, summary, last_channel)
+  SELECT g.tag, t.person, t.owner, t.id, t.name, t.name_key, t.company, t.company_key, t.emails, t.interactions, t.summary, t.last_channel
+  FROM r.tags g JOIN people t ON t.owner = ?1 AND t.id = g.id;
 ";
 
 /// What one refresh did.
@@ -115,6 +138,10 @@ impl TeamIndex {
         };
         let conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(wrap)?;
+        // Read through the page cache mapped, not a read call per page: a
+        // question reads a few thousand scattered rows on a cold start.
+        conn.execute_batch("PRAGMA cache_size=-32000;")
             .map_err(wrap)?;
         let mut index = TeamIndex {
             conn,
@@ -310,8 +337,12 @@ impl TeamIndex {
         for statement in COPY.split(';').filter(|s| !s.trim().is_empty()) {
             tx.execute(statement, [owner]).map_err(wrap)?;
         }
+        summarize(&tx, owner).map_err(wrap)?;
+        for statement in COPY_AFTER.split(';').filter(|s| !s.trim().is_empty()) {
+            tx.execute(statement, [owner]).map_err(wrap)?;
+        }
         tx.execute(
-            "INSERT INTO names(rowid, text) SELECT rowid, lower(name) FROM people WHERE owner = ?1",
+            "INSERT INTO names(rowid, text) SELECT person, lower(name) FROM people WHERE owner = ?1",
             [owner],
         )
         .map_err(wrap)?;
@@ -345,6 +376,15 @@ impl TeamIndex {
             .iter()
             .map(|(m, (o, _))| (*o, m.clone()))
             .collect()
+    }
+
+    /// Holds one read transaction until dropped: every query of a question
+    /// sees the same state, and locks are taken once, not per statement.
+    pub fn snapshot(&self) -> Result<Snapshot<'_>> {
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(|e| self.err(e))?;
+        Ok(Snapshot { index: self })
     }
 
     /// Rows of a query, each read by `read`.
@@ -405,11 +445,45 @@ impl TeamIndex {
     }
 }
 
+/// A read transaction on the team index; ends when dropped.
+pub struct Snapshot<'a> {
+    index: &'a TeamIndex,
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        let _ = self.index.conn.execute_batch("COMMIT");
+    }
+}
+
+/// Stores each of an owner's people's strength summary and last channel:
+/// a question then scores a record from its row alone, with no lookup.
+fn summarize(tx: &rusqlite::Transaction<'_>, owner: i64) -> rusqlite::Result<()> {
+    let mut read = tx.prepare(
+        "SELECT t.person, t.packed FROM touches t JOIN people p ON p.person = t.person WHERE p.owner = ?1",
+    )?;
+    let mut write =
+        tx.prepare("UPDATE people SET summary = ?2, last_channel = ?3 WHERE person = ?1")?;
+    let mut rows = read.query([owner])?;
+    while let Some(row) = rows.next()? {
+        let person: i64 = row.get(0)?;
+        let packed: String = row.get(1)?;
+        let touches = unpack_touches(&packed);
+        let Some(summary) = Summary::of(touches.iter().map(|(t, _)| t).collect()) else {
+            continue;
+        };
+        let last = crate::strength::last_channel(&touches, summary.last());
+        write.execute(params![person, summary.encode(), last])?;
+    }
+    Ok(())
+}
+
 fn clear_owner(tx: &rusqlite::Transaction<'_>, owner: i64) -> rusqlite::Result<()> {
     for sql in [
-        "DELETE FROM names WHERE rowid IN (SELECT rowid FROM people WHERE owner = ?1)",
-        "DELETE FROM emails WHERE person IN (SELECT rowid FROM people WHERE owner = ?1)",
-        "DELETE FROM tags WHERE person IN (SELECT rowid FROM people WHERE owner = ?1)",
+        "DELETE FROM names WHERE rowid IN (SELECT person FROM people WHERE owner = ?1)",
+        "DELETE FROM emails WHERE person IN (SELECT person FROM people WHERE owner = ?1)",
+        "DELETE FROM tags WHERE person IN (SELECT person FROM people WHERE owner = ?1)",
+        "DELETE FROM touches WHERE person IN (SELECT person FROM people WHERE owner = ?1)",
         "DELETE FROM people WHERE owner = ?1",
     ] {
         tx.execute(sql, [owner])?;

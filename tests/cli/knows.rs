@@ -180,7 +180,9 @@ fn the_team_answers_who_knows_intro_path_and_who_wants() {
     assert!(
         wait_until(30, || {
             let r = carol.run(&["who-knows", "edna", "--json"]);
-            r.code == Some(0) && owners(&json(&r.stdout)[0])[0] == "bob"
+            let first = &json(&r.stdout)[0]["known_by"][0];
+            // All twelve visits and the first email have arrived.
+            r.code == Some(0) && first["owner"] == "bob" && first["interactions"] == 13
         }),
         "bob's new visits did not make him the strongest link"
     );
