@@ -433,13 +433,21 @@ pub fn member_label(m: &kith::team::Member, tz: &jiff::tz::TimeZone) -> String {
 /// opening every replica (docs/ARCHITECTURE.md, "The team index").
 pub struct TeamIndexed {
     team: TeamLedgers,
-    index: kith::index::team::TeamIndex,
+    /// None while no teammate's ledger is held here.
+    index: Option<kith::index::team::TeamIndex>,
     owners: Vec<(String, String)>,
 }
 
 impl TeamIndexed {
     pub fn open(env: &Env) -> anyhow::Result<TeamIndexed> {
         let team = TeamLedgers::own(env)?;
+        if !env.home.join("replicas").is_dir() {
+            return Ok(TeamIndexed {
+                team,
+                index: None,
+                owners: Vec::new(),
+            });
+        }
         let path = env.home.join("team.sqlite");
         let mut index = kith::index::team::TeamIndex::open(&path)?;
         let members = index.roster_members(&kith::team::TeamDir::new(&env.home))?;
@@ -474,7 +482,7 @@ impl TeamIndexed {
         }
         Ok(TeamIndexed {
             team,
-            index,
+            index: Some(index),
             owners,
         })
     }
@@ -489,11 +497,11 @@ impl TeamIndexed {
     }
 
     /// Every replica, read through the team index.
-    pub fn team(&self) -> kith::knows::TeamPart<'_> {
-        kith::knows::TeamPart {
-            index: &self.index,
+    pub fn team(&self) -> Option<kith::knows::TeamPart<'_>> {
+        self.index.as_ref().map(|index| kith::knows::TeamPart {
+            index,
             owners: self.owners.clone(),
-        }
+        })
     }
 }
 

@@ -44,7 +44,7 @@ pub fn run(env: &Env, args: WhoKnowsArgs) -> anyhow::Result<()> {
             let team = super::TeamIndexed::open(env)?;
             let contacts = who_knows(
                 &team.sources(),
-                Some(team.team()),
+                team.team(),
                 &args.query,
                 team.today(),
                 args.limit,

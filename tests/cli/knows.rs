@@ -123,6 +123,16 @@ fn realistic_team() -> (Home, Home, Home, Vec<Daemon>) {
     (alice, bob, carol, vec![a, b, c])
 }
 
+/// A count from a home's team index, read directly (0 if it cannot be read).
+fn team_index_count(home: &Home, sql: &str) -> i64 {
+    rusqlite::Connection::open_with_flags(
+        home.path().join("team.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .and_then(|c| c.query_row(sql, [], |r| r.get(0)))
+    .unwrap_or(0)
+}
+
 fn assert_no_canary(what: &str, output: &str) {
     assert!(
         !output.contains("CANARY"),
@@ -177,6 +187,15 @@ fn the_team_answers_who_knows_intro_path_and_who_wants() {
         };
         bob.ok(&["log", "edna", "visit", "-c", "visit", "-d", &date, way]);
     }
+    // Carol's daemon brings her team index up to date itself, with no
+    // question asked: the next who-knows has nothing to copy.
+    assert!(
+        wait_until(30, || team_index_count(
+            &carol,
+            "SELECT count(*) FROM people WHERE name = 'Edna Miggins' AND interactions = 13"
+        ) == 1),
+        "carol's daemon did not take bob's visits into her team index"
+    );
     assert!(
         wait_until(30, || {
             let r = carol.run(&["who-knows", "edna", "--json"]);
