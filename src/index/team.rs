@@ -139,9 +139,8 @@ impl TeamIndex {
         let conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(wrap)?;
-        // Read through the page cache mapped, not a read call per page: a
-        // question reads a few thousand scattered rows on a cold start.
-        conn.execute_batch("PRAGMA cache_size=-32000;")
+        // Derived data: a commit lost to a power cut is only copied again.
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32000;")
             .map_err(wrap)?;
         let mut index = TeamIndex {
             conn,
@@ -187,16 +186,18 @@ impl TeamIndex {
     /// Starts the file again with the current schema. Re-checked inside the
     /// write transaction: another process may have just done it.
     fn reset(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let wrap = |source| Error::Index {
+            path: path.clone(),
+            source,
+        };
         self.conn
-            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-            .map_err(|e| self.err(e))?;
+            .execute_batch("PRAGMA journal_mode=WAL;")
+            .map_err(wrap)?;
         let tx = self
             .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate);
-        let tx = tx.map_err(|e| Error::Index {
-            path: self.path.clone(),
-            source: e,
-        })?;
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(wrap)?;
         let current: Option<String> = tx
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                 r.get(0)
@@ -204,17 +205,13 @@ impl TeamIndex {
             .optional()
             .unwrap_or(None);
         if current.as_deref() != Some(&version()) {
-            let tables: Vec<String> = {
-                let mut stmt = tx
-                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'names_%'")
-                    .map_err(|e| Error::Index { path: self.path.clone(), source: e })?;
-                stmt.query_map([], |r| r.get(0))
-                    .and_then(|rows| rows.collect())
-                    .map_err(|e| Error::Index {
-                        path: self.path.clone(),
-                        source: e,
-                    })?
-            };
+            let tables: Vec<String> = tx
+                .prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' \
+                     AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'names_%'",
+                )
+                .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+                .map_err(wrap)?;
             let mut sql = String::new();
             for t in tables {
                 sql.push_str(&format!("DROP TABLE IF EXISTS \"{t}\";"));
@@ -227,12 +224,9 @@ impl TeamIndex {
                         [version()],
                     )
                 })
-                .map_err(|e| Error::Index {
-                    path: self.path.clone(),
-                    source: e,
-                })?;
+                .map_err(wrap)?;
         }
-        tx.commit().map_err(|e| self.err(e))
+        tx.commit().map_err(wrap)
     }
 
     /// Brings every replica's rows up to date and drops the rows of
