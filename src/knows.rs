@@ -2,11 +2,12 @@
 //! replica: who knows someone (`who_knows`), the warm ways to reach them
 //! (`intro_paths`) and who is likely to want something (`who_wants`).
 //!
-//! Each ledger is read through its own index, and every answer says whose
-//! ledger each part came from. A replica only ever holds its owner's shared
-//! part, so nothing private of a teammate can reach an answer; evidence
-//! from the own private part is marked private and shown only here, to its
-//! owner.
+//! Each ledger is read through its own index, or, for `who_knows`, every
+//! replica at once through the team index (`index::team`); every answer
+//! says whose ledger each part came from. A replica only ever holds its
+//! owner's shared part, so nothing private of a teammate can reach an
+//! answer; evidence from the own private part is marked private and shown
+//! only here, to its owner.
 //!
 //! The same person is usually a separate record in each ledger. Records are
 //! taken to be one person when they share an email address, or when their
@@ -641,8 +642,7 @@ pub fn who_knows(
     let matched = started.elapsed();
     let groups = group(records);
     let grouped = started.elapsed();
-    let mut ranked = rank(&asked, groups, today, limit, explain)?;
-    ranked.truncate(limit);
+    let ranked = rank(&asked, groups, today, limit, explain)?;
     tracing::debug!(?matched, ?grouped, ranked = ?started.elapsed(), "who-knows");
     // A teammate may know someone the query matched only in another ledger
     // (the company recorded by one of them): complete the people shown.
