@@ -305,6 +305,37 @@ impl TeamIndex {
     }
 
     fn copy_attached(&mut self, member: &str, generation: &[u8]) -> Result<i64> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO owners(member, generation) VALUES(?1, ?2)
+                 ON CONFLICT(member) DO UPDATE SET generation = ?2",
+                params![member, generation],
+            )?;
+            let owner: i64 =
+                tx.query_row("SELECT owner FROM owners WHERE member = ?1", [member], |r| {
+                    r.get(0)
+                })?;
+            clear_owner(tx, owner)?;
+            for statement in COPY.split(';').filter(|s| !s.trim().is_empty()) {
+                tx.execute(statement, [owner])?;
+            }
+            summarize(tx, owner)?;
+            for statement in COPY_AFTER.split(';').filter(|s| !s.trim().is_empty()) {
+                tx.execute(statement, [owner])?;
+            }
+            tx.execute(
+                "INSERT INTO names(rowid, text) SELECT person, lower(name) FROM people WHERE owner = ?1",
+                [owner],
+            )?;
+            Ok(owner)
+        })
+    }
+
+    /// Runs `f` in one write transaction, committed if it succeeds.
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
         let path = self.path.clone();
         let wrap = |source| Error::Index {
             path: path.clone(),
@@ -314,34 +345,9 @@ impl TeamIndex {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(wrap)?;
-        tx.execute(
-            "INSERT INTO owners(member, generation) VALUES(?1, ?2)
-             ON CONFLICT(member) DO UPDATE SET generation = ?2",
-            params![member, generation],
-        )
-        .map_err(wrap)?;
-        let owner: i64 = tx
-            .query_row(
-                "SELECT owner FROM owners WHERE member = ?1",
-                [member],
-                |r| r.get(0),
-            )
-            .map_err(wrap)?;
-        clear_owner(&tx, owner).map_err(wrap)?;
-        for statement in COPY.split(';').filter(|s| !s.trim().is_empty()) {
-            tx.execute(statement, [owner]).map_err(wrap)?;
-        }
-        summarize(&tx, owner).map_err(wrap)?;
-        for statement in COPY_AFTER.split(';').filter(|s| !s.trim().is_empty()) {
-            tx.execute(statement, [owner]).map_err(wrap)?;
-        }
-        tx.execute(
-            "INSERT INTO names(rowid, text) SELECT person, lower(name) FROM people WHERE owner = ?1",
-            [owner],
-        )
-        .map_err(wrap)?;
+        let out = f(&tx).map_err(wrap)?;
         tx.commit().map_err(wrap)?;
-        Ok(owner)
+        Ok(out)
     }
 
     /// Drops a replica's rows (a member no longer held here).
@@ -349,19 +355,11 @@ impl TeamIndex {
         let Some((owner, _)) = self.owners.remove(member) else {
             return Ok(());
         };
-        let path = self.path.clone();
-        let wrap = |source| Error::Index {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(wrap)?;
-        clear_owner(&tx, owner).map_err(wrap)?;
-        tx.execute("DELETE FROM owners WHERE owner = ?1", [owner])
-            .map_err(wrap)?;
-        tx.commit().map_err(wrap)
+        self.write(|tx| {
+            clear_owner(tx, owner)?;
+            tx.execute("DELETE FROM owners WHERE owner = ?1", [owner])
+                .map(|_| ())
+        })
     }
 
     /// Owner number → member id, for reading many rows.

@@ -805,18 +805,7 @@ impl Engine {
             }
         }
         let mut index = TeamIndex::open(&self.home.join("team.sqlite"))?;
-        let open = |home: &Path| {
-            Ledger::open(
-                home,
-                OpenOptions {
-                    now: jiff::Timestamp::from_second(self.now())
-                        .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
-                    time_zone: jiff::tz::TimeZone::UTC,
-                    progress: &|_, _| {},
-                },
-            )
-        };
-        let report = index.refresh(&held, &open)?;
+        let report = index.refresh(&held, &|home| self.open_ledger(home))?;
         if !report.busy.is_empty() {
             // A replica was being written: take it in again next time.
             self.team_index_stale.store(true, Ordering::SeqCst);
@@ -829,19 +818,24 @@ impl Engine {
         Ok(())
     }
 
+    /// Opens a ledger (the own one or a replica) as the daemon reads it.
+    fn open_ledger(&self, home: &Path) -> Result<Ledger> {
+        Ledger::open(
+            home,
+            OpenOptions {
+                now: jiff::Timestamp::from_second(self.now())
+                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                time_zone: jiff::tz::TimeZone::UTC,
+                progress: &|_, _| {},
+            },
+        )
+    }
+
     fn with_ledger<T>(&self, home: &Path, f: impl FnOnce(&mut Ledger) -> Result<T>) -> Result<T> {
         let key = home.display().to_string();
         let mut ledgers = self.ledgers.lock().unwrap_or_else(|p| p.into_inner());
         if !ledgers.contains_key(&key) {
-            let ledger = Ledger::open(
-                home,
-                OpenOptions {
-                    now: jiff::Timestamp::from_second(self.now())
-                        .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
-                    time_zone: jiff::tz::TimeZone::UTC,
-                    progress: &|_, _| {},
-                },
-            )?;
+            let ledger = self.open_ledger(home)?;
             ledgers.insert(key.clone(), ledger);
         }
         let ledger = ledgers
