@@ -86,6 +86,27 @@ fn is_damage(err: &Error) -> bool {
     )
 }
 
+/// Opens a SQLite file that waits up to 30 s for another process's write,
+/// and runs `pragmas` on it.
+fn connect(path: &Path, pragmas: &str) -> Result<Connection> {
+    let wrap = |source| Error::Index {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(wrap)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(wrap)?;
+    conn.execute_batch(pragmas).map_err(wrap)?;
+    Ok(conn)
+}
+
+/// Deletes a SQLite file with its WAL and shared-memory files, if present.
+fn remove_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
 /// The id range a shard's entities fall in: ids start with the shard's name.
 fn shard_range(shard: &Shard) -> [String; 2] {
     [shard.name().to_string(), format!("{}~", shard.name())]
@@ -142,10 +163,7 @@ impl Index {
                 // other failure (a full disk, permissions) is reported, and
                 // the index is left alone.
                 tracing::warn!(error = %err, "index damaged; rebuilding");
-                for suffix in ["", "-wal", "-shm"] {
-                    let p = PathBuf::from(format!("{}{suffix}", path.display()));
-                    let _ = std::fs::remove_file(p);
-                }
+                remove_files(path);
                 Self::try_open_patiently(path)
             }
             other => other,
@@ -170,16 +188,10 @@ impl Index {
     }
 
     fn try_open(path: &Path) -> Result<Index> {
-        let wrap = |source| Error::Index {
-            path: path.to_path_buf(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(wrap)?;
-
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32000;")
-            .map_err(wrap)?;
+        let conn = connect(
+            path,
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32000;",
+        )?;
         let mut index = Index {
             conn,
             path: path.to_path_buf(),

@@ -118,7 +118,7 @@ impl TeamIndex {
         match Self::try_open(path) {
             Err(err) if super::is_damage(&err) => {
                 tracing::warn!(error = %err, "team index damaged; rebuilding");
-                remove_files(path);
+                super::remove_files(path);
                 Self::try_open(path)
             }
             other => other,
@@ -128,20 +128,12 @@ impl TeamIndex {
     /// Deletes the team index of a home, if there is one: it is rebuilt
     /// when next needed.
     pub fn remove(home: &Path) {
-        remove_files(&home.join("team.sqlite"));
+        super::remove_files(&home.join("team.sqlite"));
     }
 
     fn try_open(path: &Path) -> Result<TeamIndex> {
-        let wrap = |source| Error::Index {
-            path: path.to_path_buf(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(wrap)?;
         // Derived data: a commit lost to a power cut is only copied again.
-        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32000;")
-            .map_err(wrap)?;
+        let conn = super::connect(path, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32000;")?;
         let mut index = TeamIndex {
             conn,
             path: path.to_path_buf(),
@@ -492,10 +484,4 @@ fn hash(input: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn remove_files(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
 }

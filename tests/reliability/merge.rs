@@ -5,25 +5,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use kith::Ledger;
 use kith::model::{Id, Kind};
 use kith::ops::NewPerson;
 use kith::view::{self, Detail};
-use kith::{Ledger, OpenOptions};
 use proptest::prelude::*;
 use serde_json::Value as Json;
 
 use super::copy_chunks;
 
 fn open(home: &Path) -> Ledger {
-    Ledger::open(
-        home,
-        OpenOptions {
-            now: "2026-11-28T09:00:00Z".parse().unwrap(),
-            time_zone: jiff::tz::TimeZone::UTC,
-            progress: &|_, _| {},
-        },
-    )
-    .expect("the ledger opens")
+    super::open_ledger(home).expect("the ledger opens")
 }
 
 /// Everything `show --json` would say about everyone, by id.

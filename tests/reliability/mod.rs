@@ -16,6 +16,18 @@ use serde_json::Value as Json;
 
 use crate::common::Home;
 
+/// Opens a ledger at library level, as the CLI would on 2026-11-28 (UTC).
+pub fn open_ledger(home: &Path) -> kith::Result<kith::Ledger> {
+    kith::Ledger::open(
+        home,
+        kith::OpenOptions {
+            now: "2026-11-28T09:00:00Z".parse().unwrap(),
+            time_zone: jiff::tz::TimeZone::UTC,
+            progress: &|_, _| {},
+        },
+    )
+}
+
 /// Every chunk file decodes (header, length and checksum), and nothing sits
 /// in quarantine.
 pub fn assert_every_chunk_loads(h: &Home) {

@@ -6,19 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
+use kith::Ledger;
 use kith::index::team::TeamIndex;
 use kith::ops::NewPerson;
-use kith::{Ledger, OpenOptions};
 
 fn open(home: &Path) -> kith::Result<Ledger> {
-    Ledger::open(
-        home,
-        OpenOptions {
-            now: "2026-11-28T09:00:00Z".parse().unwrap(),
-            time_zone: jiff::tz::TimeZone::UTC,
-            progress: &|_, _| {},
-        },
-    )
+    super::open_ledger(home)
 }
 
 fn add(home: &Path, name: &str) {
