@@ -133,6 +133,12 @@ impl Ledger {
         self.now
     }
 
+    /// Moves the ledger's clock: a long-running face (`kith ui`) keeps one
+    /// ledger open and acts at each request's time.
+    pub fn set_now(&mut self, now: Timestamp) {
+        self.now = now;
+    }
+
     pub fn time_zone(&self) -> &jiff::tz::TimeZone {
         &self.tz
     }

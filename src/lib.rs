@@ -18,6 +18,8 @@
 //! - [`asof`]: a ledger as it stood at a past moment, from its history
 //!   (`show --at`, `who-knows --at`).
 //! - [`when`] and [`settings`]: dates as people type them; config.toml.
+//! - [`ui`]: the web face (`kith ui`), and [`watch`], how a long-running
+//!   face learns that the ledger changed.
 
 pub mod about;
 pub mod adopt;
@@ -40,7 +42,9 @@ pub mod strength;
 pub mod sync;
 pub mod team;
 pub mod transfer;
+pub mod ui;
 pub mod view;
+pub mod watch;
 pub mod when;
 
 pub use error::{Error, Result};

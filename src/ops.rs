@@ -801,3 +801,85 @@ impl Ledger {
         )
     }
 }
+
+/// One page of a listing of people, and where the next one starts.
+#[derive(Debug, Default)]
+pub struct PeoplePage {
+    pub people: Vec<Entity>,
+    /// Pass to [`Ledger::people_page`] for the page after this one; None on
+    /// the last page.
+    pub next: Option<String>,
+    /// How many people the filter matches in all.
+    pub total: usize,
+}
+
+impl Ledger {
+    /// People matching the filter by sort name, `size` at a time. `after` is
+    /// the previous page's `next`: the page starts from that row in the sort
+    /// index, so the thousandth page costs what the first does.
+    pub fn people_page(
+        &self,
+        f: &ListFilter,
+        after: Option<&str>,
+        size: usize,
+    ) -> Result<PeoplePage> {
+        let (after_key, after_row) = after
+            .and_then(|a| a.split_once(':'))
+            .and_then(|(row, key)| Some((key.to_string(), row.parse::<i64>().ok()?)))
+            .unwrap_or_default();
+        let company = f.company.as_ref().map(|c| c.to_string());
+        let tag = f.tag.as_ref().map(|t| t.trim().to_lowercase());
+        let rows = self.index().rows(
+            "SELECT e.json, p.sort_key, p.rowid FROM people p JOIN entities e ON e.id = p.id \
+             WHERE p.deleted = ?1 AND (?2 IS NULL OR p.company = ?2) \
+             AND (?3 IS NULL OR p.id IN (SELECT id FROM tags WHERE tag = ?3)) \
+             AND (p.sort_key, p.rowid) > (?4, ?5) \
+             ORDER BY p.sort_key, p.rowid LIMIT ?6",
+            rusqlite::params![
+                f.removed as i64,
+                company,
+                tag,
+                after_key,
+                after_row,
+                size as i64 + 1
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            },
+        )?;
+        let total = self.index().count_with(
+            "SELECT count(*) FROM people p WHERE p.deleted = ?1 AND (?2 IS NULL OR p.company = ?2) \
+             AND (?3 IS NULL OR p.id IN (SELECT id FROM tags WHERE tag = ?3))",
+            rusqlite::params![f.removed as i64, company, tag],
+        )?;
+        let more = rows.len() > size;
+        let next = more
+            .then(|| rows.get(size - 1))
+            .flatten()
+            .map(|(_, key, row)| format!("{row}:{key}"));
+        let people = rows
+            .iter()
+            .take(size)
+            .filter_map(|(json, _, _)| serde_json::from_str(json).ok())
+            .collect();
+        Ok(PeoplePage {
+            people,
+            next,
+            total,
+        })
+    }
+
+    /// Every tag in use on live people, most used first, with its count.
+    pub fn tags_in_use(&self, limit: usize) -> Result<Vec<(String, usize)>> {
+        self.index().rows(
+            "SELECT t.tag, count(*) AS n FROM tags t JOIN people p ON p.id = t.id \
+             WHERE p.deleted = 0 GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT ?1",
+            [limit as i64],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize)),
+        )
+    }
+}

@@ -33,6 +33,7 @@ mod style;
 mod sync;
 mod team;
 mod today;
+mod ui;
 mod who_knows;
 mod who_wants;
 
@@ -115,6 +116,7 @@ enum Command {
     IntroPath(intro_path::IntroPathArgs),
     WhoWants(who_wants::WhoWantsArgs),
     Adopt(adopt::AdoptArgs),
+    Ui(ui::UiArgs),
 }
 
 /// `--shared` / `--private`, for commands that add an item.
@@ -146,6 +148,8 @@ impl PrivacyFlags {
 pub struct Env {
     pub home: PathBuf,
     pub now: jiff::Timestamp,
+    /// KITH_NOW pinned the clock: long-running faces keep it pinned.
+    pub pinned_now: bool,
     pub tz: jiff::tz::TimeZone,
     pub color: bool,
     pub interactive: bool,
@@ -161,9 +165,10 @@ impl Env {
                 .to_path_buf(),
         };
         // KITH_NOW pins the clock, for tests and demos.
-        let now = match std::env::var("KITH_NOW") {
-            Ok(s) => parse_now(&s).with_context(|| format!("KITH_NOW='{s}' is not a time"))?,
-            Err(_) => jiff::Timestamp::now(),
+        let pinned = std::env::var("KITH_NOW").ok();
+        let now = match &pinned {
+            Some(s) => parse_now(s).with_context(|| format!("KITH_NOW='{s}' is not a time"))?,
+            None => jiff::Timestamp::now(),
         };
         let tz = match std::env::var("KITH_TZ") {
             // UTC needs no time zone database (reading it costs a millisecond).
@@ -181,6 +186,7 @@ impl Env {
         Ok(Env {
             home,
             now,
+            pinned_now: pinned.is_some(),
             tz,
             color,
             interactive: std::io::stderr().is_terminal(),
@@ -356,6 +362,7 @@ fn dispatch(env: &Env, command: Command) -> anyhow::Result<ExitCode> {
         Command::IntroPath(a) => ok(intro_path::run(env, a)),
         Command::WhoWants(a) => ok(who_wants::run(env, a)),
         Command::Adopt(a) => ok(adopt::run(env, a)),
+        Command::Ui(a) => ok(ui::run(env, a)),
     }
 }
 

@@ -1,0 +1,95 @@
+//! Which URL does what: one module per page, each a few handlers that call
+//! the library and render markup. The router is built here, in one place,
+//! with the gate in front of everything.
+
+mod add;
+mod companies;
+mod import;
+mod people;
+mod person;
+mod team;
+mod today;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Uri;
+use axum::response::Redirect;
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::error::PageError;
+use super::state::AppState;
+
+/// The largest form an ordinary page posts: a long note fits many times.
+pub const FORM_LIMIT: usize = 256 * 1024;
+/// The largest upload on the import page: an address book of 100,000
+/// people with a few photos.
+pub const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
+
+/// How large a request to `path` may be; larger ones get 413.
+pub fn body_limit(path: &str) -> usize {
+    if path == "/import" {
+        UPLOAD_LIMIT
+    } else {
+        FORM_LIMIT
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(today::routes())
+        .merge(people::routes())
+        .merge(person::routes())
+        .merge(companies::routes())
+        .merge(team::routes())
+        .merge(add::routes())
+        .layer(DefaultBodyLimit::max(FORM_LIMIT))
+        // The import route sets its own, larger limit.
+        .merge(import::routes().layer(DefaultBodyLimit::max(UPLOAD_LIMIT)))
+        .route("/events", get(super::live::events))
+        .route("/assets/{file}", get(super::assets::serve))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::auth::gate,
+        ))
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> PageError {
+    PageError::not_found(format!("there is no page at {}", uri.path()))
+}
+
+/// Where a form goes after it worked: back where it came from, with a line
+/// saying what happened. Only local paths are followed.
+#[derive(Deserialize, Default)]
+pub struct Back {
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+pub fn back_to(next: Option<&str>, fallback: &str, done: &str) -> Redirect {
+    let target = next
+        .filter(|n| n.starts_with('/') && !n.starts_with("//"))
+        .unwrap_or(fallback);
+    let sep = if target.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!(
+        "{target}{sep}done={}",
+        super::layout::query_escape(done)
+    ))
+}
+
+/// An id from a URL, or 404 naming it.
+pub fn id(raw: &str) -> Result<crate::model::Id, PageError> {
+    crate::model::Id::parse(raw)
+        .map_err(|_| PageError::not_found(format!("no record has the id '{raw}'")))
+}
+
+/// "private"/"shared" from a form, as the ledger's choice (None: its default).
+pub fn privacy(value: Option<&str>) -> Option<crate::model::Privacy> {
+    match value {
+        Some("private") => Some(crate::model::Privacy::Private),
+        Some("shared") => Some(crate::model::Privacy::Shared),
+        _ => None,
+    }
+}

@@ -1,0 +1,9 @@
+//! (being written)
+
+use axum::Router;
+
+use super::super::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
