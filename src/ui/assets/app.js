@@ -18,35 +18,46 @@
   });
 
   // Search as you type: the results part of /people, fetched for the
-  // query so far; the newest answer wins.
-  var seq = 0;
+  // query so far. One request at a time: while one is out, the newest
+  // query waits, and is sent when the answer comes, so a fast typist
+  // costs one request per answer, not one per key.
+  var busy = false;
+  var waiting = null;
   function search(input) {
     var target = document.querySelector(input.getAttribute("data-search-target"));
     if (!target) return;
+    if (busy) { waiting = input; return; }
+    busy = true;
     var form = document.querySelector("form.filters");
     var params = new URLSearchParams(form ? new FormData(form) : undefined);
     params.set("q", input.value);
     params.delete("after");
-    var mine = ++seq;
     var url = "/people?" + params.toString();
+    var asked = input.value;
     fetch(url + "&partial=true", { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
-        if (mine !== seq) return;
-        target.innerHTML = html;
-        history.replaceState(null, "", url);
-        document.body.setAttribute("data-searched", input.value);
+        if (input.value === asked) {
+          target.innerHTML = html;
+          history.replaceState(null, "", url);
+          document.body.setAttribute("data-searched", asked);
+        }
       })
-      .catch(function () {});
+      .catch(function () {})
+      .then(function () {
+        busy = false;
+        var next = waiting;
+        waiting = null;
+        if (next && next.value !== asked) search(next);
+        else if (input.value !== asked) search(input);
+      });
   }
-  var timer = null;
   document.addEventListener("input", function (e) {
     var t = e.target;
     if (!t || !t.hasAttribute || !t.hasAttribute("data-search-target")) return;
     var other = t.id === "q" ? document.getElementById("people-q") : document.getElementById("q");
     if (other) other.value = t.value;
-    clearTimeout(timer);
-    timer = setTimeout(function () { search(t); }, 60);
+    search(t);
   });
 
   // Live: when the ledger changes, fetch this page again and swap in the
