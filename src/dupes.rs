@@ -277,6 +277,31 @@ impl Ledger {
         Ok(report)
     }
 
+    /// People merged away that [`Ledger::unmerge`] can still bring back,
+    /// newest merge first, each with the record they went into (`limit` at
+    /// most).
+    pub fn merged_away(&self, limit: usize) -> Result<Vec<(Entity, Entity)>> {
+        let mut merged: Vec<Entity> = self
+            .index()
+            .query_entities(
+                "SELECT e.json FROM people p JOIN entities e ON e.id = p.id WHERE p.deleted = 1 AND e.json LIKE '%\"merged_into\"%'",
+                [],
+            )?
+            .into_iter()
+            .filter(|e| e.get("merge").is_some())
+            .collect();
+        merged.sort_by(|a, b| b.str("deleted").cmp(&a.str("deleted")));
+        merged.truncate(limit);
+        let mut out = Vec::new();
+        for m in merged {
+            let into = m.str("merged_into").and_then(|s| Id::parse(s).ok());
+            if let Some(keep) = into.and_then(|id| self.index().entity(&id).ok().flatten()) {
+                out.push((m, keep));
+            }
+        }
+        Ok(out)
+    }
+
     /// Facts, notes, relationships, interactions and follow-ups that point
     /// at a person.
     fn items_of(&self, id: &Id) -> Result<Vec<Entity>> {

@@ -4,6 +4,7 @@
 
 mod add;
 mod companies;
+mod dupes;
 mod import;
 mod people;
 mod person;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(people::routes())
         .merge(person::routes())
         .merge(companies::routes())
+        .merge(dupes::routes())
         .merge(team::routes())
         .merge(add::routes())
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
