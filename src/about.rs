@@ -49,6 +49,16 @@ pub struct Owner {
 }
 
 impl Owner {
+    /// The own ledger in an account without teammates: "me", as `find` says.
+    pub fn me() -> Owner {
+        Owner {
+            name: "me".into(),
+            id: None,
+            left_on: None,
+            mine: true,
+        }
+    }
+
     /// "alice", or "alice (left on 2026-11-28)", as team listings say it.
     pub fn label(&self) -> String {
         match &self.left_on {
@@ -173,6 +183,21 @@ impl Account {
     fn title(&self) -> String {
         format!("What we hold about {}", self.person)
     }
+}
+
+/// When an account is made, as it says it: local time with its offset.
+pub fn generated_at(now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    now.to_zoned(tz.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
+/// What the own ledger alone holds about `person`: `kith about WHO`
+/// without `--team`.
+pub fn own_account(ledger: &mut Ledger, person: &Entity) -> Result<Account> {
+    let at = generated_at(ledger.now(), ledger.time_zone());
+    let section = section(ledger, person, Owner::me(), Part::All)?;
+    Ok(Account::new(at, vec![section]))
 }
 
 /// Every interaction: an account leaves nothing out.

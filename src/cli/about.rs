@@ -45,14 +45,18 @@ pub fn run(env: &Env, args: AboutArgs) -> anyhow::Result<()> {
         Err(e) if args.team && not_found(&e) => (None, Some(e)),
         Err(e) => return Err(e),
     };
+    if !args.team
+        && let Some(p) = &own
+    {
+        let account = about::own_account(&mut ledger, p)?;
+        return write_out(&args, account);
+    }
     let mut sections = Vec::new();
     if let Some(p) = &own {
-        let owner = my_owner(env, args.team);
+        let owner = my_owner(env);
         sections.push(about::section(&mut ledger, p, owner, Part::All)?);
     }
-    if args.team {
-        sections.extend(team_sections(env, own.as_ref(), &args.who)?);
-    }
+    sections.extend(team_sections(env, own.as_ref(), &args.who)?);
     if let (true, Some(e)) = (sections.is_empty(), missing) {
         return Err(e);
     }
@@ -63,17 +67,15 @@ fn not_found(e: &anyhow::Error) -> bool {
     matches!(e.downcast_ref(), Some(kith::Error::NotFound(_)))
 }
 
-/// Without a team there is no member name to give; "me" is what `find` says.
-fn my_owner(env: &Env, team: bool) -> Owner {
-    let id = team
-        .then(|| kith::identity::Keys::load_or_create(&env.home).ok())
-        .flatten()
+/// The own ledger's section in a team account, under the member's name.
+fn my_owner(env: &Env) -> Owner {
+    let id = kith::identity::Keys::load_or_create(&env.home)
+        .ok()
         .map(|k| k.member_id().to_string());
     Owner {
-        name: if team { env.my_name() } else { "me".into() },
+        name: env.my_name(),
         id,
-        left_on: None,
-        mine: true,
+        ..Owner::me()
     }
 }
 
@@ -134,12 +136,11 @@ fn left_on(replica: &Replica, tz: &jiff::tz::TimeZone) -> Option<String> {
 }
 
 fn finish(env: &Env, args: &AboutArgs, sections: Vec<Section>) -> anyhow::Result<()> {
-    let now = env
-        .now
-        .to_zoned(env.tz.clone())
-        .strftime("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string();
-    let account = Account::new(now, sections);
+    let account = Account::new(about::generated_at(env.now, &env.tz), sections);
+    write_out(args, account)
+}
+
+fn write_out(args: &AboutArgs, account: Account) -> anyhow::Result<()> {
     let text = match args.format {
         Format::Md => account.markdown(),
         Format::Html => account.html(),
