@@ -3,7 +3,11 @@
 //! - `cli`: end-to-end tests of every command through the real `kith` binary.
 //! - `reliability`: concurrent writers, writers killed at random, damaged
 //!   chunks, and replicas merging (see docs/RELIABILITY.md).
+//! - `ui`: `kith ui` in headless Chromium (chromedriver, fantoccini) and in
+//!   plain HTTP: who may connect, each page used as a user would, axe-core
+//!   on every page, and the screenshots in docs/screenshots/.
 
 mod cli;
 mod common;
 mod reliability;
+mod ui;
