@@ -301,10 +301,30 @@ async fn act<F>(state: &AppState, id: &Id, f: F) -> Result<Result<String, String
 where
     F: FnOnce(&mut Ledger, &Entity) -> crate::Result<String> + Send + 'static,
 {
+    act_on(state, id, false, f).await
+}
+
+/// [`act`], for a person who may be removed (`rm`, `restore`).
+async fn act_on<F>(
+    state: &AppState,
+    id: &Id,
+    removed_too: bool,
+    f: F,
+) -> Result<Result<String, String>, PageError>
+where
+    F: FnOnce(&mut Ledger, &Entity) -> crate::Result<String> + Send + 'static,
+{
     let id = id.clone();
     state
         .ledger(move |l| {
             let e = person_entity(l, &id)?;
+            // As the CLI, which resolves no removed person for an edit.
+            if e.is_deleted() && !removed_too {
+                return Ok(Err(format!(
+                    "{} was removed; Restore brings them back",
+                    name_of(&e)
+                )));
+            }
             match f(l, &e) {
                 Ok(done) => Ok(Ok(done)),
                 Err(e) => refusal(e).map(Err),
@@ -501,6 +521,10 @@ async fn link(
     let result = state
         .ledger(move |l| {
             let e = person_entity(l, &id)?;
+            if e.is_deleted() {
+                let m = format!("{} was removed; Restore brings them back", name_of(&e));
+                return Ok((id, Err(("other", m))));
+            }
             let them = match l.resolve_person(&other) {
                 Ok(p) => p,
                 Err(err) => return Ok((id, Err(("other", refusal(err)?)))),
@@ -686,7 +710,7 @@ async fn remove(
     Form(back): Form<super::Back>,
 ) -> Result<Response, PageError> {
     let id = super::id(&raw)?;
-    let result = act(&state, &id, |l, e| {
+    let result = act_on(&state, &id, true, |l, e| {
         if e.is_deleted() {
             return Err(crate::Error::invalid(format!(
                 "{} is removed already",
@@ -709,7 +733,7 @@ async fn restore(
     Form(back): Form<super::Back>,
 ) -> Result<Response, PageError> {
     let id = super::id(&raw)?;
-    let result = act(&state, &id, |l, e| {
+    let result = act_on(&state, &id, true, |l, e| {
         if !e.is_deleted() {
             return Err(crate::Error::invalid(format!(
                 "{} is not removed",
@@ -827,7 +851,10 @@ impl Page<'_> {
         let v = &self.d.view;
         html! {
             (layout::notice(self.q.done.as_deref()))
-            @if let Some(m) = self.kept.error("rm", "form") {
+            // A refusal of a form the page no longer shows (the person was
+            // removed meanwhile) is said at the top.
+            @if let Some(m) = self.kept.error("rm", "form")
+                .or((!self.editable() && !self.kept.message.is_empty()).then_some(self.kept.message.as_str())) {
                 p class="field-error" role="alert" { (m) }
             }
             div id="status" data-live { (self.status()) }
