@@ -8,7 +8,8 @@
 //! of the own ledger and of each replica (a replica is a ledger whose private
 //! part is empty). [`index_around`] derives only the shards one person's
 //! record draws on: what `kith show WHO --at DATE` reads, in about the same
-//! time at any ledger size.
+//! time at any ledger size; [`resolve_at`] is that whole question (which
+//! record, as it was then), and [`parse_at`] reads the day as people type it.
 
 use std::collections::BTreeSet;
 
@@ -19,7 +20,7 @@ use jiff::tz::TimeZone;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::ledger::{Ledger, ShardOutcome, pipeline};
-use crate::model::{Id, Kind, Shard};
+use crate::model::{Entity, Id, Kind, Shard};
 use crate::store::{Change, LoadReport, Store};
 
 /// An index of a ledger as it was; its files go when this is dropped.
@@ -43,6 +44,43 @@ pub fn end_of_day(date: Date, tz: &TimeZone) -> Result<Timestamp> {
                 .checked_sub(jiff::SignedDuration::from_secs(1))
         })
         .map_err(|e| Error::invalid(format!("no end of day for {date}: {e}")))
+}
+
+/// The day `at` names, as people type it (`2026-11-20`, `yesterday`,
+/// `-30d`; bare days lean to the past), relative to `today`.
+pub fn parse_at(at: &str, today: Date) -> Result<Date> {
+    crate::when::parse_day(at, today, crate::when::Lean::Past)
+        .map_err(|e| e.context(format!("--at {at}")))
+}
+
+/// The person or company `who` names, as `ledger` held them at the end of
+/// the day `at` names (`kith show WHO --at DAY`): named as they are now
+/// (even if removed since), read as they were, with the day and the index
+/// they were read from. No day and index when `at` is today or later: the
+/// end of today holds everything, so that is the ledger as it is now.
+pub fn resolve_at(
+    ledger: &Ledger,
+    who: &str,
+    kinds: &[Kind],
+    at: &str,
+) -> Result<(Entity, Option<(Date, AsOf)>)> {
+    let day = parse_at(at, ledger.today())?;
+    let now = match ledger.resolve(who, kinds, false) {
+        Ok(e) => e,
+        Err(live) => ledger.resolve(who, kinds, true).map_err(|_| live)?,
+    };
+    if day >= ledger.today() {
+        return Ok((now, None));
+    }
+    let moment = end_of_day(day, ledger.time_zone())?;
+    let past = index_around(ledger, moment, &now.id)?;
+    let Some(then) = past.index().entity(&now.id)? else {
+        return Err(Error::invalid(format!(
+            "{} was not in the ledger yet on {day}",
+            now.str("name").unwrap_or(who)
+        )));
+    };
+    Ok((then, Some((day, past))))
 }
 
 /// An index of the whole of `ledger` as it stood at `at`: every shard, both

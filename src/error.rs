@@ -41,6 +41,24 @@ pub enum Error {
     Settings { path: PathBuf, reason: String },
     #[error("automerge: {0}")]
     Automerge(String),
+    /// A file handed in (to import) that could not be read.
+    #[error("cannot read {name}")]
+    Read {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A teammate is on the roster but nothing of their ledger is here.
+    #[error("nothing of {0}'s ledger has reached this device yet: is the daemon running?")]
+    NotReplicated(String),
+    /// An error with what was being done when it happened ("--at 2026-13-01",
+    /// "cannot open alice's replica in …").
+    #[error("{context}")]
+    Context {
+        context: String,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -53,6 +71,22 @@ impl Error {
 
     pub fn invalid(msg: impl Into<String>) -> Self {
         Error::Invalid(msg.into())
+    }
+
+    /// This error, said to have happened while doing `context`.
+    pub fn context(self, context: impl Into<String>) -> Self {
+        Error::Context {
+            context: context.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// The error beneath any [`Error::Context`]: what actually went wrong.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Context { source, .. } => source.root(),
+            e => e,
+        }
     }
 }
 

@@ -36,6 +36,7 @@ pub mod knows;
 pub mod ledger;
 pub mod model;
 pub mod ops;
+pub mod replicas;
 pub mod settings;
 pub mod store;
 pub mod strength;

@@ -1,9 +1,8 @@
 //! `kith adopt MEMBER/WHO`: continue a teammate's relationship in one's own
 //! ledger, with where it came from kept on every copy.
 
-use anyhow::{Context, bail};
 use clap::Args;
-use kith::adopt::{Choice, Provenance};
+use kith::adopt::Choice;
 
 use super::{Env, print_json};
 
@@ -36,22 +35,8 @@ pub struct AdoptArgs {
 }
 
 pub fn run(env: &Env, args: AdoptArgs) -> anyhow::Result<()> {
-    let Some((member, who)) = args.who.split_once('/') else {
-        bail!("say whose ledger to adopt from: MEMBER/WHO, e.g. johnny/edna");
-    };
-    let Some(replica) = env.replica(member)? else {
-        bail!("no teammate called '{member}' (see `kith team members`)");
-    };
-    let person = replica
-        .ledger
-        .resolve_person(who)
-        .with_context(|| format!("in {}'s ledger", replica.owner.name))?;
+    let (replica, person) = env.opener().teammate_person(&args.who)?;
     let mut ledger = env.open()?;
-    let from = Provenance {
-        member: replica.owner.name.clone(),
-        member_id: replica.owner.id.clone(),
-        on: ledger.today().to_string(),
-    };
     let choice = Choice {
         facts: args.facts || args.all,
         notes: args.notes || args.all,
@@ -59,7 +44,7 @@ pub fn run(env: &Env, args: AdoptArgs) -> anyhow::Result<()> {
         relationships: args.relationships || args.all,
         items: args.items.clone(),
     };
-    let adopted = ledger.adopt(replica.ledger.index(), &person, &from, &choice)?;
+    let (from, adopted) = kith::replicas::adopt(&mut ledger, &replica, &person, &choice)?;
     if args.json {
         return print_json(&adopted);
     }

@@ -50,44 +50,13 @@ pub fn engine(env: &Env) -> anyhow::Result<Arc<Engine>> {
     drop(env.open()?);
     Ok(Arc::new(Engine::open(
         &env.home,
-        &super::device_name(env),
+        &kith::replicas::device_name(&env.home),
         clock,
     )?))
 }
 
-fn daemon_lock_path(home: &Path) -> std::path::PathBuf {
-    TeamDir::new(home).path().join("daemon.lock")
-}
-
-/// Whether a daemon holds this home's daemon lock.
-pub fn is_running(home: &Path) -> bool {
-    let Ok(file) = std::fs::OpenOptions::new()
-        .write(true)
-        .open(daemon_lock_path(home))
-    else {
-        return false;
-    };
-    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
-}
-
-/// Devices the running daemon is connected to (none if it is not running).
-pub fn connected(home: &Path) -> Vec<String> {
-    if !is_running(home) {
-        return Vec::new();
-    }
-    status_file(home)
-        .and_then(|v| v.get("connected").cloned())
-        .and_then(|c| serde_json::from_value(c).ok())
-        .unwrap_or_default()
-}
-
-pub fn status_file(home: &Path) -> Option<serde_json::Value> {
-    let bytes = std::fs::read(TeamDir::new(home).path().join("daemon.json")).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
 fn default_listen(home: &Path) -> Vec<Multiaddr> {
-    let port = status_file(home)
+    let port = kith::sync::daemon::status_file(home)
         .and_then(|v| v.get("listen").cloned())
         .and_then(|l| serde_json::from_value::<Vec<String>>(l).ok())
         .and_then(|l| {
@@ -110,7 +79,7 @@ pub fn run(env: &Env, args: DaemonArgs) -> anyhow::Result<()> {
     let engine = engine(env)?;
     let dir = TeamDir::new(&env.home);
     std::fs::create_dir_all(dir.path())?;
-    let lock_path = daemon_lock_path(&env.home);
+    let lock_path = kith::sync::daemon::lock_path(&env.home);
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

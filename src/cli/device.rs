@@ -42,14 +42,14 @@ fn join(env: &Env, args: JoinArgs) -> anyhow::Result<()> {
         &keys.member,
         &Claim::Device {
             device: keys.device_id().to_string(),
-            name: super::device_name(env),
+            name: kith::replicas::device_name(&env.home),
             at: env.now.as_second(),
         },
     )?;
     let req = JoinRequest {
         kind: TicketKind::Device,
         device,
-        member_name: super::device_name(env),
+        member_name: kith::replicas::device_name(&env.home),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

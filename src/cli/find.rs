@@ -2,6 +2,7 @@
 
 use clap::Args;
 use kith::model::Kind;
+use kith::replicas::{find, find_team};
 
 use super::{Env, print_json};
 
@@ -21,39 +22,13 @@ pub struct FindArgs {
     json: bool,
 }
 
-#[derive(serde::Serialize)]
-struct Found {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    owner: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    owner_id: Option<String>,
-    id: kith::model::Id,
-    kind: Kind,
-    name: String,
-    company: Option<String>,
-    score: f64,
-    why: String,
-}
-
 pub fn run(env: &Env, args: FindArgs) -> anyhow::Result<()> {
     let ledger = env.open()?;
-    let mut found = search(&ledger, &args.query, args.limit)?;
-    if args.team {
-        let me = env.my_name();
-        for f in &mut found {
-            f.owner = Some(me.clone());
-        }
-        for replica in env.replicas()? {
-            let mut theirs = search(&replica.ledger, &args.query, args.limit)?;
-            for f in &mut theirs {
-                f.owner = Some(replica.label(&env.tz));
-                f.owner_id = Some(replica.owner.id.clone());
-            }
-            found.extend(theirs);
-        }
-        found.sort_by(|a, b| b.score.total_cmp(&a.score));
-        found.truncate(args.limit);
-    }
+    let found = if args.team {
+        find_team(&env.opener(), &ledger, &args.query, args.limit)?
+    } else {
+        find(&ledger, &args.query, args.limit)?
+    };
     if args.json {
         return print_json(&found);
     }
@@ -87,30 +62,4 @@ pub fn run(env: &Env, args: FindArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn search(ledger: &kith::Ledger, query: &str, limit: usize) -> anyhow::Result<Vec<Found>> {
-    let index = ledger.index();
-    let hits = index.find(query, limit, false)?;
-    Ok(hits
-        .into_iter()
-        .filter_map(|h| {
-            let e = index.entity(&h.id).ok().flatten()?;
-            let company = e
-                .str("company")
-                .and_then(|c| kith::model::Id::parse(c).ok())
-                .and_then(|c| index.entity(&c).ok().flatten())
-                .and_then(|c| c.str("name").map(str::to_string));
-            Some(Found {
-                owner: None,
-                owner_id: None,
-                name: e.str("name").unwrap_or("").to_string(),
-                id: h.id,
-                kind: h.kind,
-                company,
-                score: (h.score * 1000.0).round() / 1000.0,
-                why: h.why,
-            })
-        })
-        .collect())
 }

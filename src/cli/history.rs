@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use kith::history::Event;
+use kith::replicas::TeamLedgers;
 
 use super::{Env, person, print_json};
 
@@ -55,39 +55,11 @@ pub fn run(env: &Env, args: HistoryArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One event and whose ledger recorded it.
-#[derive(serde::Serialize)]
-struct TeamEvent {
-    owner: String,
-    owner_id: Option<String>,
-    #[serde(flatten)]
-    event: Event,
-}
-
 /// The person's timeline in every ledger on the team, newest first: who
 /// added what, when, and on which device.
 fn run_team(env: &Env, args: HistoryArgs) -> anyhow::Result<()> {
-    let mut team = super::TeamLedgers::open(env, None)?;
-    let found = kith::knows::locate(&team.sources(), &args.who)?;
-    let mut events = Vec::new();
-    for (source, id) in found {
-        let (owner, owner_id) = team.owner_of(source);
-        let ledger = team.ledger_mut(source);
-        let Some(person) = ledger.index().entity(&id)? else {
-            continue;
-        };
-        for event in ledger.history(&person, None)? {
-            events.push(TeamEvent {
-                owner: owner.clone(),
-                owner_id: owner_id.clone(),
-                event,
-            });
-        }
-    }
-    events.sort_by(|a, b| b.event.at.cmp(&a.event.at).then(a.owner.cmp(&b.owner)));
-    if let Some(n) = args.limit {
-        events.truncate(n);
-    }
+    let mut team = TeamLedgers::open(&env.opener(), env.open()?, None)?;
+    let events = team.history(&args.who, args.limit)?;
     if args.json {
         return print_json(&events);
     }

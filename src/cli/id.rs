@@ -31,7 +31,7 @@ pub fn run(env: &Env, args: IdArgs) -> anyhow::Result<()> {
     let member = keys.member_id().to_string();
     let id = Identity {
         device: keys.device_id().to_string(),
-        device_name: super::device_name(env),
+        device_name: kith::replicas::device_name(&env.home),
         name: roster
             .members()
             .into_iter()

@@ -2,7 +2,7 @@
 //! and recorded relationships.
 
 use clap::Args;
-use kith::knows::intro_paths;
+use kith::replicas::intro_paths;
 
 use super::{Env, print_json};
 
@@ -20,8 +20,8 @@ pub struct IntroPathArgs {
 }
 
 pub fn run(env: &Env, args: IntroPathArgs) -> anyhow::Result<()> {
-    let team = super::TeamLedgers::open(env, None)?;
-    let paths = intro_paths(&team.sources(), &args.who, team.today, args.limit)?;
+    let own = env.open()?;
+    let paths = intro_paths(&env.opener(), &*own, &args.who, args.limit)?;
     if args.json {
         return print_json(&paths);
     }

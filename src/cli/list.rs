@@ -3,6 +3,7 @@
 use clap::Args;
 use kith::model::Kind;
 use kith::ops::ListFilter;
+use kith::replicas::{Listed, TeamListFilter, TeamListed, list_team};
 use kith::view::{self, Detail};
 
 use super::{Env, print_json};
@@ -99,62 +100,26 @@ pub fn run(env: &Env, args: ListArgs) -> anyhow::Result<()> {
 /// People (or companies) in this ledger and every replica, marked by owner.
 fn run_team(env: &Env, args: ListArgs) -> anyhow::Result<()> {
     let own = env.open()?;
-    let replicas = env.replicas()?;
-    let mut sources: Vec<(String, Option<String>, &kith::Ledger)> =
-        vec![(env.my_name(), None, &own)];
-    for r in &replicas {
-        sources.push((r.label(&env.tz), Some(r.owner.id.clone()), &r.ledger));
+    let filter = TeamListFilter {
+        tag: args.tag,
+        company: args.company,
+        companies: args.companies,
+        limit: args.limit,
+    };
+    let rows = list_team(&env.opener(), &own, &filter)?;
+    if args.json {
+        return print_json(&rows.iter().map(TeamListed::json).collect::<Vec<_>>());
     }
     let s = env.style();
-    let mut rows: Vec<(String, serde_json::Value, String)> = Vec::new();
-    for (owner, owner_id, ledger) in sources {
-        let index = ledger.index();
-        if args.companies {
-            for c in ledger.list_companies(false, args.limit)? {
-                let v = view::company(index, &c, Detail::Summary)?;
-                let line = format!("{:<32} {}", v.name, s.dim(&format!("[{owner}]")));
-                rows.push((
-                    v.name.to_lowercase(),
-                    super::with_owner(&v, &owner, owner_id.as_deref()),
-                    line,
-                ));
+    for row in &rows {
+        let owner = s.dim(&format!("[{}]", row.owner));
+        match &row.item {
+            Listed::Company(v) => println!("{:<32} {owner}", v.name),
+            Listed::Person(v) => {
+                let at = v.company.clone().unwrap_or_default();
+                println!("{:<28} {at}  {owner}", v.name);
             }
-            continue;
         }
-        let company = match &args.company {
-            Some(c) => match ledger.resolve(c, &[Kind::Company], false) {
-                Ok(e) => Some(e.id),
-                Err(kith::Error::NotFound(_)) => continue,
-                Err(e) => return Err(e.into()),
-            },
-            None => None,
-        };
-        let filter = ListFilter {
-            tag: args.tag.clone(),
-            company,
-            removed: false,
-            limit: args.limit,
-        };
-        for p in ledger.list_people(&filter)? {
-            let v = view::person(index, &p, Detail::Summary)?;
-            let at = v.company.clone().unwrap_or_default();
-            let line = format!("{:<28} {at}  {}", v.name, s.dim(&format!("[{owner}]")));
-            rows.push((
-                v.sort_name.to_lowercase(),
-                super::with_owner(&v, &owner, owner_id.as_deref()),
-                line,
-            ));
-        }
-    }
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(limit) = args.limit {
-        rows.truncate(limit);
-    }
-    if args.json {
-        return print_json(&rows.into_iter().map(|r| r.1).collect::<Vec<_>>());
-    }
-    for (_, _, line) in rows {
-        println!("{line}");
     }
     Ok(())
 }

@@ -43,8 +43,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use kith::Ledger;
 use kith::model::Privacy;
-use kith::{Ledger, OpenOptions};
+use kith::replicas::Opener;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -196,17 +197,18 @@ impl Env {
     /// Opens the ledger, with a progress bar if the index must be rebuilt.
     pub fn open(&self) -> anyhow::Result<Session> {
         let bar = style::Progress::new(self.interactive, "indexing");
-        let ledger = Ledger::open(
-            &self.home,
-            OpenOptions {
-                now: self.now,
-                time_zone: self.tz.clone(),
-                progress: &|done, total| bar.set(done, total),
-            },
-        )
-        .with_context(|| format!("cannot open the ledger in {}", self.home.display()))?;
+        let ledger = self
+            .opener()
+            .open_with(&|done, total| bar.set(done, total))
+            .with_context(|| format!("cannot open the ledger in {}", self.home.display()))?;
         bar.finish();
         Ok(Session(ledger))
+    }
+
+    /// What the library needs to open this home's ledgers: the own one
+    /// and teammates' replicas.
+    pub fn opener(&self) -> Opener {
+        Opener::new(&self.home, self.now, self.tz.clone())
     }
 
     pub fn style(&self) -> style::Style {
@@ -238,6 +240,18 @@ impl std::ops::Deref for Session {
 
 impl std::ops::DerefMut for Session {
     fn deref_mut(&mut self) -> &mut Ledger {
+        &mut self.0
+    }
+}
+
+impl std::borrow::Borrow<Ledger> for Session {
+    fn borrow(&self) -> &Ledger {
+        &self.0
+    }
+}
+
+impl std::borrow::BorrowMut<Ledger> for Session {
+    fn borrow_mut(&mut self) -> &mut Ledger {
         &mut self.0
     }
 }
@@ -372,10 +386,12 @@ fn print_error(err: &anyhow::Error, home: Option<&std::path::Path>) {
     let mut line = format!("kith: error: {err}");
     let mut candidates = Vec::new();
     for cause in err.chain() {
+        // The library may wrap it in what it was doing: the candidates are
+        // what to show.
         if let Some(kith::Error::Ambiguous {
             query,
             candidates: c,
-        }) = cause.downcast_ref()
+        }) = cause.downcast_ref::<kith::Error>().map(kith::Error::root)
         {
             line = format!("kith: error: '{query}' could be more than one; name one of:");
             candidates = c.clone();
@@ -406,298 +422,6 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     println!("{text}");
     Ok(())
-}
-
-/// A teammate's ledger as replicated here: read-only, opened only for
-/// reading (nothing in the CLI writes to it; only sync does).
-pub struct Replica {
-    pub owner: kith::team::Member,
-    pub ledger: Ledger,
-}
-
-impl Replica {
-    /// "alice", or "alice (left on 2026-11-28)".
-    pub fn label(&self, tz: &jiff::tz::TimeZone) -> String {
-        member_label(&self.owner, tz)
-    }
-}
-
-/// "alice", or "alice (left on 2026-11-28)".
-pub fn member_label(m: &kith::team::Member, tz: &jiff::tz::TimeZone) -> String {
-    match m.removed {
-        Some(t) => format!(
-            "{} (left on {})",
-            m.name,
-            jiff::Timestamp::from_second(t)
-                .map(|ts| ts.to_zoned(tz.clone()).date().to_string())
-                .unwrap_or_default()
-        ),
-        None => m.name.clone(),
-    }
-}
-
-/// The own ledger and the team index: what `who-knows` reads, without
-/// opening every replica (docs/ARCHITECTURE.md, "The team index").
-pub struct TeamIndexed {
-    team: TeamLedgers,
-    /// None while no teammate's ledger is held here.
-    index: Option<kith::index::team::TeamIndex>,
-    owners: Vec<(String, String)>,
-}
-
-impl TeamIndexed {
-    pub fn open(env: &Env) -> anyhow::Result<TeamIndexed> {
-        let team = TeamLedgers::own(env)?;
-        if !env.home.join("replicas").is_dir() {
-            return Ok(TeamIndexed {
-                team,
-                index: None,
-                owners: Vec::new(),
-            });
-        }
-        let path = env.home.join("team.sqlite");
-        let mut index = kith::index::team::TeamIndex::open(&path)?;
-        let members = index.roster_members(&kith::team::TeamDir::new(&env.home))?;
-        let mut held = Vec::new();
-        let mut owners = Vec::new();
-        for m in members {
-            if Some(&m.id) == team.me_id.as_ref() || !kith::sync::replica_exists(&env.home, &m.id) {
-                continue;
-            }
-            held.push((m.id.clone(), kith::sync::replica_home(&env.home, &m.id)?));
-            owners.push((member_label(&m, &env.tz), m.id));
-        }
-        let open = |home: &std::path::Path| {
-            Ledger::open(
-                home,
-                OpenOptions {
-                    now: env.now,
-                    time_zone: env.tz.clone(),
-                    progress: &|_, _| {},
-                },
-            )
-        };
-        let report = index.refresh(&held, &open).with_context(|| {
-            format!("cannot bring the team index {} up to date", path.display())
-        })?;
-        if !report.copied.is_empty() || !report.busy.is_empty() {
-            tracing::info!(
-                copied = report.copied.len(),
-                busy = report.busy.len(),
-                "team index refreshed"
-            );
-        }
-        Ok(TeamIndexed {
-            team,
-            index: Some(index),
-            owners,
-        })
-    }
-
-    pub fn today(&self) -> jiff::civil::Date {
-        self.team.today
-    }
-
-    /// The own ledger, read on its own.
-    pub fn sources(&self) -> Vec<kith::knows::Source<'_>> {
-        self.team.sources()
-    }
-
-    /// Every replica, read through the team index.
-    pub fn team(&self) -> Option<kith::knows::TeamPart<'_>> {
-        self.index.as_ref().map(|index| kith::knows::TeamPart {
-            index,
-            owners: self.owners.clone(),
-        })
-    }
-}
-
-impl Env {
-    fn open_replica(&self, owner: kith::team::Member) -> anyhow::Result<Replica> {
-        let home = kith::sync::replica_home(&self.home, &owner.id)?;
-        let ledger = Ledger::open(
-            &home,
-            OpenOptions {
-                now: self.now,
-                time_zone: self.tz.clone(),
-                progress: &|_, _| {},
-            },
-        )
-        .with_context(|| format!("cannot open {}'s replica in {}", owner.name, home.display()))?;
-        Ok(Replica { owner, ledger })
-    }
-
-    /// Every teammate's replica held here.
-    pub fn replicas(&self) -> anyhow::Result<Vec<Replica>> {
-        let roster = kith::team::TeamDir::new(&self.home).roster()?;
-        let me = kith::identity::Keys::load_or_create(&self.home)?
-            .member_id()
-            .to_string();
-        roster
-            .members()
-            .into_iter()
-            .filter(|m| m.id != me && kith::sync::replica_exists(&self.home, &m.id))
-            .map(|m| self.open_replica(m))
-            .collect()
-    }
-
-    /// One teammate's replica, by member name or id.
-    pub fn replica(&self, member: &str) -> anyhow::Result<Option<Replica>> {
-        let roster = kith::team::TeamDir::new(&self.home).roster()?;
-        let Ok(m) = roster.find_member(member) else {
-            return Ok(None);
-        };
-        if !kith::sync::replica_exists(&self.home, &m.id) {
-            anyhow::bail!(
-                "nothing of {}'s ledger has reached this device yet: is the daemon running?",
-                m.name
-            );
-        }
-        self.open_replica(m).map(Some)
-    }
-
-    /// This person's name on the team, or "me".
-    pub fn my_name(&self) -> String {
-        let roster = kith::team::TeamDir::new(&self.home)
-            .roster()
-            .unwrap_or_default();
-        let me = kith::identity::Keys::load_or_create(&self.home)
-            .map(|k| k.member_id().to_string())
-            .unwrap_or_default();
-        roster
-            .members()
-            .into_iter()
-            .find(|m| m.id == me)
-            .map(|m| m.name)
-            .unwrap_or_else(|| "me".into())
-    }
-}
-
-/// The own ledger and every teammate's replica, for questions put to the
-/// whole team.
-pub struct TeamLedgers {
-    own: Session,
-    me: String,
-    me_id: Option<String>,
-    replicas: Vec<Replica>,
-    tz: jiff::tz::TimeZone,
-    /// The day answers are for: today, or the day asked about.
-    pub today: jiff::civil::Date,
-    /// With `--at` a past day: each ledger as it stood then, own first.
-    as_of: Vec<kith::asof::AsOf>,
-}
-
-impl TeamLedgers {
-    /// The own ledger and every replica held here.
-    pub fn open(env: &Env, at: Option<&str>) -> anyhow::Result<TeamLedgers> {
-        let mut team = Self::own(env)?;
-        team.replicas = env.replicas()?;
-        let Some(at) = at else {
-            return Ok(team);
-        };
-        let day = kith::when::parse_day(at, team.today, kith::when::Lean::Past)
-            .with_context(|| format!("--at {at}"))?;
-        // Today or later is simply now.
-        if day >= team.today {
-            return Ok(team);
-        }
-        team.today = day;
-        let moment = kith::asof::end_of_day(day, &team.tz)?;
-        team.as_of.push(kith::asof::index_at(&team.own, moment)?);
-        for r in &team.replicas {
-            let past = kith::asof::index_at(&r.ledger, moment)
-                .with_context(|| format!("{}'s ledger as of {day}", r.owner.name))?;
-            team.as_of.push(past);
-        }
-        Ok(team)
-    }
-
-    /// Only the own ledger.
-    pub fn own(env: &Env) -> anyhow::Result<TeamLedgers> {
-        let own = env.open()?;
-        let today = own.today();
-        let me_id = kith::identity::Keys::load_or_create(&env.home)
-            .ok()
-            .map(|k| k.member_id().to_string());
-        Ok(TeamLedgers {
-            own,
-            me: "you".into(),
-            me_id,
-            replicas: Vec::new(),
-            tz: env.tz.clone(),
-            today,
-            as_of: Vec::new(),
-        })
-    }
-
-    pub fn sources(&self) -> Vec<kith::knows::Source<'_>> {
-        let index = |i: usize, now| self.as_of.get(i).map_or(now, kith::asof::AsOf::index);
-        let mut out = vec![kith::knows::Source {
-            owner: self.me.clone(),
-            owner_id: self.me_id.clone(),
-            mine: true,
-            index: index(0, self.own.index()),
-        }];
-        for (i, r) in self.replicas.iter().enumerate() {
-            out.push(kith::knows::Source {
-                owner: r.label(&self.tz),
-                owner_id: Some(r.owner.id.clone()),
-                mine: false,
-                index: index(i + 1, r.ledger.index()),
-            });
-        }
-        out
-    }
-
-    /// The ledger behind `sources()[source]`.
-    pub fn ledger_mut(&mut self, source: usize) -> &mut Ledger {
-        match source {
-            0 => &mut self.own,
-            i => &mut self.replicas[i - 1].ledger,
-        }
-    }
-
-    /// Whose ledger `sources()[source]` is: (label, member id).
-    pub fn owner_of(&self, source: usize) -> (String, Option<String>) {
-        match source {
-            0 => (self.me.clone(), self.me_id.clone()),
-            i => (
-                self.replicas[i - 1].label(&self.tz),
-                Some(self.replicas[i - 1].owner.id.clone()),
-            ),
-        }
-    }
-
-    /// The line saying answers are as of a past day, if they are.
-    pub fn as_of_note(&self) -> Option<String> {
-        (!self.as_of.is_empty()).then(|| format!("As of {} (end of day):", self.today))
-    }
-}
-
-/// Adds `owner` (and `owner_id`) to a JSON object.
-pub fn with_owner<T: serde::Serialize>(
-    value: &T,
-    owner: &str,
-    owner_id: Option<&str>,
-) -> serde_json::Value {
-    let mut v = serde_json::to_value(value).unwrap_or_default();
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("owner".into(), owner.into());
-        obj.insert(
-            "owner_id".into(),
-            owner_id.map(Into::into).unwrap_or(serde_json::Value::Null),
-        );
-    }
-    v
-}
-
-/// This device's name, as `device.json` has it.
-pub fn device_name(env: &Env) -> String {
-    std::fs::read(env.home.join("device.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_string))
-        .unwrap_or_else(|| "this device".into())
 }
 
 /// Resolves a WHO argument to a person, with the argument named on failure.

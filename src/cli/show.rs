@@ -1,6 +1,5 @@
 //! `kith show WHO`: everything about one person or company.
 
-use anyhow::{Context, bail};
 use clap::Args;
 use kith::Ledger;
 use kith::model::Kind;
@@ -27,9 +26,7 @@ pub struct ShowArgs {
 
 pub fn run(env: &Env, args: ShowArgs) -> anyhow::Result<()> {
     // MEMBER/WHO reads a teammate's replica.
-    if let Some((member, who)) = args.who.split_once('/')
-        && let Some(replica) = env.replica(member)?
-    {
+    if let Some((replica, who)) = env.opener().member_who(&args.who)? {
         let owner = Owner {
             label: replica.label(&env.tz),
             name: replica.owner.name.clone(),
@@ -58,36 +55,14 @@ fn show(
     let kinds = [Kind::Person, Kind::Company];
     let (entity, past) = match &args.at {
         None => (ledger.resolve(who, &kinds, false)?, None),
-        Some(at) => {
-            let day = kith::when::parse_day(at, ledger.today(), kith::when::Lean::Past)
-                .with_context(|| format!("--at {at}"))?;
-            // Named as they are now (even if removed since), read as they were.
-            let now = match ledger.resolve(who, &kinds, false) {
-                Ok(e) => e,
-                Err(live) => ledger.resolve(who, &kinds, true).map_err(|_| live)?,
-            };
-            // The end of today or a later day holds everything: that is now.
-            if day >= ledger.today() {
-                (now, None)
-            } else {
-                let moment = kith::asof::end_of_day(day, ledger.time_zone())?;
-                let past = kith::asof::index_around(ledger, moment, &now.id)?;
-                let Some(then) = past.index().entity(&now.id)? else {
-                    bail!(
-                        "{} was not in the ledger yet on {day}",
-                        now.str("name").unwrap_or(who)
-                    );
-                };
-                (then, Some((day, past)))
-            }
-        }
+        Some(at) => kith::asof::resolve_at(ledger, who, &kinds, at)?,
     };
     let index = past.as_ref().map_or(ledger.index(), |(_, p)| p.index());
     let detail = Detail::Full {
         interactions: args.interactions,
     };
     let json = |v: serde_json::Value| match &owner {
-        Some(o) => print_json(&super::with_owner(&v, &o.name, Some(&o.id))),
+        Some(o) => print_json(&kith::replicas::with_owner(&v, &o.name, Some(&o.id))),
         None => print_json(&v),
     };
     let s = env.style();

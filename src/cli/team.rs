@@ -121,7 +121,7 @@ fn create(env: &Env, name: &str, member_name: Option<String>) -> anyhow::Result<
         &keys.device_id(),
         name,
         &member_name,
-        &super::device_name(env),
+        &kith::replicas::device_name(&env.home),
         env.now.as_second(),
     )?;
     // Devices linked before the team existed stay this person's devices.
@@ -134,11 +134,8 @@ fn create(env: &Env, name: &str, member_name: Option<String>) -> anyhow::Result<
 
 /// The addresses a ticket should carry: where this home's daemon listens.
 fn daemon_addrs(env: &Env) -> (Vec<libp2p::Multiaddr>, bool) {
-    let dir = TeamDir::new(&env.home);
-    let running = super::daemon::is_running(&env.home);
-    let addrs = std::fs::read(dir.path().join("daemon.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    let running = kith::sync::daemon::is_running(&env.home);
+    let addrs = kith::sync::daemon::status_file(&env.home)
         .and_then(|v| v.get("listen").cloned())
         .and_then(|l| serde_json::from_value::<Vec<String>>(l).ok())
         .unwrap_or_default()
@@ -248,7 +245,7 @@ fn join(env: &Env, args: JoinArgs) -> anyhow::Result<()> {
         &keys.member,
         &Claim::Device {
             device: keys.device_id().to_string(),
-            name: super::device_name(env),
+            name: kith::replicas::device_name(&env.home),
             at: env.now.as_second(),
         },
     )?;
@@ -371,7 +368,7 @@ fn member_rows(env: &Env) -> anyhow::Result<Vec<MemberRow>> {
     let dir = TeamDir::new(&env.home);
     let roster = dir.roster()?;
     let book = dir.peers()?;
-    let connected = super::daemon::connected(&env.home);
+    let connected = kith::sync::daemon::connected(&env.home);
     let me = Keys::load_or_create(&env.home)
         .map(|k| k.member_id().to_string())
         .unwrap_or_default();
@@ -474,7 +471,7 @@ fn refuse_if_in_team(roster: &Roster, keys: &Keys) -> anyhow::Result<()> {
 }
 
 fn leave(env: &Env) -> anyhow::Result<()> {
-    if super::daemon::is_running(&env.home) {
+    if kith::sync::daemon::is_running(&env.home) {
         bail!("the daemon is running: stop it first");
     }
     let dir = TeamDir::new(&env.home);

@@ -2,7 +2,8 @@
 //! name, email domain or tag names, and how well.
 
 use clap::Args;
-use kith::knows::{Contact, who_knows};
+use kith::knows::Contact;
+use kith::replicas::{WhoKnows, who_knows};
 
 use super::{Env, print_json};
 
@@ -26,33 +27,16 @@ pub struct WhoKnowsArgs {
 }
 
 pub fn run(env: &Env, args: WhoKnowsArgs) -> anyhow::Result<()> {
-    let (contacts, note) = match args.at.as_deref() {
-        // The past is derived from each ledger's history, one by one.
-        Some(at) => {
-            let team = super::TeamLedgers::open(env, Some(at))?;
-            let contacts = who_knows(
-                &team.sources(),
-                None,
-                &args.query,
-                team.today,
-                args.limit,
-                args.explain,
-            )?;
-            (contacts, team.as_of_note())
-        }
-        None => {
-            let team = super::TeamIndexed::open(env)?;
-            let contacts = who_knows(
-                &team.sources(),
-                team.team(),
-                &args.query,
-                team.today(),
-                args.limit,
-                args.explain,
-            )?;
-            (contacts, None)
-        }
-    };
+    // Damage found loading it is reported when the command is done.
+    let own = env.open()?;
+    let WhoKnows { contacts, as_of } = who_knows(
+        &env.opener(),
+        &*own,
+        &args.query,
+        args.at.as_deref(),
+        args.limit,
+        args.explain,
+    )?;
     if args.json {
         return print_json(&contacts);
     }
@@ -60,8 +44,8 @@ pub fn run(env: &Env, args: WhoKnowsArgs) -> anyhow::Result<()> {
         eprintln!("no one on the team knows anyone matching '{}'", args.query);
         return Ok(());
     }
-    if let Some(note) = note {
-        println!("{note}");
+    if let Some(day) = as_of {
+        println!("As of {day} (end of day):");
     }
     for c in &contacts {
         print_contact(env, c, args.explain);

@@ -2,7 +2,7 @@
 //! with the evidence.
 
 use clap::Args;
-use kith::knows::who_wants;
+use kith::replicas::who_wants;
 
 use super::{Env, print_json};
 
@@ -23,12 +23,8 @@ pub struct WhoWantsArgs {
 }
 
 pub fn run(env: &Env, args: WhoWantsArgs) -> anyhow::Result<()> {
-    let team = if args.team {
-        super::TeamLedgers::open(env, None)?
-    } else {
-        super::TeamLedgers::own(env)?
-    };
-    let wants = who_wants(&team.sources(), &args.topic, team.today, args.limit)?;
+    let own = env.open()?;
+    let wants = who_wants(&env.opener(), &*own, &args.topic, args.team, args.limit)?;
     if args.json {
         return print_json(&wants);
     }

@@ -5,7 +5,10 @@
 //!   trust rules live there.
 //! - [`net`]: the libp2p node that carries it (TCP, Noise, Yamux, allow
 //!   list, mDNS).
+//! - [`daemon`]: what a running daemon leaves for others to read (its lock,
+//!   its addresses, who it is connected to).
 
+pub mod daemon;
 pub mod engine;
 pub mod net;
 pub mod proto;
