@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use kith::import::{self, Format, csv::ColumnMap};
+use kith::import::{self, Format, Input, csv::ColumnMap};
 use kith::transfer::ImportSummary;
 
 use super::style::Progress;
@@ -58,29 +58,31 @@ pub fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
         };
         let bar = Progress::new(env.interactive, "importing");
         let progress = |d, t| bar.set(d, t);
-        let (source, summary) = match format {
-            Format::Jsonl => {
-                // Streamed: a backup of 100,000 people is not read into memory.
-                let file =
-                    std::fs::File::open(path).with_context(|| format!("cannot read {name}"))?;
-                let mut input = std::io::BufReader::new(file);
-                let s = ledger.import_jsonl(&name, &mut input, args.dry_run, &progress)?;
-                ("kith JSONL".to_string(), s)
-            }
-            Format::Vcard => {
-                let text = read_text(path, &name)?;
-                let parsed = import::vcard::parse(&name, &text);
-                nothing_read(&name, format, &parsed)?;
-                let s = ledger.import_contacts(&name, parsed, args.dry_run, &progress)?;
-                ("vCard".to_string(), s)
-            }
-            Format::Csv => {
-                let text = read_text(path, &name)?;
-                let (source, parsed) = import::csv::parse(&name, &text, map.as_ref())?;
-                nothing_read(&name, format, &parsed)?;
-                let s = ledger.import_contacts(&name, parsed, args.dry_run, &progress)?;
-                (source.name().to_string(), s)
-            }
+        let (source, summary) = if format == Format::Jsonl {
+            // Streamed: a backup of 100,000 people is not read into memory.
+            let file = std::fs::File::open(path).with_context(|| format!("cannot read {name}"))?;
+            let mut input = std::io::BufReader::new(file);
+            let input = Input::Reader(&mut input);
+            import::import_file(
+                &mut ledger,
+                &name,
+                input,
+                Some(format),
+                map.as_ref(),
+                args.dry_run,
+                &progress,
+            )?
+        } else {
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
+            import::import_file(
+                &mut ledger,
+                &name,
+                Input::Bytes(&bytes),
+                Some(format),
+                map.as_ref(),
+                args.dry_run,
+                &progress,
+            )?
         };
         bar.finish();
         for s in &summary.skipped {
@@ -102,47 +104,17 @@ pub fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The format of a file: by its extension, or failing that its first
-/// bytes.
+/// The format of a file: by its name, or failing that its first bytes.
 fn sniff(path: &std::path::Path, name: &str) -> anyhow::Result<Format> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match ext.as_deref() {
-        Some("jsonl" | "ndjson") => return Ok(Format::Jsonl),
-        Some("vcf" | "vcard") => return Ok(Format::Vcard),
-        Some("csv") => return Ok(Format::Csv),
-        _ => {}
+    if let Some(format) = import::format_from_name(name) {
+        return Ok(format);
     }
-    let mut head = Vec::with_capacity(1 << 16);
+    let mut head = Vec::with_capacity(import::SNIFF_BYTES);
     let file = std::fs::File::open(path).with_context(|| format!("cannot read {name}"))?;
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, 1 << 16), &mut head)
+    let limit = import::SNIFF_BYTES as u64;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, limit), &mut head)
         .with_context(|| format!("cannot read {name}"))?;
-    let text = import::decode(name, &head)?;
-    import::detect(&text).with_context(|| {
-        format!("{name}: not a vCard, CSV or kith JSONL file (name the format with --format)")
-    })
-}
-
-fn read_text(path: &std::path::Path, name: &str) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
-    Ok(import::decode(name, &bytes)?)
-}
-
-/// A file where not one record could be read is an error, not a summary.
-fn nothing_read(name: &str, format: Format, parsed: &import::Parsed) -> anyhow::Result<()> {
-    if parsed.contacts.is_empty() {
-        match parsed.skipped.first() {
-            Some(first) => anyhow::bail!(
-                "{name}: no {} record could be read ({first}; {} in all)",
-                format.name(),
-                parsed.skipped.len()
-            ),
-            None => anyhow::bail!("{name}: no {} records in it", format.name()),
-        }
-    }
-    Ok(())
+    Ok(import::sniff(name, &head)?)
 }
 
 fn print_summary(name: &str, source: &str, s: &ImportSummary) {

@@ -7,13 +7,20 @@
 //! then matches contacts against the ledger (by uid, then email, then
 //! phone with a similar name), so a second import doubles nothing, and
 //! turns them into store changes written as one batch.
+//!
+//! [`import_file`] is one file, whatever its format, as `kith import` and
+//! the web face's upload take it: [`sniff`] tells the format from the name
+//! or the first bytes, and a kith JSONL export goes to
+//! `Ledger::import_jsonl` (`transfer`).
 
 pub mod csv;
 mod merge;
 pub mod vcard;
 
 use crate::error::{Error, Result};
+use crate::ledger::Ledger;
 use crate::model::PartialDate;
+use crate::transfer::ImportSummary;
 
 pub use merge::{ContactImport, KITH_UID_PREFIX, similar_names};
 
@@ -191,6 +198,144 @@ pub fn detect(text: &str) -> Option<Format> {
     }
 }
 
+/// How many of a file's first bytes [`sniff`] needs to tell its format.
+pub const SNIFF_BYTES: usize = 1 << 16;
+
+/// The format a file name's extension says, if it says one.
+pub fn format_from_name(name: &str) -> Option<Format> {
+    let ext = std::path::Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("jsonl" | "ndjson") => Some(Format::Jsonl),
+        Some("vcf" | "vcard") => Some(Format::Vcard),
+        Some("csv") => Some(Format::Csv),
+        _ => None,
+    }
+}
+
+/// The format of a file: by its name's extension, or failing that its
+/// first bytes (`head`, the first [`SNIFF_BYTES`] or all of a shorter file).
+pub fn sniff(name: &str, head: &[u8]) -> Result<Format> {
+    if let Some(format) = format_from_name(name) {
+        return Ok(format);
+    }
+    let head = &head[..head.len().min(SNIFF_BYTES)];
+    let text = decode(name, head)?;
+    detect(&text).ok_or_else(|| {
+        Error::invalid(format!(
+            "{name}: not a vCard, CSV or kith JSONL file (name the format with --format)"
+        ))
+    })
+}
+
+/// A file where not one record could be read is an error, not a summary.
+pub fn nothing_read(name: &str, format: Format, parsed: &Parsed) -> Result<()> {
+    if parsed.contacts.is_empty() {
+        return Err(Error::invalid(match parsed.skipped.first() {
+            Some(first) => format!(
+                "{name}: no {} record could be read ({first}; {} in all)",
+                format.name(),
+                parsed.skipped.len()
+            ),
+            None => format!("{name}: no {} records in it", format.name()),
+        }));
+    }
+    Ok(())
+}
+
+/// A file to import: its bytes in memory (an upload), or a stream to read
+/// (a kith JSONL export on disk is read line by line, never held whole).
+pub enum Input<'a> {
+    Bytes(&'a [u8]),
+    Reader(&'a mut dyn std::io::BufRead),
+}
+
+/// Imports one file called `name` into `ledger` (`kith import`): contacts
+/// from vCard or CSV matched and merged, or a kith JSONL export. With no
+/// `format`, it is told from the name or the first bytes (which a
+/// [`Input::Reader`] cannot show without reading it all). `map` names the
+/// columns of a CSV kith does not recognise. Gives what the file was read
+/// as ("vCard", "Google Contacts CSV", "kith JSONL"…) and what was done.
+pub fn import_file(
+    ledger: &mut Ledger,
+    name: &str,
+    input: Input<'_>,
+    format: Option<Format>,
+    map: Option<&csv::ColumnMap>,
+    dry_run: bool,
+    progress: &dyn Fn(usize, usize),
+) -> Result<(String, ImportSummary)> {
+    let (format, input) = match (format, input) {
+        (Some(f), input) => (f, input),
+        (None, input) => match format_from_name(name) {
+            Some(f) => (f, input),
+            None => {
+                let bytes = read_all(name, input)?;
+                let format = sniff(name, &bytes)?;
+                return import_bytes(ledger, name, &bytes, format, map, dry_run, progress);
+            }
+        },
+    };
+    match (format, input) {
+        (Format::Jsonl, Input::Reader(r)) => {
+            let s = ledger.import_jsonl(name, r, dry_run, progress)?;
+            Ok(("kith JSONL".to_string(), s))
+        }
+        (format, input) => {
+            let bytes = read_all(name, input)?;
+            import_bytes(ledger, name, &bytes, format, map, dry_run, progress)
+        }
+    }
+}
+
+/// All of `input`, read if it is a stream.
+fn read_all<'a>(name: &str, input: Input<'a>) -> Result<std::borrow::Cow<'a, [u8]>> {
+    Ok(match input {
+        Input::Bytes(b) => b.into(),
+        Input::Reader(r) => {
+            let mut bytes = Vec::new();
+            r.read_to_end(&mut bytes).map_err(|source| Error::Read {
+                name: name.to_string(),
+                source,
+            })?;
+            bytes.into()
+        }
+    })
+}
+
+fn import_bytes(
+    ledger: &mut Ledger,
+    name: &str,
+    bytes: &[u8],
+    format: Format,
+    map: Option<&csv::ColumnMap>,
+    dry_run: bool,
+    progress: &dyn Fn(usize, usize),
+) -> Result<(String, ImportSummary)> {
+    match format {
+        Format::Jsonl => {
+            let s = ledger.import_jsonl(name, &mut &bytes[..], dry_run, progress)?;
+            Ok(("kith JSONL".to_string(), s))
+        }
+        Format::Vcard => {
+            let text = decode(name, bytes)?;
+            let parsed = vcard::parse(name, &text);
+            nothing_read(name, format, &parsed)?;
+            let s = ledger.import_contacts(name, parsed, dry_run, progress)?;
+            Ok(("vCard".to_string(), s))
+        }
+        Format::Csv => {
+            let text = decode(name, bytes)?;
+            let (source, parsed) = csv::parse(name, &text, map)?;
+            nothing_read(name, format, &parsed)?;
+            let s = ledger.import_contacts(name, parsed, dry_run, progress)?;
+            Ok((source.name().to_string(), s))
+        }
+    }
+}
+
 /// A date as address books write it: `1961-04-05`, `19610405`, `--0415`,
 /// `--04-15`, US `4/5/1961`, or `14 Mar 2023`. None for "unknown"
 /// (`0/0/00`) or nonsense.
@@ -254,5 +399,89 @@ mod tests {
         assert_eq!(detect("{\"kith-export\":1}\n"), Some(Format::Jsonl));
         assert_eq!(detect("First Name,Last Name\n"), Some(Format::Csv));
         assert_eq!(detect("hello\n"), None);
+    }
+
+    #[test]
+    fn formats_are_told_by_name_then_first_bytes() {
+        assert_eq!(format_from_name("dir/Contacts.VCF"), Some(Format::Vcard));
+        assert_eq!(format_from_name("backup.ndjson"), Some(Format::Jsonl));
+        assert_eq!(format_from_name("upload"), None);
+        // The name wins over the content.
+        assert_eq!(sniff("a.csv", b"BEGIN:VCARD\n").unwrap(), Format::Csv);
+        assert_eq!(sniff("upload", b"BEGIN:VCARD\n").unwrap(), Format::Vcard);
+        assert_eq!(
+            sniff("upload", b"hello\n").unwrap_err().to_string(),
+            "upload: not a vCard, CSV or kith JSONL file (name the format with --format)"
+        );
+        assert_eq!(
+            sniff("upload", b"  \n").unwrap_err().to_string(),
+            "upload is empty"
+        );
+    }
+
+    #[test]
+    fn a_file_with_nothing_readable_is_an_error() {
+        let empty = Parsed::default();
+        assert_eq!(
+            nothing_read("a.vcf", Format::Vcard, &empty)
+                .unwrap_err()
+                .to_string(),
+            "a.vcf: no vCard records in it"
+        );
+        let skipped = Parsed {
+            contacts: Vec::new(),
+            skipped: vec!["a.csv:2: no name".into(), "a.csv:3: no name".into()],
+        };
+        assert_eq!(
+            nothing_read("a.csv", Format::Csv, &skipped)
+                .unwrap_err()
+                .to_string(),
+            "a.csv: no CSV record could be read (a.csv:2: no name; 2 in all)"
+        );
+    }
+
+    #[test]
+    fn an_upload_is_imported_from_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = crate::ledger::OpenOptions {
+            now: "2026-11-28T09:00:00Z".parse().unwrap(),
+            time_zone: jiff::tz::TimeZone::UTC,
+            progress: &|_, _| {},
+        };
+        let mut ledger = Ledger::open(dir.path(), opts).unwrap();
+        let card = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Edna Miggins\r\nEMAIL:edna@miggins.co.uk\r\nEND:VCARD\r\n";
+        let import = |ledger: &mut Ledger, dry_run| {
+            import_file(
+                ledger,
+                "upload",
+                Input::Bytes(card),
+                None,
+                None,
+                dry_run,
+                &|_, _| {},
+            )
+            .unwrap()
+        };
+        let (source, summary) = import(&mut ledger, true);
+        assert_eq!((source.as_str(), summary.created), ("vCard", 1));
+        assert!(
+            ledger.resolve_person("edna").is_err(),
+            "a dry run writes nothing"
+        );
+        let (_, summary) = import(&mut ledger, false);
+        assert_eq!(summary.created, 1);
+        let (_, again) = import(&mut ledger, false);
+        assert_eq!((again.created, again.unchanged), (0, 1));
+        let mut broken = &b"BEGIN:VCARD"[..];
+        let err = import_file(
+            &mut ledger,
+            "x.jsonl",
+            Input::Reader(&mut broken),
+            None,
+            None,
+            false,
+            &|_, _| {},
+        );
+        assert!(err.is_err());
     }
 }
