@@ -15,6 +15,8 @@
 //! - [`knows`] and [`strength`]: what the team knows across ledgers
 //!   (who knows whom, warm intro paths, who wants what) and how strong a
 //!   relationship is.
+//! - [`replicas`]: the own ledger and teammates' replicas opened for the
+//!   team's questions, the same way for every face.
 //! - [`asof`]: a ledger as it stood at a past moment, from its history
 //!   (`show --at`, `who-knows --at`).
 //! - [`when`] and [`settings`]: dates as people type them; config.toml.

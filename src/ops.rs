@@ -851,11 +851,19 @@ impl Ledger {
                 ))
             },
         )?;
-        let total = self.index().count_with(
-            "SELECT count(*) FROM people p WHERE p.deleted = ?1 AND (?2 IS NULL OR p.company = ?2) \
-             AND (?3 IS NULL OR p.id IN (SELECT id FROM tags WHERE tag = ?3))",
-            rusqlite::params![f.removed as i64, company, tag],
-        )?;
+        // Counted from the tag's rows when there is a tag: a few thousand
+        // lookups instead of a pass over every person.
+        let total = match &tag {
+            Some(tag) => self.index().count_with(
+                "SELECT count(*) FROM tags t JOIN people p ON p.id = t.id \
+                 WHERE t.tag = ?1 AND p.deleted = ?2 AND (?3 IS NULL OR p.company = ?3)",
+                rusqlite::params![tag, f.removed as i64, company],
+            )?,
+            None => self.index().count_with(
+                "SELECT count(*) FROM people p WHERE p.deleted = ?1 AND (?2 IS NULL OR p.company = ?2)",
+                rusqlite::params![f.removed as i64, company],
+            )?,
+        };
         let more = rows.len() > size;
         let next = more
             .then(|| rows.get(size - 1))
@@ -873,13 +881,14 @@ impl Ledger {
         })
     }
 
-    /// Every tag in use on live people, most used first, with its count.
-    pub fn tags_in_use(&self, limit: usize) -> Result<Vec<(String, usize)>> {
+    /// The tags in the ledger, in order, for a filter to choose from. Read
+    /// from the tag index alone (a few milliseconds at 100,000 people):
+    /// counting only live people's tags would read every tagged person.
+    pub fn tag_names(&self, limit: usize) -> Result<Vec<String>> {
         self.index().rows(
-            "SELECT t.tag, count(*) AS n FROM tags t JOIN people p ON p.id = t.id \
-             WHERE p.deleted = 0 GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT ?1",
+            "SELECT DISTINCT tag FROM tags ORDER BY tag LIMIT ?1",
             [limit as i64],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize)),
+            |r| r.get::<_, String>(0),
         )
     }
 }

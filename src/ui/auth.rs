@@ -244,7 +244,10 @@ fn multipart_field(body: &[u8], boundary: &str, name: &str) -> Option<String> {
     Some(rest[start..start + end].to_string())
 }
 
-/// The Content-Security-Policy and friends, on every response.
+/// The Content-Security-Policy and friends, on every response. The
+/// referrer policy is `same-origin`, not `no-referrer`: under the latter
+/// browsers send `Origin: null` on their own form posts, which the Origin
+/// check must refuse (a sandboxed foreign frame sends the same).
 pub fn with_security_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(
@@ -260,7 +263,7 @@ pub fn with_security_headers(mut resp: Response) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     resp

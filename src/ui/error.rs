@@ -67,7 +67,9 @@ impl PageError {
 impl From<crate::Error> for PageError {
     fn from(e: crate::Error) -> PageError {
         use crate::Error;
-        let status = match &e {
+        // The status follows what went wrong at the bottom; the message
+        // keeps every layer of context.
+        let status = match e.root() {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Ambiguous { .. } => StatusCode::CONFLICT,
             Error::Invalid(_) | Error::BadInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,

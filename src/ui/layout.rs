@@ -16,7 +16,6 @@ pub enum Nav {
     Team,
     Import,
     Add,
-    None,
 }
 
 const NAV: [(Nav, &str, &str); 6] = [

@@ -12,7 +12,7 @@ mod lan;
 mod maintenance;
 mod people;
 mod snapshots;
-mod team;
+pub mod team;
 mod today;
 mod transfer;
 

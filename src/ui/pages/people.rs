@@ -20,6 +20,9 @@ use crate::view::{self, Detail, PersonView};
 const PAGE: usize = 50;
 /// Search results shown at once.
 const HITS: usize = 50;
+/// A query shorter than this lists instead of searching: one letter
+/// matches most of a large ledger and tells nobody anything.
+const MIN_QUERY: usize = 2;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/people", get(people))
@@ -44,7 +47,8 @@ struct PeopleQuery {
 
 /// What the results part shows.
 enum Results {
-    Found(Vec<(Row, String)>),
+    /// Own hits, then teammates' (read-only, with their owner).
+    Found(Vec<(Row, String)>, Vec<(Row, String)>),
     Listed {
         people: Vec<Row>,
         next: Option<String>,
@@ -53,7 +57,7 @@ enum Results {
 }
 
 struct Filters {
-    tags: Vec<(String, usize)>,
+    tags: Vec<String>,
     company_name: Option<String>,
 }
 
@@ -62,6 +66,7 @@ async fn people(
     Query(q): Query<PeopleQuery>,
 ) -> Result<Response, PageError> {
     let query = q.clone();
+    let state_opener = super::team::opener(&state);
     let (results, filters) = state
         .ledger(move |l| {
             let index = l.index();
@@ -69,7 +74,7 @@ async fn people(
                 "" => None,
                 c => Some(l.resolve(c, &[Kind::Company], false)?),
             };
-            let results = if query.q.trim().is_empty() {
+            let results = if query.q.trim().chars().count() < MIN_QUERY {
                 let filter = ListFilter {
                     tag: Some(query.tag.trim().to_string()).filter(|t| !t.is_empty()),
                     company: company.as_ref().map(|c| c.id.clone()),
@@ -100,10 +105,15 @@ async fn people(
                     };
                     found.push((v, hit.why));
                 }
-                Results::Found(found)
+                Results::Found(found, team_hits(&state_opener, &query.q)?)
             };
+            // The filter form is not part of an answer to a keystroke.
             let filters = Filters {
-                tags: l.tags_in_use(200)?,
+                tags: if query.partial {
+                    Vec::new()
+                } else {
+                    l.tag_names(500)?
+                },
                 company_name: company.and_then(|c| c.str("name").map(str::to_string)),
             };
             Ok((results, filters))
@@ -122,8 +132,8 @@ async fn people(
             label for="tag" { "Tag" }
             select id="tag" name="tag" {
                 option value="" { "any" }
-                @for (tag, n) in &filters.tags {
-                    option value=(tag) selected[*tag == q.tag] { (tag) " (" (n) ")" }
+                @for tag in &filters.tags {
+                    option value=(tag) selected[*tag == q.tag] { (tag) }
                 }
             }
             label for="company" { "Company" }
@@ -144,6 +154,8 @@ pub struct Row {
     deleted: bool,
     sub: Vec<String>,
     tags: Vec<String>,
+    /// For a teammate's record: whose ledger it is in.
+    owner: Option<String>,
 }
 
 impl Row {
@@ -164,6 +176,7 @@ impl Row {
             deleted: p.deleted,
             sub,
             tags: p.tags,
+            owner: None,
         }
     }
 
@@ -175,24 +188,61 @@ impl Row {
             deleted: e.is_deleted(),
             sub: Vec::new(),
             tags: Vec::new(),
+            owner: None,
         }
     }
+}
+
+/// What teammates' ledgers held here have that matches: read-only rows
+/// that open the teammate's record. Nothing when no replica is held.
+fn team_hits(opener: &crate::replicas::Opener, query: &str) -> crate::Result<Vec<(Row, String)>> {
+    let mut out = Vec::new();
+    for replica in opener.replicas()? {
+        let label = replica.label(&opener.tz);
+        for f in crate::replicas::find(&replica.ledger, query, HITS)? {
+            if f.kind != Kind::Person {
+                continue;
+            }
+            out.push((
+                Row {
+                    href: format!("/team/{}/people/{}", replica.owner.id, f.id.as_str()),
+                    name: f.name,
+                    company: false,
+                    deleted: false,
+                    sub: f.company.into_iter().collect(),
+                    tags: Vec::new(),
+                    owner: Some(label.clone()),
+                },
+                f.why,
+            ));
+        }
+    }
+    Ok(out)
 }
 
 fn render_results(q: &PeopleQuery, results: &Results) -> Markup {
     html! {
         @match results {
-            Results::Found(found) => {
+            Results::Found(found, team) => {
                 @if found.is_empty() {
-                    p class="empty" { "Nothing matches “" (q.q) "”." }
+                    p class="empty" { "Nothing in your ledger matches “" (q.q) "”." }
                 } @else {
                     p class="count" { (found.len()) " found" }
                     ul class="people" {
                         @for (p, why) in found { (row(p, Some(why))) }
                     }
                 }
+                @if !team.is_empty() {
+                    h2 { "From the team" }
+                    ul class="people" {
+                        @for (p, why) in team { (row(p, Some(why))) }
+                    }
+                }
             }
             Results::Listed { people, next, total } => {
+                @if !q.q.trim().is_empty() {
+                    p class="muted" { "Type another letter to search; until then, everyone by name." }
+                }
                 @if people.is_empty() {
                     p class="empty" { "No one here yet. " a href="/add" { "Add someone" } " or " a href="/import" { "import an address book" } "." }
                 } @else {
@@ -218,6 +268,7 @@ fn row(p: &Row, why: Option<&String>) -> Markup {
             a class="name" href=(p.href) { (p.name) }
             @if p.company { span class="muted" { " (company)" } }
             @if p.deleted { " " span class="badge removed" { "removed" } }
+            @if let Some(owner) = &p.owner { " " span class="badge readonly" { (owner) "'s, read-only" } }
             @for s in &p.sub { span class="sub" { (s) } }
             @for t in &p.tags { span class="tag" { (t) } }
             @if let Some(why) = why { span class="why" { (why) } }
