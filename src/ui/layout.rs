@@ -136,11 +136,14 @@ pub fn when(state: &AppState, at: &str) -> String {
     if let Ok(t) = at.parse::<jiff::Timestamp>() {
         return t.to_zoned(state.tz().clone()).strftime(FORMAT).to_string();
     }
+    // A day alone stays a day: jiff would read it as that day's midnight.
+    if !at.contains('T')
+        && let Ok(d) = at.parse::<jiff::civil::Date>()
+    {
+        return d.strftime("%a %-d %b %Y").to_string();
+    }
     if let Ok(t) = at.parse::<jiff::civil::DateTime>() {
         return t.strftime(FORMAT).to_string();
-    }
-    if let Ok(d) = at.parse::<jiff::civil::Date>() {
-        return d.strftime("%a %-d %b %Y").to_string();
     }
     at.to_string()
 }

@@ -194,15 +194,6 @@ fn render(state: &AppState, v: &CompanyView) -> Markup {
     }
 }
 
-/// A fact's or note's date: a day stays a day, a moment is shown in the
-/// user's time zone.
-fn day(state: &AppState, at: &str) -> String {
-    match at.parse::<jiff::civil::Date>() {
-        Ok(d) if at.len() == 10 => d.strftime("%a %-d %b %Y").to_string(),
-        _ => layout::when(state, at),
-    }
-}
-
 fn items(state: &AppState, id: &str, heading: &str, list: &[ItemView]) -> Markup {
     html! {
         section aria-labelledby=(id) {
@@ -214,7 +205,7 @@ fn items(state: &AppState, id: &str, heading: &str, list: &[ItemView]) -> Markup
                     @for f in list {
                         li {
                             (f.text) " "
-                            span class="muted" { "(" (day(state, &f.date)) ")" }
+                            span class="muted" { "(" (layout::when(state, &f.date)) ")" }
                             " " (layout::privacy(f.private))
                             @if let Some(from) = &f.adopted_from {
                                 " " span class="muted" { (crate::adopt::describe(from)) }
