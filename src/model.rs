@@ -281,6 +281,26 @@ pub struct Labeled {
     pub private: bool,
 }
 
+impl std::fmt::Display for Labeled {
+    /// "edna@miggins.co.uk (shop)", or the value alone when unlabelled.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.label.is_empty() {
+            f.write_str(&self.value)
+        } else {
+            write!(f, "{} ({})", self.value, self.label)
+        }
+    }
+}
+
+/// Labelled values as one line: "a@x.com (work), b@y.com".
+pub fn join_labeled(values: &[Labeled]) -> String {
+    values
+        .iter()
+        .map(Labeled::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Fields of a person that hold sets of labelled values.
 pub const SET_FIELDS: [&str; 6] = ["emails", "phones", "addresses", "tags", "urls", "impps"];
 

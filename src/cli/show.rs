@@ -2,7 +2,7 @@
 
 use clap::Args;
 use kith::Ledger;
-use kith::model::Kind;
+use kith::model::{Kind, join_labeled as labeled};
 use kith::view::{self, CompanyView, Detail, PersonView};
 
 use super::style::Style;
@@ -90,20 +90,6 @@ fn show(
     }
     print!("{text}");
     Ok(())
-}
-
-fn labeled(values: &[kith::model::Labeled]) -> String {
-    values
-        .iter()
-        .map(|v| {
-            if v.label.is_empty() {
-                v.value.clone()
-            } else {
-                format!("{} ({})", v.value, v.label)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A person as people read it. Private items carry a marker.

@@ -333,19 +333,7 @@ async fn teammate_person(
 
 /// A teammate's record: what their shared part says, nothing to edit.
 fn read_only(v: &PersonView) -> Markup {
-    let list = |items: &[crate::model::Labeled]| {
-        items
-            .iter()
-            .map(|l| {
-                if l.label.is_empty() {
-                    l.value.clone()
-                } else {
-                    format!("{} ({})", l.value, l.label)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let list = crate::model::join_labeled;
     let works = match (&v.title, &v.company) {
         (Some(t), Some(c)) => Some(format!("{t} at {c}")),
         (t, c) => t.clone().or_else(|| c.clone()),
