@@ -91,6 +91,7 @@ pub fn run(env: &Env, args: DemoArgs) -> anyhow::Result<()> {
         home.display()
     );
     tour_steps(&tour, env)?;
+    ui_step(&tour)?;
     let bob_home = dir.path().join("bob");
     let bob = Tour {
         exe: tour.exe.clone(),
@@ -264,6 +265,76 @@ fn tour_steps(t: &Tour<'_>, env: &Env) -> anyhow::Result<()> {
     if leaked {
         bail!("the export without private data contains a private fact");
     }
+    Ok(())
+}
+
+/// `kith ui` on the demo ledger: started, asked for the Today page the way
+/// a browser would (the link's key traded for a cookie), and stopped.
+fn ui_step(t: &Tour<'_>) -> anyhow::Result<()> {
+    use std::io::{BufRead, Read, Write};
+    t.say("The same ledger in a browser, served on this machine only:");
+    println!("{}", t.env.style().dim("$ kith ui --no-open"));
+    let mut child = Command::new(&t.exe)
+        .args(["ui", "--no-open"])
+        .env("KITH_HOME", t.home)
+        .env("KITH_NOW", t.env.now.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start kith ui")?;
+    let stop = |child: &mut std::process::Child| {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let _ = child.wait();
+    };
+    let mut url = String::new();
+    let read = child
+        .stdout
+        .take()
+        .map(|out| std::io::BufReader::new(out).read_line(&mut url));
+    if !matches!(read, Some(Ok(n)) if n > 0) {
+        stop(&mut child);
+        bail!("kith ui did not print its link");
+    }
+    let url = url.trim().to_string();
+    println!("  {url}");
+    let get = |path: &str, cookie: &str| -> anyhow::Result<String> {
+        let addr = url
+            .strip_prefix("http://")
+            .and_then(|r| r.split('/').next())
+            .context("kith ui printed no address")?;
+        let mut s = std::net::TcpStream::connect(addr).context("cannot reach kith ui")?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut all = String::new();
+        s.read_to_string(&mut all)?;
+        Ok(all)
+    };
+    let path = &url[url.find("/?").unwrap_or(url.len())..];
+    let result = get(path, "").and_then(|first| {
+        let cookie = first
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: "))
+            .and_then(|c| c.split(';').next())
+            .context("kith ui did not take its own link")?
+            .to_string();
+        get("/", &cookie)
+    });
+    stop(&mut child);
+    let page = result?;
+    let title = page
+        .split("<h1>")
+        .nth(1)
+        .and_then(|r| r.split("</h1>").next())
+        .context("the Today page has no title")?;
+    let done_buttons = page.matches(">Done</button>").count();
+    println!(
+        "  the browser's Today page: \"{title}\", {done_buttons} follow-up(s) with a Done button"
+    );
+    println!("  Run `kith ui` on your own ledger to open it in your browser.");
     Ok(())
 }
 

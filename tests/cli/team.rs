@@ -627,6 +627,13 @@ fn the_demo_tours_a_team_of_two_on_loopback() {
     );
     assert!(r.stdout.contains("not in Bob's replica"), "{}", r.stdout);
     assert!(r.stdout.contains("/ip4/127.0.0.1/"));
+    // The browser face serves the demo ledger, on loopback, with its key.
+    assert!(r.stdout.contains("http://127.0.0.1:"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("the browser's Today page: \"Today, "),
+        "{}",
+        r.stdout
+    );
     // The demo never touches the home it was started from.
     assert!(!home.path().join("ledger").exists());
 }
