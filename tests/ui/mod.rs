@@ -14,8 +14,14 @@
 
 #![allow(dead_code)]
 
+mod accessibility;
+mod add;
 mod auth;
+mod dupes;
+mod import;
+mod live;
 mod people;
+mod person;
 mod today;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -24,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value as Json, json};
 
@@ -271,6 +278,13 @@ impl Browser {
             }
             Err(_) => return unavailable("no browser session within 30 s"),
         };
+        // Every navigation and script is bounded: a page that never loads
+        // fails the test instead of stalling it.
+        let timeouts =
+            fantoccini::wd::TimeoutConfiguration::new(Some(WAIT), Some(WAIT), Some(Duration::ZERO));
+        if let Err(e) = client.update_timeouts(timeouts).await {
+            return unavailable(&format!("the browser refused timeouts: {e}"));
+        }
         Some(Browser {
             client,
             driver: browser_guard.0.take().unwrap(),
@@ -458,4 +472,94 @@ pub async fn csrf(client: &Client) -> String {
         .await
         .expect("its content")
         .expect("a value")
+}
+
+/// The form control whose `<label>` reads exactly `label`: found the way
+/// a screen reader names it, so a field without its label is not found.
+pub async fn labelled(c: &Client, label: &str) -> Element {
+    let Ok(found) = c
+        .find(Locator::XPath(&format!(
+            "//label[normalize-space(.)='{label}']"
+        )))
+        .await
+    else {
+        panic!(
+            "no label reads {label:?} on {}; the page says:\n{}",
+            path(c).await,
+            main_text(c).await
+        );
+    };
+    match found.attr("for").await.expect("the label's for") {
+        Some(id) => c
+            .find(Locator::Id(&id))
+            .await
+            .unwrap_or_else(|_| panic!("label {label:?} is for #{id}, which is missing")),
+        // A label wrapping its control.
+        None => found
+            .find(Locator::Css("input, select, textarea"))
+            .await
+            .unwrap_or_else(|_| panic!("label {label:?} labels nothing")),
+    }
+}
+
+/// Clears a text field and types `text` into it.
+pub async fn fill(c: &Client, label: &str, text: &str) {
+    let field = labelled(c, label).await;
+    field.clear().await.expect("the field clears");
+    field.send_keys(text).await.expect("typing");
+}
+
+/// Clicks the button whose text starts with `text` (inside `scope`, a CSS
+/// selector, when given).
+pub async fn press(c: &Client, scope: Option<&str>, text: &str) {
+    let xpath = format!("//button[starts-with(normalize-space(.), '{text}')]");
+    let button = match scope {
+        Some(css) => {
+            c.find(Locator::Css(css))
+                .await
+                .unwrap_or_else(|_| panic!("nothing matches {css}"))
+                .find(Locator::XPath(&format!(".{xpath}")))
+                .await
+        }
+        None => c.find(Locator::XPath(&xpath)).await,
+    };
+    button
+        .unwrap_or_else(|_| panic!("no button {text:?}"))
+        .click()
+        .await
+        .expect("the button clicks");
+}
+
+/// Waits until the address is no longer `from` (a form was answered);
+/// returns the new path.
+pub async fn left(c: &Client, from: &str) -> String {
+    eventually(&format!("the browser to leave {from}"), || async {
+        let now = path(c).await;
+        let ready = c
+            .execute("return document.readyState;", Vec::new())
+            .await
+            .ok()?;
+        (now != from && ready == "complete").then_some(now)
+    })
+    .await
+}
+
+/// The message shown beside the field labelled `label` (in the same row),
+/// once the field is marked invalid; waits for it.
+pub async fn error_beside(c: &Client, label: &str) -> String {
+    eventually(&format!("a message beside {label:?}"), || async {
+        let field = labelled(c, label).await;
+        let arg = serde_json::to_value(&field).ok()?;
+        let found = c
+            .execute(
+                "const f = arguments[0];
+                 const e = f.parentElement.querySelector('.field-error');
+                 return f.getAttribute('aria-invalid') === 'true' && e ? e.textContent : null;",
+                vec![arg],
+            )
+            .await
+            .ok()?;
+        found.as_str().map(str::to_string)
+    })
+    .await
 }

@@ -182,3 +182,57 @@ fn a_long_list_comes_a_page_at_a_time() {
         b.close().await;
     });
 }
+
+#[test]
+fn going_from_section_to_section_never_stalls() {
+    let home = Home::new();
+    home.add(&["Edna Miggins", "--company", "Miggins & Daughters"]);
+    let ui = UiServer::start(&home);
+    runtime().block_on(async {
+        let Some(b) = Browser::start().await else {
+            return;
+        };
+        let c = &b.client;
+        sign_in(c, &ui).await;
+        // Pages that follow the ledger live hold a connection open while
+        // shown; one left behind must let it go, or after six pages the
+        // browser has none left for the next one.
+        for (n, section) in ["People", "Companies", "Team", "Today"]
+            .iter()
+            .cycle()
+            .take(10)
+            .enumerate()
+        {
+            let start = std::time::Instant::now();
+            c.find(Locator::XPath(&format!(
+                "//nav[@aria-label='Sections']//a[normalize-space(.)='{section}']"
+            )))
+            .await
+            .unwrap_or_else(|_| panic!("no {section} in the navigation"))
+            .click()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "page {} ({section}) did not open within {:?}: {e}",
+                    n + 1,
+                    start.elapsed()
+                )
+            });
+            let heading = c
+                .find(Locator::Css("main h1"))
+                .await
+                .expect("a heading")
+                .text()
+                .await
+                .unwrap();
+            let took = start.elapsed();
+            assert!(
+                took < std::time::Duration::from_secs(3),
+                "page {} ({section}) took {took:?} to open",
+                n + 1
+            );
+            assert!(heading.starts_with(section), "{section}: {heading}");
+        }
+        b.close().await;
+    });
+}

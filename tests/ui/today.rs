@@ -66,9 +66,10 @@ fn a_follow_up_due_shows_and_done_marks_it_done() {
             shown["follow_ups"][0]["text"],
             "Send a quote for the Christmas order"
         );
-        assert_eq!(
-            shown["follow_ups"][0]["done"], "2026-11-28",
-            "the CLI does not see it done: {shown}"
+        let done = shown["follow_ups"][0]["done"].as_str().unwrap_or_default();
+        assert!(
+            done.starts_with("2026-11-28"),
+            "the CLI does not see it done today: {shown}"
         );
         b.close().await;
     });
