@@ -89,8 +89,22 @@
   document.addEventListener("focusout", function () {
     if (pending) setTimeout(refresh, 0);
   });
-  if (window.EventSource && document.querySelector("[data-live]")) {
-    var events = new EventSource("/events");
+  // One stream per page, closed when the page is left: a page kept in the
+  // back/forward cache would otherwise hold its connection, and browsers
+  // allow only six to one server, so the seventh page would hang.
+  var events = null;
+  function listen() {
+    if (events || !window.EventSource || !document.querySelector("[data-live]")) return;
+    events = new EventSource("/events");
     events.addEventListener("change", refresh);
   }
+  window.addEventListener("pagehide", function () {
+    if (events) { events.close(); events = null; }
+  });
+  window.addEventListener("pageshow", function (e) {
+    listen();
+    // Back from the cache: whatever changed meanwhile was not heard.
+    if (e.persisted) refresh();
+  });
+  listen();
 })();
