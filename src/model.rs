@@ -462,13 +462,14 @@ pub fn parse_cadence(s: &str) -> Result<u32> {
     };
     let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let n: u32 = t[..split].parse().map_err(|_| bad())?;
-    let days = match &t[split..] {
-        "d" | "day" | "days" => n,
-        "w" | "wk" | "week" | "weeks" => n * 7,
-        "m" | "mo" | "month" | "months" => n * 30,
-        "y" | "yr" | "year" | "years" => n * 365,
+    let per = match &t[split..] {
+        "d" | "day" | "days" => 1,
+        "w" | "wk" | "week" | "weeks" => 7,
+        "m" | "mo" | "month" | "months" => 30,
+        "y" | "yr" | "year" | "years" => 365,
         _ => return Err(bad()),
     };
+    let days = n.checked_mul(per).ok_or_else(bad)?;
     if days == 0 || days > 3650 {
         return Err(bad());
     }
@@ -534,6 +535,7 @@ mod tests {
         assert_eq!(format_cadence(21), "3w");
         assert!(parse_cadence("0d").is_err());
         assert!(parse_cadence("often").is_err());
+        assert!(parse_cadence("999999999y").is_err());
     }
 
     #[test]

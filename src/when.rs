@@ -79,14 +79,16 @@ pub fn parse_day(input: &str, today: Date, lean: Lean) -> Result<Date> {
 fn offset(today: Date, n: &str, unit: &str, sign: i64) -> Option<Date> {
     let n: i64 = n.parse().ok()?;
     let n = n * sign;
+    // A count past what a date can span is refused, not a panic.
+    let span = jiff::Span::new();
     let span = match unit.trim_end_matches('s') {
-        "d" | "day" => n.days(),
-        "w" | "week" => n.weeks(),
-        "m" | "month" => n.months(),
-        "y" | "year" => n.years(),
+        "d" | "day" => span.try_days(n),
+        "w" | "week" => span.try_weeks(n),
+        "m" | "month" => span.try_months(n),
+        "y" | "year" => span.try_years(n),
         _ => return None,
     };
-    today.checked_add(span).ok()
+    today.checked_add(span.ok()?).ok()
 }
 
 /// When something happened: a day, or a day and a time (`2026-11-24 10:30`).
@@ -134,6 +136,9 @@ mod tests {
             date(2026, 1, 2)
         );
         assert!(parse_day("someday", today, Lean::Past).is_err());
+        // Past what a date can span: refused, not a panic.
+        assert!(parse_day("-99999999999d", today, Lean::Past).is_err());
+        assert!(parse_day("in 99999999999 years", today, Lean::Future).is_err());
         assert_eq!(
             parse_moment("2026-11-24 10:30", today).unwrap(),
             "2026-11-24T10:30"
