@@ -200,3 +200,74 @@ fn a_form_without_the_csrf_token_or_from_another_site_changes_nothing() {
         "the good POST did nothing"
     );
 }
+
+#[test]
+fn only_loopback_is_served_and_sigterm_stops_it_cleanly() {
+    let home = Home::new();
+    home.add(&["Edna Miggins"]);
+    for address in ["0.0.0.0", "::", "192.168.1.20"] {
+        let (code, err) = home.fails(&["ui", "--no-open", "--address", address]);
+        assert_eq!(code, 1, "--address {address}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(
+            err.contains("only on 127.0.0.1 or ::1") && err.contains(address),
+            "{err}"
+        );
+    }
+    let (code, _) = home.fails(&["ui", "--no-open", "--address", "not-an-address"]);
+    assert_eq!(code, 2, "a malformed address is a usage error");
+
+    // It runs beside the CLI on the same home, and SIGTERM ends it with 0.
+    let ui = UiServer::start(&home);
+    home.add(&["Albert Miggins"]);
+    let r = http(
+        ui.port,
+        &format!(
+            "GET /?token={} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            ui.token, ui.port
+        ),
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(ui.stop(), Some(0), "kith ui exits cleanly on SIGTERM");
+}
+
+#[test]
+fn an_unknown_record_is_a_readable_404_and_an_oversized_form_a_413() {
+    let home = Home::new();
+    let edna = home.add(&["Edna Miggins"]);
+    let edna = edna.trim();
+    let ui = UiServer::start(&home);
+    let cookie = sign_in(&ui);
+    let jar = format!("Cookie: {cookie}\r\n");
+
+    for path in [
+        "/people/zzzzzzzzzzzzzzzz",
+        "/companies/zzzzzzzzzzzzzzzz",
+        "/no/such/page",
+    ] {
+        let r = get(&ui, path, &jar);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.body.contains("<h1>Not found</h1>"), "{path}: {}", r.body);
+        assert!(r.body.contains("Back to today"), "a way back: {}", r.body);
+    }
+
+    // A note of 300 KiB is more than any form may send: refused, unwritten.
+    let csrf = csrf_of(&ui, &cookie);
+    let body = format!(
+        "csrf={csrf}&text={}&privacy=private",
+        "a".repeat(300 * 1024)
+    );
+    let r = post(&ui, &format!("/people/{edna}/note"), &jar, &body);
+    assert_eq!(r.status, 413, "{}", r.body);
+    let shown = home.show(edna);
+    assert_eq!(shown["notes"].as_array().map(Vec::len), Some(0), "{shown}");
+    // A sane note still goes in.
+    let r = post(
+        &ui,
+        &format!("/people/{edna}/note"),
+        &jar,
+        &format!("csrf={csrf}&text=Prefers+morning+calls&privacy=private"),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(home.show(edna)["notes"][0]["text"], "Prefers morning calls");
+}

@@ -114,6 +114,23 @@ impl UiServer {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
+
+    /// Sends SIGTERM and waits (bounded) for the exit code; None if it had
+    /// to be killed or a signal ended it.
+    pub fn stop(mut self) -> Option<i32> {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let start = Instant::now();
+        while start.elapsed() < WAIT {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(POLL);
+        }
+        None
+    }
 }
 
 impl Drop for UiServer {
