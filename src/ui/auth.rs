@@ -145,6 +145,13 @@ pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Re
                 cookie_name(&state),
                 state.secrets().session
             );
+            // The path as asked for, unless a browser would read it as
+            // another site (`//evil.com/?token=…`).
+            let clean = if super::pages::local_path(&clean) {
+                clean
+            } else {
+                "/".to_string()
+            };
             let mut resp = Redirect::to(&clean).into_response();
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 resp.headers_mut().insert(header::SET_COOKIE, v);

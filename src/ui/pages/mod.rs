@@ -71,14 +71,21 @@ pub struct Back {
 }
 
 pub fn back_to(next: Option<&str>, fallback: &str, done: &str) -> Redirect {
-    let target = next
-        .filter(|n| n.starts_with('/') && !n.starts_with("//"))
-        .unwrap_or(fallback);
+    let target = next.filter(|n| local_path(n)).unwrap_or(fallback);
     let sep = if target.contains('?') { '&' } else { '?' };
     Redirect::to(&format!(
         "{target}{sep}done={}",
         super::layout::query_escape(done)
     ))
+}
+
+/// A path on this server, safe to send the browser to: it starts with one
+/// `/` and holds only visible ASCII without `\\` (browsers read `/\\x` as
+/// `//x`, another site; a control character is no header value).
+pub fn local_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !next.starts_with("//")
+        && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
 }
 
 /// An id from a URL, or 404 naming it.
@@ -93,5 +100,27 @@ pub fn privacy(value: Option<&str>) -> Option<crate::model::Privacy> {
         Some("private") => Some(crate::model::Privacy::Private),
         Some("shared") => Some(crate::model::Privacy::Shared),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert!(local_path("/people/abc?interactions=20"));
+        for bad in [
+            "",
+            "people",
+            "//evil.com",
+            "/\\evil.com",
+            "/\n",
+            "/\t/evil.com",
+            "https://evil.com",
+            "/é",
+        ] {
+            assert!(!local_path(bad), "{bad:?}");
+        }
     }
 }
