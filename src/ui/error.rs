@@ -75,8 +75,24 @@ impl From<crate::Error> for PageError {
             Error::Invalid(_) | Error::BadInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        PageError::new(status, e.to_string())
+        PageError::new(status, message(&e))
     }
+}
+
+/// The error and each cause beneath it on one line, as the CLI prints
+/// them: a context ("--at 2026-13-01") says nothing without its cause.
+fn message(e: &crate::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        // Libraries often repeat their cause in their own message.
+        if !line.contains(&text) {
+            line.push_str(&format!(": {text}"));
+        }
+        cause = c.source();
+    }
+    line
 }
 
 impl IntoResponse for PageError {
