@@ -166,10 +166,27 @@ fn render(state: &AppState, agenda: &Agenda) -> Markup {
 
 async fn done(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(raw): Path<String>,
     Form(back): Form<Back>,
 ) -> Result<Redirect, PageError> {
-    let item = state.ledger(move |l| Ok(l.done(&id)?)).await?;
+    // The whole id, of a follow-up, or 404: a URL is no place for the
+    // prefixes `kith done` takes.
+    let id = super::id(&raw)?;
+    let item = state
+        .ledger(move |l| {
+            match l.entity(&id) {
+                Ok(e) if e.kind == crate::model::Kind::FollowUp => {}
+                Ok(_) | Err(crate::Error::NotFound(_)) => {
+                    return Err(PageError::not_found(format!(
+                        "no follow-up has the id '{}'",
+                        id.as_str()
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+            Ok(l.done(id.as_str())?)
+        })
+        .await?;
     let text = item.str("text").unwrap_or("follow-up").to_string();
     Ok(back_to(back.next.as_deref(), "/", &format!("Done: {text}")))
 }
