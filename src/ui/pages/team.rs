@@ -298,9 +298,13 @@ async fn teammate_person(
                 )));
             };
             let index = replica.ledger.index();
-            let Some(e) = index.entity(&id)? else {
+            // A company or an item there is no person either.
+            let Some(e) = index
+                .entity(&id)?
+                .filter(|e| e.kind == crate::model::Kind::Person)
+            else {
                 return Err(PageError::not_found(format!(
-                    "{}'s ledger has no record with the id '{id}'",
+                    "{}'s ledger has no person with the id '{id}'",
                     replica.owner.name
                 )));
             };
