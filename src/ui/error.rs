@@ -70,7 +70,9 @@ impl From<crate::Error> for PageError {
         // The status follows what went wrong at the bottom; the message
         // keeps every layer of context.
         let status = match e.root() {
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            // A teammate whose ledger has not reached this device: what
+            // was asked for is not here.
+            Error::NotFound(_) | Error::NotReplicated(_) => StatusCode::NOT_FOUND,
             Error::Ambiguous { .. } => StatusCode::CONFLICT,
             Error::Invalid(_) | Error::BadInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
