@@ -10,6 +10,8 @@
 //! - [`index`]: the derived SQLite index every read goes through.
 //! - [`ledger`]: store and index kept in step; [`ops`], [`view`],
 //!   [`agenda`], [`history`] and [`transfer`] are what commands do with it.
+//! - [`cards`]: people as address-book cards with their sync state, the
+//!   core the CardDAV face stands on.
 //! - [`import`], [`export`] and [`dupes`]: address books in and out (vCard,
 //!   CSV, iCalendar), and finding and merging people entered twice.
 //! - [`knows`] and [`strength`]: what the team knows across ledgers
@@ -27,6 +29,7 @@ pub mod about;
 pub mod adopt;
 pub mod agenda;
 pub mod asof;
+pub mod cards;
 pub mod dupes;
 pub mod error;
 pub mod export;

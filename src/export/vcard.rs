@@ -36,10 +36,15 @@ impl Version {
 
 /// Where a record without an address-book UID gets one: its kith id.
 fn uid_of(r: &Record) -> String {
-    r.entity
-        .str("uid")
+    entity_uid(&r.entity)
+}
+
+/// The UID a record's card carries: the address book's own, if it came
+/// with one, or `kith-<id>`.
+pub fn entity_uid(e: &crate::model::Entity) -> String {
+    e.str("uid")
         .map(str::to_string)
-        .unwrap_or_else(|| format!("{}{}", crate::import::KITH_UID_PREFIX, r.entity.id))
+        .unwrap_or_else(|| format!("{}{}", crate::import::KITH_UID_PREFIX, e.id))
 }
 
 fn text(v: impl Into<String>) -> VCardValue {

@@ -58,6 +58,8 @@ pub struct ContactImport<'a> {
     pending_related: Vec<(Id, usize, super::Related)>,
     /// What the contact being planned added to a known record.
     touched: Vec<String>,
+    /// The record each contact went to, in the order planned.
+    records: Vec<Id>,
     pub summary: ImportSummary,
 }
 
@@ -90,6 +92,7 @@ impl<'a> ContactImport<'a> {
             texts: HashMap::new(),
             pending_related: Vec::new(),
             touched: Vec::new(),
+            records: Vec::new(),
             summary: ImportSummary::default(),
         }
     }
@@ -105,6 +108,12 @@ impl<'a> ContactImport<'a> {
             self.relationship(&from, line, r)?;
         }
         Ok(())
+    }
+
+    /// The record each contact was matched to or created as, in the order
+    /// planned (CardDAV keeps a phone's href on it).
+    pub fn records(&self) -> &[Id] {
+        &self.records
     }
 
     /// The changes, grouped by shard, ready for [`Ledger::write_shards`].
@@ -160,6 +169,7 @@ impl<'a> ContactImport<'a> {
             Match::Uid(id) => (id, None),
             Match::Handle(id, how) => (id, Some(how)),
         };
+        self.records.push(id.clone());
         if self.entity(&id)?.is_some_and(|e| e.is_deleted()) {
             // Removed in kith on purpose: an import does not bring it back.
             self.summary.unchanged += 1;
@@ -808,7 +818,7 @@ impl<'a> ContactImport<'a> {
 }
 
 /// Whether `N` parts say no more than the sort name does.
-fn derivable(parts: &[String], sort: &str) -> bool {
+pub(crate) fn derivable(parts: &[String], sort: &str) -> bool {
     let extra = parts.iter().skip(2).any(|p| !p.is_empty());
     let (family, given) = match sort.split_once(", ") {
         Some((f, g)) => (f, g),

@@ -22,6 +22,7 @@ use crate::ledger::Ledger;
 use crate::model::PartialDate;
 use crate::transfer::ImportSummary;
 
+pub(crate) use merge::derivable;
 pub use merge::{ContactImport, KITH_UID_PREFIX, similar_names};
 
 /// The formats `kith import` reads.
