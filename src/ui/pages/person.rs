@@ -915,12 +915,7 @@ impl Page<'_> {
     }
 
     fn one_button(&self, what: &str, label: &str, class: &str) -> Markup {
-        html! {
-            form class="inline" method="post" action=(self.action(what)) {
-                (csrf(self.state))
-                button type="submit" class=(class) { (label) }
-            }
-        }
+        layout::button_form(self.state, &self.action(what), label, class)
     }
 
     /// Removed, merged, known only by name, adopted: said before anything else.
