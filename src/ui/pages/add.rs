@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::super::error::{PageError, maud_html};
 use super::super::layout::{self, Nav, csrf, field_error};
 use super::super::state::AppState;
-use super::back_to;
+use super::{Refusal, back_to};
 use crate::ops::NewPerson;
 
 pub fn routes() -> Router<AppState> {
@@ -65,23 +65,6 @@ struct CompanyForm {
 struct AddQuery {
     #[serde(default)]
     company: String,
-}
-
-/// What the ledger refused, and which field it was about (None: the form).
-#[derive(Default)]
-struct Refusal {
-    field: Option<&'static str>,
-    message: String,
-}
-
-impl Refusal {
-    fn at(&self, field: &str) -> Option<&str> {
-        (self.field == Some(field)).then_some(self.message.as_str())
-    }
-
-    fn top(&self) -> Option<&str> {
-        (self.field.is_none() && !self.message.is_empty()).then_some(self.message.as_str())
-    }
 }
 
 async fn form(

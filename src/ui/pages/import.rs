@@ -13,6 +13,7 @@ use maud::{Markup, html};
 use super::super::error::{PageError, maud_html};
 use super::super::layout::{self, Nav, csrf, field_error};
 use super::super::state::AppState;
+use super::Refusal;
 use crate::import::{self, Format, Input, csv::ColumnMap};
 use crate::transfer::ImportSummary;
 
@@ -27,23 +28,6 @@ struct Choices {
     format: String,
     map: String,
     dry_run: bool,
-}
-
-/// What went wrong, beside which field (None: above the form).
-#[derive(Default)]
-struct Refusal {
-    field: Option<&'static str>,
-    message: String,
-}
-
-impl Refusal {
-    fn at(&self, field: &str) -> Option<&str> {
-        (self.field == Some(field)).then_some(self.message.as_str())
-    }
-
-    fn top(&self) -> Option<&str> {
-        (self.field.is_none() && !self.message.is_empty()).then_some(self.message.as_str())
-    }
 }
 
 async fn form(State(state): State<AppState>) -> Html<String> {

@@ -88,6 +88,24 @@ pub fn local_path(next: &str) -> bool {
         && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
 }
 
+/// What a form's ledger call refused, and beside which field it is said
+/// (None: above the form).
+#[derive(Default)]
+pub struct Refusal {
+    pub field: Option<&'static str>,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn at(&self, field: &str) -> Option<&str> {
+        (self.field == Some(field)).then_some(self.message.as_str())
+    }
+
+    pub fn top(&self) -> Option<&str> {
+        (self.field.is_none() && !self.message.is_empty()).then_some(self.message.as_str())
+    }
+}
+
 /// An id from a URL, or 404 naming it.
 pub fn id(raw: &str) -> Result<crate::model::Id, PageError> {
     crate::model::Id::parse(raw)
