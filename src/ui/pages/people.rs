@@ -4,6 +4,7 @@
 
 use axum::Router;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use maud::{Markup, html};
@@ -59,6 +60,8 @@ enum Results {
 struct Filters {
     tags: Vec<String>,
     company_name: Option<String>,
+    /// Why the company filter was refused (then nothing is listed).
+    company_error: Option<String>,
 }
 
 async fn people(
@@ -70,9 +73,25 @@ async fn people(
     let (results, filters) = state
         .ledger(move |l| {
             let index = l.index();
+            // A company the ledger does not know is said beside its box.
             let company = match query.company.trim() {
                 "" => None,
-                c => Some(l.resolve(c, &[Kind::Company], false)?),
+                c => match l.resolve(c, &[Kind::Company], false) {
+                    Ok(c) => Some(c),
+                    Err(
+                        e @ (crate::Error::NotFound(_)
+                        | crate::Error::Ambiguous { .. }
+                        | crate::Error::Invalid(_)),
+                    ) => {
+                        let filters = Filters {
+                            tags: l.tag_names(500)?,
+                            company_name: None,
+                            company_error: Some(e.to_string()),
+                        };
+                        return Ok((None, filters));
+                    }
+                    Err(e) => return Err(e.into()),
+                },
             };
             let results = if query.q.trim().chars().count() < MIN_QUERY {
                 let filter = ListFilter {
@@ -115,13 +134,22 @@ async fn people(
                     l.tag_names(500)?
                 },
                 company_name: company.and_then(|c| c.str("name").map(str::to_string)),
+                company_error: None,
             };
-            Ok((results, filters))
+            Ok((Some(results), filters))
         })
         .await?;
-    let list = render_results(&q, &results);
+    let status = if filters.company_error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let list = match &results {
+        Some(results) => render_results(&q, results),
+        None => html! {},
+    };
     if q.partial {
-        return Ok(Html(list.into_string()).into_response());
+        return Ok((status, Html(list.into_string())).into_response());
     }
     let body = html! {
         (layout::notice(q.done.as_deref()))
@@ -137,13 +165,19 @@ async fn people(
                 }
             }
             label for="company" { "Company" }
-            input id="company" name="company" type="text" value=(filters.company_name.as_deref().unwrap_or(&q.company));
+            input id="company" name="company" type="text" value=(filters.company_name.as_deref().unwrap_or(&q.company))
+                aria-invalid=[filters.company_error.as_ref().map(|_| "true")];
+            (layout::field_error(filters.company_error.as_deref()))
             label class="check" { input type="checkbox" name="removed" value="true" checked[q.removed]; " Removed people" }
             button type="submit" { "Show" }
         }
         div id="results" data-live aria-live="polite" { (list) }
     };
-    Ok(maud_html(layout::page(&state, "People", Nav::People, body)).into_response())
+    Ok((
+        status,
+        maud_html(layout::page(&state, "People", Nav::People, body)),
+    )
+        .into_response())
 }
 
 /// One line of a listing: a person, or a company that matched a search.
