@@ -57,7 +57,7 @@ impl PageError {
             StatusCode::UNAUTHORIZED => "Not signed in",
             StatusCode::FORBIDDEN => "Refused",
             StatusCode::PAYLOAD_TOO_LARGE => "Too large",
-            StatusCode::UNPROCESSABLE_ENTITY => "That did not work",
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => "That did not work",
             StatusCode::CONFLICT => "More than one match",
             _ => "Something went wrong",
         }

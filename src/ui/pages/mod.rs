@@ -51,11 +51,38 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(super::live::events))
         .route("/assets/{file}", get(super::assets::serve))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(rejections_as_pages))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             super::auth::gate,
         ))
         .with_state(state)
+}
+
+/// axum's extractors refuse a malformed query or form (`?days=-1`, a
+/// missing field) with a bare line of text; the user gets the same readable
+/// page as every other refusal, with axum's reason in it.
+async fn rejections_as_pages(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let resp = next.run(req).await;
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    let status = resp.status();
+    if !plain || !status.is_client_error() {
+        return resp;
+    }
+    let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let reason = String::from_utf8_lossy(&bytes).trim().to_string();
+    PageError::new(status, format!("the request could not be read: {reason}")).into_response()
 }
 
 async fn not_found(uri: Uri) -> PageError {

@@ -1393,7 +1393,7 @@ impl Page<'_> {
                     @for i in list {
                         li {
                             (i.text) " "
-                            span class="muted" { "(" (i.date)
+                            span class="muted" { "(" (layout::when(self.state, &i.date))
                                 @if let Some(from) = &i.adopted_from { ", adopted " (crate::adopt::describe(from)) }
                                 ")" }
                             " " (privacy(i.private))
