@@ -565,10 +565,11 @@ impl Book {
     }
 
     /// The cards matching every (or, with `any`, one) of `filters`, at most
-    /// `limit` of them, in href order (an addressbook-query). Candidates
-    /// come from the index (kith's own search, and the name and email
-    /// columns); each is then checked against the card itself, so what
-    /// matches is exactly what the card says.
+    /// `limit` of them (the first by person id), in href order (an
+    /// addressbook-query). Candidates come from the index (kith's own
+    /// search, and the name and email columns); each is then checked
+    /// against the values its card is written from, so what matches is
+    /// exactly what the card says.
     pub fn query(
         &self,
         ledger: &Ledger,
@@ -610,28 +611,28 @@ impl Book {
             }
             candidates.extend(ids);
         }
+        // The card is written from exactly these fields, so matching the
+        // record is matching the card; only the hits are built as cards.
         let mut out = Vec::new();
         for id in candidates {
+            if out.len() >= limit {
+                break;
+            }
             let Ok(id) = Id::parse(&id) else { continue };
             let Some(e) = index.entity(&id)?.filter(is_card) else {
                 continue;
             };
-            let c = card(ledger, &e)?;
-            let Some(contact) = super::put::read_one(&c.href, &c.text).ok() else {
-                continue;
-            };
-            let hit = |f: &TextMatch| f.matches(&contact) != f.negate;
+            let hit = |f: &TextMatch| f.matches(&e) != f.negate;
             let ok = if any {
                 filters.iter().any(hit)
             } else {
                 filters.iter().all(hit)
             };
             if ok {
-                out.push(c);
+                out.push(card(ledger, &e)?);
             }
         }
         out.sort_by(|a, b| a.href.cmp(&b.href));
-        out.truncate(limit);
         Ok(out)
     }
 
@@ -687,16 +688,25 @@ impl TextMatch {
         }
     }
 
-    /// Whether any value of the property on the card matches.
-    fn matches(&self, c: &crate::import::Contact) -> bool {
+    /// Whether any value of the property on the card matches: FN is the
+    /// name, EMAIL and TEL the emails and phones, as the card writes them.
+    fn matches(&self, e: &crate::model::Entity) -> bool {
         let want = name_key(&self.text);
-        let values: Vec<&str> = match self.prop {
-            Prop::Fn => vec![c.name.as_str()],
-            Prop::Email => c.emails.iter().map(|h| h.value.as_str()).collect(),
-            Prop::Tel => c.phones.iter().map(|h| h.value.as_str()).collect(),
+        let values: Vec<String> = match self.prop {
+            Prop::Fn => vec![e.str("name").unwrap_or("").to_string()],
+            Prop::Email => e
+                .set_values("emails")
+                .into_iter()
+                .map(|l| l.value)
+                .collect(),
+            Prop::Tel => e
+                .set_values("phones")
+                .into_iter()
+                .map(|l| l.value)
+                .collect(),
         };
         values.into_iter().any(|v| {
-            let v = name_key(v);
+            let v = name_key(&v);
             match self.match_type {
                 MatchType::Contains => v.contains(&want),
                 MatchType::Equals => v == want,

@@ -30,7 +30,7 @@ mod tests;
 use sha2::{Digest, Sha256};
 
 pub use book::{Book, Changes, MatchType, Prop, Refreshed, TextMatch, TokenError};
-pub use put::{PutOutcome, Written};
+pub use put::{PutOutcome, REMOVABLE, Written};
 
 use crate::error::Result;
 use crate::export::vcard::{self, Version};

@@ -602,3 +602,84 @@ proptest! {
         prop_assert_eq!(before.etag == after.etag, before.text == after.text);
     }
 }
+
+#[test]
+fn an_imported_apple_card_round_trips_through_a_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let apple = "BEGIN:VCARD\r\nVERSION:3.0\r\nPRODID:-//Apple Inc.//iPhone OS 17.0//EN\r\nN:Okafor;Daisy;Adaeze;Dr;\r\nFN:Dr Daisy Adaeze Okafor\r\nNICKNAME:Dee\r\nORG:Okafor Imports;Sales\r\nTITLE:Director\r\nitem1.EMAIL;type=INTERNET;type=pref:daisy@okafor.example\r\nitem1.X-ABLabel:Shop\r\nEMAIL;type=INTERNET;type=HOME:dee@home.example\r\nTEL;type=CELL;type=VOICE;type=pref:+44 7700 900456\r\nitem2.TEL:+44 113 496 0001\r\nitem2.X-ABLabel:Warehouse\r\nitem3.ADR;type=WORK:;;1 Dock Road;Hull;;HU1 1AA;United Kingdom\r\nitem3.X-ABADR:gb\r\nBDAY;X-APPLE-OMIT-YEAR=1604:1604-07-14\r\nitem4.URL:https://okafor.example\r\nitem4.X-ABLabel:_$!<HomePage>!$_\r\nIMPP;X-SERVICE-TYPE=Skype:skype:daisy.okafor\r\nX-SOCIALPROFILE;type=linkedin:https://linkedin.com/in/daisy\r\nNOTE:Met at the trade fair\r\nUID:7C2F8B4E-1111-4A2B-9C3D-ABCDEF012345\r\nEND:VCARD\r\n";
+    crate::import::import_file(
+        &mut ledger,
+        "apple.vcf",
+        crate::import::Input::Bytes(apple.as_bytes()),
+        None,
+        None,
+        false,
+        &|_, _| {},
+    )
+    .unwrap();
+    let mut book = Book::open(dir.path()).unwrap();
+    book.refresh(&ledger).unwrap();
+    let href = "7C2F8B4E-1111-4A2B-9C3D-ABCDEF012345.vcf";
+    let c = book
+        .get(&ledger, href)
+        .unwrap()
+        .expect("served at its own UID");
+    let before = versions(&ledger);
+    // The card as served, and the card the phone first sent, both change nothing.
+    for text in [c.text.as_str(), apple] {
+        let out = book
+            .apply_put(&mut ledger, href, text, Some(&c.etag), false, "iPhone")
+            .unwrap();
+        assert!(!out.changed, "{text}");
+    }
+    assert_eq!(versions(&ledger), before);
+    // Relabelling the warehouse number keeps it where it was.
+    let relabelled = c.text.replace("X-ABLabel:warehouse", "X-ABLabel:Depot");
+    assert_ne!(relabelled, c.text, "{}", c.text);
+    book.apply_put(
+        &mut ledger,
+        href,
+        &relabelled,
+        Some(&c.etag),
+        false,
+        "iPhone",
+    )
+    .unwrap();
+    let p = ledger
+        .index()
+        .query_entities("SELECT json FROM entities WHERE kind = 'person'", [])
+        .unwrap()
+        .remove(0);
+    let phones = p.set_values("phones");
+    assert!(
+        phones
+            .iter()
+            .any(|l| l.value == "+44 113 496 0001" && l.label == "depot" && l.private),
+        "{phones:?}"
+    );
+    assert_eq!(phones.len(), 2);
+}
+
+#[test]
+fn an_edit_through_another_ledger_handle_shows_on_the_next_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let e = edna(&mut ledger);
+    let mut book = Book::open(dir.path()).unwrap();
+    book.refresh(&ledger).unwrap();
+    let token = book.sync_token().unwrap();
+    // The CLI, the web face or the daemon: another handle on the same home.
+    let mut cli = open(dir.path());
+    let edna = cli.entity(&e.id).unwrap();
+    cli.set_field(&edna, "phone", "home:0113 496 0999", None)
+        .unwrap();
+    drop(cli);
+    let r = book.refresh(&ledger).unwrap();
+    assert_eq!(r.changed, 1, "{r:?}");
+    let changes = book.changes_since(&token).unwrap();
+    assert_eq!(changes.changed.len(), 1);
+    let c = book.get(&ledger, &changes.changed[0].0).unwrap().unwrap();
+    assert!(c.text.contains("0113 496 0999"), "{}", c.text);
+    assert_eq!(c.etag, changes.changed[0].1);
+}
