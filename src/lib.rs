@@ -30,6 +30,7 @@ pub mod adopt;
 pub mod agenda;
 pub mod asof;
 pub mod cards;
+pub mod devices;
 pub mod dupes;
 pub mod error;
 pub mod export;
