@@ -35,6 +35,7 @@ CREATE TABLE shards(shard TEXT PRIMARY KEY, version TEXT NOT NULL);
 CREATE TABLE cards(href TEXT PRIMARY KEY, person TEXT NOT NULL, uid TEXT NOT NULL, etag TEXT NOT NULL, seq INTEGER NOT NULL, removed INTEGER NOT NULL);
 CREATE INDEX cards_person ON cards(person);
 CREATE INDEX cards_seq ON cards(seq);
+CREATE TABLE companies(id TEXT PRIMARY KEY, name TEXT NOT NULL);
 ";
 
 /// The prefix of every sync token; the book id and sequence follow.
@@ -190,7 +191,7 @@ impl Book {
                 .map(|b| format!("{b:02x}"))
                 .collect();
             let mut sql = String::new();
-            for t in ["meta", "shards", "cards"] {
+            for t in ["meta", "shards", "cards", "companies"] {
                 sql.push_str(&format!("DROP TABLE IF EXISTS {t};"));
             }
             sql.push_str(SCHEMA);
@@ -334,18 +335,46 @@ impl Book {
     }
 
     /// Every person whose card a change to `shard` can change: its own
-    /// people (and any this book served from it), people whose company is
-    /// there, and both ends of relationships stored there or pointing
-    /// there (a card names related people).
+    /// people (and any this book served from it), the people of a company
+    /// there whose name changed (a card shows only the company's name, and
+    /// a shard holds about ten companies of ten people each: recomputing
+    /// them all would double the cost of an edit), and both ends of
+    /// relationships stored there or pointing there (a card names related
+    /// people).
     fn affected(&self, ledger: &Ledger, shard: &str) -> Result<Vec<String>> {
         let index = ledger.index();
         let range = [shard.to_string(), format!("{shard}~")];
         let range = [&range[0], &range[1]];
         let mut out = index.ids_raw("SELECT id FROM people WHERE id >= ?1 AND id < ?2", range)?;
-        out.extend(index.ids_raw(
-            "SELECT id FROM people WHERE company >= ?1 AND company < ?2",
-            range,
-        )?);
+        let names: HashMap<String, String> = index
+            .rows(
+                "SELECT id, name FROM companies WHERE id >= ?1 AND id < ?2",
+                range,
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .into_iter()
+            .collect();
+        let recorded: HashMap<String, String> = self
+            .rows(
+                "SELECT id, name FROM companies WHERE id >= ?1 AND id < ?2",
+                range,
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .into_iter()
+            .collect();
+        for (id, name) in &names {
+            if recorded.get(id) != Some(name) {
+                out.extend(index.ids_raw("SELECT id FROM people WHERE company = ?1", [id])?);
+                self.exec(
+                    "INSERT INTO companies VALUES(?1, ?2) ON CONFLICT(id) DO UPDATE SET name = ?2",
+                    params![id, name],
+                )?;
+            }
+        }
+        for id in recorded.keys().filter(|id| !names.contains_key(*id)) {
+            out.extend(index.ids_raw("SELECT id FROM people WHERE company = ?1", [id])?);
+            self.exec("DELETE FROM companies WHERE id = ?1", [id])?;
+        }
         out.extend(index.ids_raw(
             "SELECT other FROM items WHERE subject >= ?1 AND subject < ?2 AND kind = 'link'",
             range,
