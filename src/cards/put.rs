@@ -170,7 +170,10 @@ fn diff(
         }
     };
 
-    if new.name != old.name || new.name_parts != old.name_parts {
+    // A card without N (vCard 3.0 requires it, but not every client
+    // writes it) says nothing about the name's parts.
+    let parts_changed = new.name_parts.is_some() && new.name_parts != old.name_parts;
+    if new.name != old.name || parts_changed {
         if !new.name.trim().is_empty() {
             put(changes, "name", text(new.name.trim()));
         }
@@ -178,14 +181,14 @@ fn diff(
         if sort != sort_rule(old) {
             put(changes, "sort_name", text(&sort));
         }
-        match new.name_parts.as_ref().filter(|p| !derivable(p, &sort)) {
-            Some(p) => put(changes, "name_parts", json!(p)),
-            None if e.get("name_parts").is_some() => changes.push(Change::Remove {
+        match &new.name_parts {
+            Some(p) if !derivable(p, &sort) => put(changes, "name_parts", json!(p)),
+            Some(_) if e.get("name_parts").is_some() => changes.push(Change::Remove {
                 kind,
                 id: e.id.clone(),
                 field: "name_parts".into(),
             }),
-            None => {}
+            _ => {}
         }
     }
 

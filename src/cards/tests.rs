@@ -659,6 +659,26 @@ fn an_imported_apple_card_round_trips_through_a_phone() {
         "{phones:?}"
     );
     assert_eq!(phones.len(), 2);
+    // A client that leaves N out keeps the name's parts.
+    let c = book.get(&ledger, href).unwrap().unwrap();
+    let without_n: String = c
+        .text
+        .split("\r\n")
+        .filter(|l| !l.starts_with("N:"))
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let out = book
+        .apply_put(
+            &mut ledger,
+            href,
+            &without_n,
+            Some(&c.etag),
+            false,
+            "iPhone",
+        )
+        .unwrap();
+    assert!(!out.changed);
+    assert_eq!(book.get(&ledger, href).unwrap().unwrap().text, c.text);
 }
 
 #[test]
