@@ -29,6 +29,7 @@ pub mod about;
 pub mod adopt;
 pub mod agenda;
 pub mod asof;
+pub mod carddav;
 pub mod cards;
 pub mod devices;
 pub mod dupes;
