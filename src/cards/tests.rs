@@ -703,3 +703,61 @@ fn an_edit_through_another_ledger_handle_shows_on_the_next_refresh() {
     assert!(c.text.contains("0113 496 0999"), "{}", c.text);
     assert_eq!(c.etag, changes.changed[0].1);
 }
+
+#[test]
+fn a_phone_and_the_cli_writing_at_once_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let e = edna(&mut ledger);
+    let home = dir.path().to_path_buf();
+    let id = e.id.clone();
+    // The CLI, in its own handle, adds notes while a phone edits the card.
+    let cli = std::thread::spawn(move || {
+        let mut cli = open(&home);
+        let edna = cli.entity(&id).unwrap();
+        for i in 0..15 {
+            cli.add_note(&edna, &format!("cli note {i}"), None).unwrap();
+        }
+    });
+    let mut book = Book::open(dir.path()).unwrap();
+    for i in 0..15 {
+        // If-Match may lose to the CLI's note: then the phone reads the
+        // card again and retries, as it does after a 412.
+        loop {
+            let c = card(&ledger, &ledger.entity(&e.id).unwrap()).unwrap();
+            let text = with_title(&c.text, &format!("Baker {i}"));
+            match book.apply_put(&mut ledger, &c.href, &text, Some(&c.etag), false, "phone") {
+                Ok(_) => break,
+                Err(CardError::Changed { .. }) => continue,
+                Err(other) => panic!("{other}"),
+            }
+        }
+    }
+    cli.join().unwrap();
+    book.refresh(&ledger).unwrap();
+    let after = ledger.entity(&e.id).unwrap();
+    assert_eq!(after.str("title"), Some("Baker 14"));
+    let notes = ledger
+        .index()
+        .count_with(
+            "SELECT count(*) FROM items WHERE subject = ?1 AND kind = 'note'",
+            [e.id.as_str()],
+        )
+        .unwrap();
+    assert_eq!(notes, 16, "the first note and the CLI's fifteen");
+    assert_eq!(keepsakes(&ledger, &e.id).len(), 5 + 15);
+}
+
+/// A card's text with its TITLE line replaced.
+fn with_title(text: &str, title: &str) -> String {
+    text.split("\r\n")
+        .map(|l| {
+            if l.starts_with("TITLE:") {
+                format!("TITLE:{title}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
