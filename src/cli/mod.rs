@@ -6,6 +6,7 @@ mod about;
 mod add;
 mod add_company;
 mod adopt;
+mod carddav;
 mod daemon;
 mod demo;
 mod device;
@@ -118,6 +119,7 @@ enum Command {
     WhoWants(who_wants::WhoWantsArgs),
     Adopt(adopt::AdoptArgs),
     Ui(ui::UiArgs),
+    Carddav(carddav::CarddavArgs),
 }
 
 /// `--shared` / `--private`, for commands that add an item.
@@ -377,6 +379,7 @@ fn dispatch(env: &Env, command: Command) -> anyhow::Result<ExitCode> {
         Command::WhoWants(a) => ok(who_wants::run(env, a)),
         Command::Adopt(a) => ok(adopt::run(env, a)),
         Command::Ui(a) => ok(ui::run(env, a)),
+        Command::Carddav(a) => ok(carddav::run(env, a)),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod about;
 mod asof;
+mod carddav;
 mod contacts;
 mod errors;
 mod find;
