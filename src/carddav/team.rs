@@ -153,3 +153,44 @@ fn escape(s: &str) -> String {
         .replace(';', "\\;")
         .replace('\n', "\\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_teammates_card_says_whose_it_is() {
+        let text = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:kith-abc\r\nFN:Ann Lee and a name long enough to be fol\r\n ded\r\nEND:VCARD\r\n";
+        let c = Card {
+            href: "kith-abc.vcf".into(),
+            uid: "kith-abc".into(),
+            etag: cards::etag_of(text),
+            text: text.into(),
+        };
+        let m = marked(c.clone(), "alice", "m1");
+        assert_eq!(m.href, "m1-kith-abc.vcf");
+        assert_eq!(m.uid, "m1-kith-abc");
+        assert!(
+            m.text
+                .contains("FN:Ann Lee and a name long enough to be folded (alice)\r\n"),
+            "{}",
+            m.text
+        );
+        assert!(m.text.contains("UID:m1-kith-abc\r\n"));
+        assert!(m.text.ends_with("X-KITH-OWNER:alice\r\nEND:VCARD\r\n"));
+        assert_eq!(m.etag, cards::etag_of(&m.text));
+        assert_ne!(m.etag, c.etag);
+        let parsed = crate::import::vcard::parse("x", &m.text);
+        assert_eq!(parsed.contacts.len(), 1);
+        assert!(matches_text(
+            &m,
+            &[TextMatch::contains(Prop::Fn, "ANN")],
+            false
+        ));
+        assert!(!matches_text(
+            &m,
+            &[TextMatch::contains(Prop::Fn, "bob")],
+            false
+        ));
+    }
+}

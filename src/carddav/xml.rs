@@ -157,9 +157,10 @@ fn element(ns: &str, e: &quick_xml::events::BytesStart<'_>) -> Result<El, String
     })
 }
 
-/// Escapes text and attribute values.
+/// Escapes element text (`<`, `>`, `&`; quotes may stand in text, and
+/// some clients compare ETags as written).
 pub fn esc(s: &str) -> std::borrow::Cow<'_, str> {
-    quick_xml::escape::escape(s)
+    quick_xml::escape::partial_escape(s)
 }
 
 /// The opening of every multistatus this server writes.
@@ -182,7 +183,10 @@ pub fn open_tag(ns: &str, name: &str) -> (String, String) {
     match prefix {
         Some(p) => (format!("{p}:{name}"), String::new()),
         None if ns.is_empty() => (name.to_string(), " xmlns=\"\"".to_string()),
-        None => (format!("x:{name}"), format!(" xmlns:x=\"{}\"", esc(ns))),
+        None => (
+            format!("x:{name}"),
+            format!(" xmlns:x=\"{}\"", quick_xml::escape::escape(ns)),
+        ),
     }
 }
 

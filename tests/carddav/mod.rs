@@ -8,6 +8,7 @@
 
 mod refusals;
 mod replay;
+mod tls;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
