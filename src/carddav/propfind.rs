@@ -253,7 +253,12 @@ pub async fn propfind(state: &State, target: Target, req: Request) -> Result<Res
                 return Ok(multistatus(format!("{head}{}", xml::MULTISTATUS_END)));
             }
             match which {
-                Which::Own => Ok(stream_book(state, head, wanted)),
+                Which::Own => Ok(stream_book(
+                    state,
+                    head,
+                    wanted,
+                    xml::MULTISTATUS_END.to_string(),
+                )),
                 Which::Team => {
                     let cards = state.blocking(|s| team::cards(s).map_err(internal)).await?;
                     let mut out = head;
@@ -291,8 +296,9 @@ pub async fn propfind(state: &State, target: Target, req: Request) -> Result<Res
 /// How much of an answer is gathered before it is sent.
 const CHUNK: usize = 32 * 1024;
 
-/// The own book's Depth 1 answer, streamed (see the module docs).
-fn stream_book(state: &State, head: String, wanted: Wanted) -> Response {
+/// The own book's cards between `head` and `tail`, streamed (see the
+/// module docs): a PROPFIND Depth 1, or a first sync-collection.
+pub fn stream_book(state: &State, head: String, wanted: Wanted, tail: String) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let home = state.home().to_path_buf();
     tokio::task::spawn_blocking(move || {
@@ -319,7 +325,7 @@ fn stream_book(state: &State, head: String, wanted: Wanted) -> Response {
         });
         match listed {
             Ok(_) => {
-                buf.push_str(xml::MULTISTATUS_END);
+                buf.push_str(&tail);
                 let _ = tx.blocking_send(Ok(Bytes::from(buf)));
             }
             Err(e) => {

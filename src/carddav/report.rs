@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::propfind::{Wanted, answer, card_answer};
+use super::propfind::{Wanted, answer, card_answer, stream_book};
 use super::xml::{self, CARD, DAV, El};
 use super::{
     State, Target, Which, body_text, internal, multistatus, multistatus_stream, team, text,
@@ -239,6 +239,25 @@ async fn sync(state: &State, which: Which, el: &El) -> Result<Response, Response
         }
     }
     let invalid = |why: String| xml_error(StatusCode::FORBIDDEN, DAV, "valid-sync-token", &why);
+    // A first sync of the own book is every card: streamed from the book's
+    // listing like a PROPFIND Depth 1, under the token read before it (a
+    // card changed meanwhile is listed again next time, never missed).
+    if which == Which::Own && token.is_empty() && !with_text {
+        let now = state
+            .core(|core| core.book.sync_token().map_err(internal))
+            .await?;
+        let tail = format!(
+            "<d:sync-token>{}</d:sync-token>\n{}",
+            xml::esc(&now),
+            xml::MULTISTATUS_END
+        );
+        return Ok(stream_book(
+            state,
+            xml::MULTISTATUS_START.to_string(),
+            wanted,
+            tail,
+        ));
+    }
     // (href, ETag, card text if asked) of what changed; hrefs removed; the
     // new token.
     type Changed = Vec<(String, String, Option<String>)>;
