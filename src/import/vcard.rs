@@ -225,7 +225,10 @@ fn date_of(e: &VCardEntry) -> Option<PartialDate> {
         }
         other => parse_date(&text_of(other))?,
     };
-    Some(if omit_year {
+    // Apple's year for "no year" stands for none even when a client that
+    // rewrote the card dropped X-APPLE-OMIT-YEAR (khard does).
+    let no_year = omit_year || date.year == Some(APPLE_NO_YEAR as i16);
+    Some(if no_year {
         PartialDate { year: None, ..date }
     } else {
         date
@@ -521,6 +524,23 @@ mod tests {
     fn apple_labels_read_as_words() {
         assert_eq!(apple_label("_$!<Spouse>!$_"), "spouse");
         assert_eq!(apple_label("Shop"), "shop");
+    }
+
+    #[test]
+    fn apples_no_year_is_no_year_even_without_its_parameter() {
+        let card = |bday: &str| {
+            let text = format!("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\n{bday}\r\nEND:VCARD\r\n");
+            parse("f.vcf", &text).contacts[0].birthday
+        };
+        let april = PartialDate {
+            year: None,
+            month: 4,
+            day: 5,
+        };
+        assert_eq!(card("BDAY;X-APPLE-OMIT-YEAR=1604:1604-04-05"), Some(april));
+        // As khard writes it back: the parameter gone.
+        assert_eq!(card("BDAY:1604-04-05"), Some(april));
+        assert_eq!(card("BDAY:1960-04-05").and_then(|d| d.year), Some(1960));
     }
 
     #[test]
