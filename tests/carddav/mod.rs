@@ -8,6 +8,7 @@
 
 mod refusals;
 mod replay;
+mod team;
 mod tls;
 
 use std::collections::HashMap;

@@ -475,3 +475,37 @@ fn cli_and_phone_writing_at_once_lose_nothing() {
     let ms = dav.report(BOOK, &sync_body("")).multistatus();
     assert_eq!(listed(&ms).len(), 3 + 2 * N, "{ms:?}");
 }
+
+#[test]
+fn a_big_book_is_streamed() {
+    let home = Home::new();
+    const N: usize = 300;
+    let mut vcf = String::new();
+    for i in 0..N {
+        vcf.push_str(&format!(
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person {i}\r\nEMAIL:p{i}@example.com\r\nEND:VCARD\r\n"
+        ));
+    }
+    let file = home.path().join("many.vcf");
+    std::fs::write(&file, vcf).unwrap();
+    home.ok(&["import", file.to_str().unwrap()]);
+    let dav = Dav::start(&home, &[]);
+    // More than one piece (32 KiB) of answer: sent chunked, as it is made.
+    for (method, body, depth) in [
+        (
+            "PROPFIND",
+            "<propfind xmlns=\"DAV:\"><prop><getetag/></prop></propfind>".to_string(),
+            "1",
+        ),
+        ("REPORT", sync_body(""), "1"),
+    ] {
+        let r = dav.call(method, BOOK, &[("Depth", depth)], &body);
+        assert_eq!(r.header("transfer-encoding"), Some("chunked"), "{method}");
+        let ms = r.multistatus();
+        let cards = ms.members.iter().filter(|m| m.href != BOOK).count();
+        assert_eq!(cards, N, "{method}");
+        for m in ms.members.iter().filter(|m| m.href != BOOK) {
+            assert!(m.text("getetag").starts_with('"'));
+        }
+    }
+}
