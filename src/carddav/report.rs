@@ -359,3 +359,28 @@ async fn sync(state: &State, which: Which, el: &El) -> Result<Response, Response
         futures::stream::iter(pieces),
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hrefs_as_clients_send_them() {
+        let own = |h: &str| href_in(Which::Own, h);
+        assert_eq!(own("/dav/books/kith/a.vcf").as_deref(), Some("a.vcf"));
+        assert_eq!(
+            own(" /dav/books/kith/a%20b.vcf ").as_deref(),
+            Some("a b.vcf")
+        );
+        assert_eq!(
+            own("https://laptop.local:5232/dav/books/kith/a.vcf").as_deref(),
+            Some("a.vcf")
+        );
+        assert_eq!(own("/dav/books/team/a.vcf"), None);
+        assert_eq!(own("/dav/books/kith/"), None);
+        assert_eq!(own("/dav/books/kith/a/b.vcf"), None);
+        assert_eq!(own("/dav/books/kith/a%2Fb.vcf"), None);
+        assert_eq!(own("http://no-path"), None);
+        assert_eq!(own("/dav/books/kith/%zz"), None);
+    }
+}
