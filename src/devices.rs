@@ -351,11 +351,32 @@ pub fn touch(home: &Path, name: &str, now: jiff::Timestamp) {
 }
 
 /// Failed logins per address: [`Throttle::LIMIT`] failures within
-/// [`Throttle::WINDOW`] block that address for [`Throttle::WINDOW`] after
-/// the last of them.
+/// [`Throttle::WINDOW`] block that address for [`Throttle::WINDOW`] from the
+/// last of them.
 #[derive(Debug, Default)]
 pub struct Throttle {
-    failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    by_ip: Mutex<HashMap<IpAddr, Failures>>,
+}
+
+#[derive(Debug, Default)]
+struct Failures {
+    /// The failures of the last window, oldest first, at most LIMIT.
+    recent: Vec<Instant>,
+    blocked_until: Option<Instant>,
+}
+
+impl Failures {
+    fn forget_old(&mut self, now: Instant) {
+        self.recent
+            .retain(|t| now.saturating_duration_since(*t) < Throttle::WINDOW);
+        if self.blocked_until.is_some_and(|until| now >= until) {
+            self.blocked_until = None;
+        }
+    }
+
+    fn is_quiet(&self) -> bool {
+        self.recent.is_empty() && self.blocked_until.is_none()
+    }
 }
 
 impl Throttle {
@@ -366,40 +387,36 @@ impl Throttle {
         Self::default()
     }
 
-    fn recent(list: &mut Vec<Instant>, now: Instant) {
-        list.retain(|t| now.saturating_duration_since(*t) < Self::WINDOW);
-    }
-
     /// Whether `ip` is blocked at `now`.
     pub fn blocked(&self, ip: IpAddr, now: Instant) -> bool {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(list) = map.get_mut(&ip) else {
+        let mut map = self.by_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(f) = map.get_mut(&ip) else {
             return false;
         };
-        Self::recent(list, now);
-        if list.is_empty() {
+        f.forget_old(now);
+        let blocked = f.blocked_until.is_some();
+        if f.is_quiet() {
             map.remove(&ip);
-            return false;
         }
-        list.len() >= Self::LIMIT
+        blocked
     }
 
     /// Counts a failed login from `ip` at `now`.
     pub fn failed(&self, ip: IpAddr, now: Instant) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.by_ip.lock().unwrap_or_else(|p| p.into_inner());
         // Forget quiet addresses now and then, so the map stays small.
         if map.len() > 1024 {
-            map.retain(|_, list| {
-                Self::recent(list, now);
-                !list.is_empty()
+            map.retain(|_, f| {
+                f.forget_old(now);
+                !f.is_quiet()
             });
         }
-        let list = map.entry(ip).or_default();
-        Self::recent(list, now);
-        list.push(now);
-        // More than the limit adds nothing but memory.
-        if list.len() > Self::LIMIT {
-            list.remove(0);
+        let f = map.entry(ip).or_default();
+        f.forget_old(now);
+        f.recent.push(now);
+        if f.recent.len() >= Self::LIMIT {
+            f.blocked_until = Some(now + Self::WINDOW);
+            f.recent.clear();
         }
     }
 }
@@ -634,22 +651,25 @@ mod tests {
         let ip: IpAddr = "192.0.2.7".parse().unwrap();
         let other: IpAddr = "192.0.2.8".parse().unwrap();
         let start = Instant::now();
-        for i in 0..Throttle::LIMIT - 1 {
-            t.failed(ip, start + Duration::from_secs(i as u64));
+        let at = |s: u64| start + Duration::from_secs(s);
+        for i in 0..Throttle::LIMIT as u64 - 1 {
+            t.failed(ip, at(i));
         }
-        assert!(!t.blocked(ip, start + Duration::from_secs(10)));
-        t.failed(ip, start + Duration::from_secs(10));
-        assert!(t.blocked(ip, start + Duration::from_secs(10)));
-        assert!(!t.blocked(other, start + Duration::from_secs(10)));
-        // The first failures age out of the minute one by one.
-        assert!(!t.blocked(ip, start + Duration::from_secs(61)));
-        assert!(!t.blocked(ip, start + Duration::from_secs(200)));
+        assert!(!t.blocked(ip, at(10)));
+        t.failed(ip, at(10));
+        assert!(t.blocked(ip, at(10)));
+        assert!(!t.blocked(other, at(10)));
+        // Blocked for a whole minute from the tenth failure.
+        assert!(t.blocked(ip, at(69)));
+        assert!(!t.blocked(ip, at(70)));
+        // And counting starts afresh.
+        t.failed(ip, at(71));
+        assert!(!t.blocked(ip, at(71)));
         // Failures spread over more than a minute never block.
         let t = Throttle::new();
         for i in 0..30u64 {
-            let at = start + Duration::from_secs(i * 7);
-            t.failed(ip, at);
-            assert!(!t.blocked(ip, at), "blocked at failure {i}");
+            t.failed(ip, at(i * 7));
+            assert!(!t.blocked(ip, at(i * 7)), "blocked at failure {i}");
         }
     }
 

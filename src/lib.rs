@@ -12,6 +12,8 @@
 //!   [`agenda`], [`history`] and [`transfer`] are what commands do with it.
 //! - [`cards`]: people as address-book cards with their sync state, the
 //!   core the CardDAV face stands on.
+//! - [`devices`]: the phones and address books paired with the CardDAV
+//!   face, their passwords, the login throttle and the TLS material.
 //! - [`import`], [`export`] and [`dupes`]: address books in and out (vCard,
 //!   CSV, iCalendar), and finding and merging people entered twice.
 //! - [`knows`] and [`strength`]: what the team knows across ledgers
