@@ -159,6 +159,11 @@ fn host_name() -> Option<String> {
 
 fn pair(env: &Env, args: PairArgs) -> anyhow::Result<()> {
     let listen = listen_or_default(args.listen);
+    if listen.port() == 0 {
+        anyhow::bail!(
+            "--listen {listen}: give the port `kith carddav serve` will listen on, for the device to use"
+        );
+    }
     let tls = tls_for(env, listen, args.cert.as_deref(), args.key.as_deref())?;
     let (paired, password) = devices::pair(&env.home, &args.name, env.now)?;
     let url = device_url(listen, tls.is_some());

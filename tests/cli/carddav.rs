@@ -554,6 +554,9 @@ fn pair_devices_unpair() {
         .unwrap_or_else(|| panic!("a fingerprint: {out}"));
     assert_eq!(fp.len(), 95, "{fp}");
 
+    let err = home.error(&["carddav", "pair", "tablet", "--listen", "127.0.0.1:0"]);
+    assert!(err.contains("give the port"), "{err}");
+
     let err = home.error(&["carddav", "pair", "anna's iphone"]);
     assert!(err.contains("already paired"), "{err}");
 
