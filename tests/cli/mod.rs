@@ -11,6 +11,7 @@ mod items;
 mod knows;
 mod lan;
 mod maintenance;
+pub mod nat;
 mod people;
 mod snapshots;
 pub mod team;
