@@ -15,6 +15,7 @@
 //! the daemon runs and each member's sync state.
 
 use std::borrow::{Borrow, BorrowMut};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
@@ -813,7 +814,22 @@ pub struct Status {
     pub member: String,
     pub team: Option<String>,
     pub listen: Vec<String>,
+    /// Where teammates reach this device through a relay.
+    pub relayed: Vec<String>,
+    /// AutoNAT's verdict on this device: `public`, `private` or `unknown`.
+    pub nat: String,
+    /// Whether this daemon relays for the team.
+    pub relay: bool,
     pub members: Vec<MemberStatus>,
+}
+
+/// How a member is reached now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    Direct,
+    Relayed,
+    Unreachable,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -822,6 +838,11 @@ pub struct MemberStatus {
     pub id: String,
     pub you: bool,
     pub connected: bool,
+    /// None for yourself.
+    pub link: Option<LinkKind>,
+    /// The relay's name (its member's, and the device's when the member
+    /// has several) when `link` is relayed.
+    pub via: Option<String>,
     /// Local time, `2026-11-28 09:00:00`.
     pub last_synced: Option<String>,
     /// When they left the team, as `last_synced`.
@@ -838,13 +859,40 @@ pub fn status(home: &Path, tz: &TimeZone) -> Result<Status> {
     let book = dir.peers()?;
     let running = daemon::is_running(home);
     let connected = daemon::connected(home);
-    let listen: Vec<String> = if running {
-        daemon::status_file(home)
-            .and_then(|v| v.get("listen").cloned())
+    let file = running
+        .then(|| daemon::status_file(home))
+        .flatten()
+        .unwrap_or_default();
+    let strings = |key: &str| -> Vec<String> {
+        file.get(key)
+            .cloned()
             .and_then(|l| serde_json::from_value(l).ok())
             .unwrap_or_default()
-    } else {
-        Vec::new()
+    };
+    let listen = strings("listen");
+    let relayed = strings("relayed");
+    let links: BTreeMap<String, serde_json::Value> = file
+        .get("links")
+        .cloned()
+        .and_then(|l| serde_json::from_value(l).ok())
+        .unwrap_or_default();
+    let relay_name = |device: &str| -> String {
+        let all = roster.members();
+        let owner = all
+            .iter()
+            .find(|m| m.devices.iter().any(|d| d.id == device));
+        match owner {
+            Some(m) if m.devices.len() > 1 => {
+                let dev = m.devices.iter().find(|d| d.id == device);
+                format!(
+                    "{} ({})",
+                    m.name,
+                    dev.map(|d| d.name.as_str()).unwrap_or("?")
+                )
+            }
+            Some(m) => m.name.clone(),
+            None => device.to_string(),
+        }
     };
     let me = keys.member_id().to_string();
     let when = |t: i64| {
@@ -859,18 +907,48 @@ pub fn status(home: &Path, tz: &TimeZone) -> Result<Status> {
     let members = roster
         .members()
         .into_iter()
-        .map(|m| MemberStatus {
-            you: m.id == me,
-            connected: m.devices.iter().any(|d| connected.contains(&d.id)),
-            last_synced: m
-                .devices
-                .iter()
-                .filter_map(|d| book.devices.get(&d.id).and_then(|r| r.last_synced))
-                .max()
-                .map(when),
-            left: m.removed.map(when),
-            name: m.name,
-            id: m.id,
+        .map(|m| {
+            let you = m.id == me;
+            // Direct beats relayed across a member's devices.
+            let mut link = (!you).then_some(LinkKind::Unreachable);
+            let mut via = None;
+            for d in &m.devices {
+                if you || !connected.contains(&d.id) {
+                    continue;
+                }
+                let l = links.get(&d.id);
+                match l.and_then(|l| l.get("link")).and_then(|k| k.as_str()) {
+                    Some("relayed") => {
+                        if link != Some(LinkKind::Direct) {
+                            link = Some(LinkKind::Relayed);
+                            via = l
+                                .and_then(|l| l.get("via"))
+                                .and_then(|v| v.as_str())
+                                .map(relay_name);
+                        }
+                    }
+                    // An older daemon wrote no links: connected is direct.
+                    _ => {
+                        link = Some(LinkKind::Direct);
+                        via = None;
+                    }
+                }
+            }
+            MemberStatus {
+                you,
+                link,
+                via,
+                connected: m.devices.iter().any(|d| connected.contains(&d.id)),
+                last_synced: m
+                    .devices
+                    .iter()
+                    .filter_map(|d| book.devices.get(&d.id).and_then(|r| r.last_synced))
+                    .max()
+                    .map(when),
+                left: m.removed.map(when),
+                name: m.name,
+                id: m.id,
+            }
         })
         .collect();
     Ok(Status {
@@ -879,6 +957,13 @@ pub fn status(home: &Path, tz: &TimeZone) -> Result<Status> {
         member: me,
         team: roster.team_name(),
         listen,
+        relayed,
+        nat: file
+            .get("nat")
+            .and_then(|n| n.as_str())
+            .unwrap_or("unknown")
+            .to_string(),
+        relay: file.get("relay").and_then(|r| r.as_bool()).unwrap_or(false),
         members,
     })
 }

@@ -60,6 +60,15 @@ pub enum Claim {
         member: String,
         at: i64,
     },
+    /// The signer, a member, says `device` (one of theirs) relays for the
+    /// team at `addrs`. The latest statement per device wins; no addresses
+    /// withdraws it.
+    Relay {
+        team: String,
+        device: String,
+        addrs: Vec<String>,
+        at: i64,
+    },
 }
 
 /// A claim, signed. `body` is the exact JSON that was signed.
@@ -118,6 +127,33 @@ pub struct Member {
     pub joined: i64,
     pub removed: Option<i64>,
     pub devices: Vec<DeviceInfo>,
+}
+
+/// A relay as the roster names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayInfo {
+    /// The name of the member whose device it is.
+    pub member: String,
+    pub member_id: String,
+    /// The relay's device (its libp2p peer id).
+    pub device: String,
+    pub device_name: String,
+    pub addrs: Vec<String>,
+    pub at: i64,
+}
+
+impl RelayInfo {
+    /// The relay's addresses, each ending in its peer id.
+    pub fn dial_addrs(&self) -> Vec<Multiaddr> {
+        let Ok(peer) = self.device.parse::<PeerId>() else {
+            return Vec::new();
+        };
+        self.addrs
+            .iter()
+            .filter_map(|a| a.parse::<Multiaddr>().ok())
+            .map(|a| with_peer(a, peer))
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -234,9 +270,12 @@ impl Roster {
             }
             let relevant = match s.verified() {
                 Some((_, Claim::Genesis { .. })) => s.team_id() == team,
-                Some((_, Claim::Admit { team: t, .. } | Claim::Remove { team: t, .. })) => {
-                    t == team
-                }
+                Some((
+                    _,
+                    Claim::Admit { team: t, .. }
+                    | Claim::Remove { team: t, .. }
+                    | Claim::Relay { team: t, .. },
+                )) => t == team,
                 Some((_, Claim::Device { .. })) => true,
                 None => false,
             };
@@ -330,6 +369,84 @@ impl Roster {
             .collect()
     }
 
+    /// The team's relays: the latest `relay` statement of each device that
+    /// belongs to the member who signed it, while that member is on the
+    /// team. A removed member's relay, or one claimed for someone else's
+    /// device, is no relay.
+    pub fn relays(&self) -> Vec<RelayInfo> {
+        let Some(team) = self.team.clone() else {
+            return Vec::new();
+        };
+        let members = self.members();
+        let mut latest: BTreeMap<String, RelayInfo> = BTreeMap::new();
+        for (signer, claim) in self.statements.iter().filter_map(|s| s.verified()) {
+            let Claim::Relay {
+                team: t,
+                device,
+                addrs,
+                at,
+            } = claim
+            else {
+                continue;
+            };
+            let signer = signer.to_string();
+            let Some(member) = members
+                .iter()
+                .find(|m| m.id == signer && m.removed.is_none())
+            else {
+                continue;
+            };
+            let Some(dev) = member.devices.iter().find(|d| d.id == device) else {
+                continue;
+            };
+            if t != team || latest.get(&device).is_some_and(|r| r.at >= at) {
+                continue;
+            }
+            latest.insert(
+                device.clone(),
+                RelayInfo {
+                    member: member.name.clone(),
+                    member_id: member.id.clone(),
+                    device,
+                    device_name: dev.name.clone(),
+                    addrs: addrs
+                        .into_iter()
+                        .filter(|a| a.parse::<Multiaddr>().is_ok())
+                        .collect(),
+                    at,
+                },
+            );
+        }
+        latest
+            .into_values()
+            .filter(|r| !r.addrs.is_empty())
+            .collect()
+    }
+
+    /// The relay statement this device would sign now, or None when the
+    /// roster already says the same.
+    pub fn relay_claim(&self, device: &PeerId, addrs: &[Multiaddr], at: i64) -> Option<Claim> {
+        let team = self.team.clone()?;
+        let mut want: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+        want.sort();
+        want.dedup();
+        let device = device.to_string();
+        let current = self.relays().into_iter().find(|r| r.device == device);
+        if current.is_some_and(|r| {
+            let mut have = r.addrs.clone();
+            have.sort();
+            have == want
+        }) {
+            return None;
+        }
+        Some(Claim::Relay {
+            team,
+            device,
+            addrs: want,
+            at,
+        })
+    }
+
     /// The member a device belongs to, if that member is still on the team.
     pub fn current_member_of(&self, device: &PeerId) -> Option<Member> {
         let device = device.to_string();
@@ -419,6 +536,11 @@ pub struct Ticket {
     pub team_name: Option<String>,
     pub inviter: String,
     pub addrs: Vec<String>,
+    /// The team's relays when the ticket was made, each address ending in
+    /// the relay's peer id, so a new member behind a NAT can reach the
+    /// team before its first roster arrives.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relays: Vec<String>,
     pub secret: String,
     pub expires: i64,
 }
@@ -439,6 +561,12 @@ impl Ticket {
             team_name: roster.team_name(),
             inviter: inviter.to_string(),
             addrs: addrs.iter().map(|a| a.to_string()).collect(),
+            relays: roster
+                .relays()
+                .iter()
+                .flat_map(|r| r.dial_addrs())
+                .map(|a| a.to_string())
+                .collect(),
             secret: hex(&rand::random::<[u8; 32]>()),
             expires,
         }
@@ -523,6 +651,10 @@ pub struct Invite {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct PeerBook {
     pub devices: BTreeMap<String, PeerRecord>,
+    /// Relay addresses learnt from the ticket this device joined with,
+    /// used until the roster names the team's relays.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub relays: BTreeSet<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -654,6 +786,79 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relay_counts_only_for_a_current_members_own_device() {
+        let alice = Keypair::generate_ed25519();
+        let bob = Keypair::generate_ed25519();
+        let server = Keypair::generate_ed25519().public().to_peer_id();
+        let laptop = Keypair::generate_ed25519().public().to_peer_id();
+        let mut roster = Roster::create(&alice, &laptop, "acme", "alice", "laptop", 1).unwrap();
+        let team = roster.team.clone().unwrap();
+        let sign = |key: &Keypair, claim: Claim| Statement::sign(key, &claim).unwrap();
+        let device = |key: &Keypair, d: &PeerId| {
+            sign(
+                key,
+                Claim::Device {
+                    device: d.to_string(),
+                    name: "server".into(),
+                    at: 2,
+                },
+            )
+        };
+        roster.merge(vec![device(&alice, &server)]);
+        let addr: Multiaddr = "/ip4/10.99.0.1/tcp/4001".parse().unwrap();
+        let claim = roster.relay_claim(&server, std::slice::from_ref(&addr), 3).unwrap();
+        // Bob is no member: his statement about alice's server is no relay.
+        roster.merge(vec![sign(&bob, claim.clone())]);
+        assert!(roster.relays().is_empty());
+        roster.merge(vec![sign(&alice, claim)]);
+        let relays = roster.relays();
+        assert_eq!(relays.len(), 1);
+        assert_eq!(relays[0].member, "alice");
+        assert_eq!(
+            relays[0].dial_addrs(),
+            vec![addr.clone().with(libp2p::multiaddr::Protocol::P2p(server))]
+        );
+        // The same addresses again need no new statement; new ones win.
+        assert!(roster.relay_claim(&server, &[addr], 4).is_none());
+        let moved: Multiaddr = "/ip4/10.99.0.7/udp/4001/quic-v1".parse().unwrap();
+        let claim = roster.relay_claim(&server, std::slice::from_ref(&moved), 5).unwrap();
+        roster.merge(vec![sign(&alice, claim)]);
+        assert_eq!(roster.relays()[0].addrs, vec![moved.to_string()]);
+        // A ticket carries the relays.
+        let t = Ticket::new(TicketKind::Team, &roster, &laptop, &[], 10);
+        let t = Ticket::decode(&t.encode()).unwrap();
+        assert_eq!(t.relays.len(), 1);
+        // A removed member's relay is no relay.
+        let bob_id = bob.public().to_peer_id();
+        roster.merge(vec![
+            sign(
+                &alice,
+                Claim::Admit {
+                    team: team.clone(),
+                    member: bob_id.to_string(),
+                    name: "bob".into(),
+                    at: 6,
+                },
+            ),
+            device(&bob, &laptop),
+        ]);
+        let bobs = roster
+            .relay_claim(&laptop, &["/ip4/10.0.0.2/tcp/1".parse().unwrap()], 7)
+            .unwrap();
+        roster.merge(vec![sign(&bob, bobs)]);
+        assert_eq!(roster.relays().len(), 2);
+        roster.merge(vec![sign(
+            &alice,
+            Claim::Remove {
+                team,
+                member: bob_id.to_string(),
+                at: 8,
+            },
+        )]);
+        assert_eq!(roster.relays().len(), 1);
+    }
 
     #[test]
     fn admissions_only_count_when_signed_by_a_member() {

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -15,7 +14,7 @@ use super::Env;
 /// Sync with teammates and your own devices until stopped (Ctrl-C or SIGTERM)
 #[derive(Args, Debug)]
 pub struct DaemonArgs {
-    /// Listen here (repeatable) [default: all interfaces, the port used last time]
+    /// Listen here (repeatable) [default: TCP and QUIC on all interfaces, the ports used last time]
     #[arg(long, value_name = "MULTIADDR")]
     listen: Vec<Multiaddr>,
     /// Also connect to this address, e.g. /ip4/192.168.1.7/tcp/4001/p2p/12D3Koo… (repeatable)
@@ -24,6 +23,19 @@ pub struct DaemonArgs {
     /// Do not look for teammates on the local network (also KITH_MDNS=off)
     #[arg(long)]
     no_mdns: bool,
+    /// Also be the team's relay and hub: members behind NATs reach each
+    /// other through this daemon, and it keeps their shared ledgers while
+    /// their laptops sleep. For an always-on machine teammates can reach.
+    #[arg(long)]
+    relay: bool,
+    /// With --relay: where teammates reach this machine, when not where it
+    /// listens, e.g. /ip4/203.0.113.7/tcp/4001 (repeatable)
+    #[arg(long, value_name = "MULTIADDR", requires = "relay")]
+    external: Vec<Multiaddr>,
+    /// Also hold a slot on this relay, even if the team's roster does not
+    /// name it, e.g. /ip4/203.0.113.7/tcp/4001/p2p/12D3Koo… (repeatable)
+    #[arg(long, value_name = "MULTIADDR")]
+    relay_via: Vec<Multiaddr>,
 }
 
 pub fn mdns_wanted(flag_off: bool) -> bool {
@@ -55,24 +67,38 @@ pub fn engine(env: &Env) -> anyhow::Result<Arc<Engine>> {
     )?))
 }
 
+/// TCP and QUIC on every interface, each on the port it had last time (so
+/// addresses teammates remember stay good), or any port the first time.
 fn default_listen(home: &Path) -> Vec<Multiaddr> {
-    let port = kith::sync::daemon::status_file(home)
+    use libp2p::multiaddr::Protocol;
+    let last: Vec<Multiaddr> = kith::sync::daemon::status_file(home)
         .and_then(|v| v.get("listen").cloned())
         .and_then(|l| serde_json::from_value::<Vec<String>>(l).ok())
-        .and_then(|l| {
-            l.iter().find_map(|a| {
-                a.parse::<Multiaddr>().ok()?.iter().find_map(|p| match p {
-                    libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
-                    _ => None,
-                })
-            })
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let tcp = last
+        .iter()
+        .find_map(|a| match (a.iter().nth(1), a.iter().nth(2)) {
+            (Some(Protocol::Tcp(port)), None) => Some(port),
+            _ => None,
         })
         .unwrap_or(0);
-    vec![
-        format!("/ip4/0.0.0.0/tcp/{port}")
-            .parse()
-            .expect("valid address"),
+    let udp = last
+        .iter()
+        .find_map(|a| match (a.iter().nth(1), a.iter().nth(2)) {
+            (Some(Protocol::Udp(port)), Some(Protocol::QuicV1)) => Some(port),
+            _ => None,
+        })
+        .unwrap_or(0);
+    [
+        format!("/ip4/0.0.0.0/tcp/{tcp}"),
+        format!("/ip4/0.0.0.0/udp/{udp}/quic-v1"),
     ]
+    .iter()
+    .map(|a| a.parse().expect("valid address"))
+    .collect()
 }
 
 pub fn run(env: &Env, args: DaemonArgs) -> anyhow::Result<()> {
@@ -102,10 +128,13 @@ pub fn run(env: &Env, args: DaemonArgs) -> anyhow::Result<()> {
         peers: args.peer,
         mdns: mdns_wanted(args.no_mdns),
         record_frames: std::env::var_os("KITH_RECORD_FRAMES").map(Into::into),
-        once: false,
-        wait: Duration::MAX,
+        relay: args.relay,
+        external: args.external,
+        relay_via: args.relay_via,
+        ..NodeConfig::new(Vec::new())
     };
     let mdns = config.mdns;
+    let relay = config.relay;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -122,12 +151,13 @@ pub fn run(env: &Env, args: DaemonArgs) -> anyhow::Result<()> {
             }
         };
         eprintln!(
-            "kith: daemon for device {keys_device}{}",
+            "kith: daemon for device {keys_device}{}{}",
             if mdns {
                 "; looking for teammates on the LAN"
             } else {
                 "; LAN discovery off"
-            }
+            },
+            if relay { "; relaying for the team" } else { "" }
         );
         let result = kith::sync::run(engine, config, shutdown, |addr| {
             println!("listening on {addr}/p2p/{keys_device}");

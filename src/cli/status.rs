@@ -2,6 +2,8 @@
 
 use clap::Args;
 
+use kith::replicas::LinkKind;
+
 use super::{Env, print_json};
 
 /// Show whether the daemon runs, where it listens, and who is connected and synced
@@ -24,6 +26,18 @@ pub fn run(env: &Env, args: StatusArgs) -> anyhow::Result<()> {
         for a in &status.listen {
             println!("         {a}/p2p/{}", status.device);
         }
+        for a in &status.relayed {
+            println!("         {a} {}", s.dim("(through the relay)"));
+        }
+        let nat = match status.nat.as_str() {
+            "public" => "teammates can reach this device directly",
+            "private" => "behind a NAT: teammates reach this device through a relay",
+            _ => "not known yet whether teammates can reach this device directly",
+        };
+        println!("reach    {}", s.dim(nat));
+        if status.relay {
+            println!("relay    relaying for the team");
+        }
     } else {
         println!("daemon   {}", s.dim("not running (`kith daemon`)"));
     }
@@ -38,7 +52,13 @@ pub fn run(env: &Env, args: StatusArgs) -> anyhow::Result<()> {
         let state = if let Some(left) = &m.left {
             format!("left on {}", &left[..10])
         } else if m.connected {
-            "connected".into()
+            match (m.link, &m.via) {
+                (Some(LinkKind::Relayed), Some(via)) => format!("relayed via {via}"),
+                (Some(LinkKind::Relayed), None) => "relayed".into(),
+                _ => "direct".into(),
+            }
+        } else if status.daemon {
+            "unreachable".into()
         } else {
             "not connected".into()
         };
@@ -47,7 +67,7 @@ pub fn run(env: &Env, args: StatusArgs) -> anyhow::Result<()> {
             .as_deref()
             .map(|t| format!("last synced {t}"))
             .unwrap_or_else(|| "never synced".into());
-        println!("{:<16} {state:<16} {}", s.bold(&m.name), s.dim(&last));
+        println!("{:<16} {state:<24} {}", s.bold(&m.name), s.dim(&last));
     }
     Ok(())
 }

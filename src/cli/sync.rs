@@ -35,6 +35,7 @@ pub fn run(env: &Env, args: SyncArgs) -> anyhow::Result<std::process::ExitCode> 
         record_frames: std::env::var_os("KITH_RECORD_FRAMES").map(Into::into),
         once: true,
         wait: args.wait,
+        ..NodeConfig::new(Vec::new())
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -42,6 +42,13 @@ enum TeamCommand {
         /// The member's name or id
         member: String,
     },
+    /// The team's relays: always-on daemons started with `kith daemon
+    /// --relay` that members behind NATs reach each other through
+    Relays {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Leave the team: your own ledger stays as it is; the copies of
     /// teammates' ledgers held here are deleted
     Leave,
@@ -97,6 +104,7 @@ pub fn run(env: &Env, args: TeamArgs) -> anyhow::Result<()> {
         TeamCommand::Join(a) => join(env, a),
         TeamCommand::Members { json } => members(env, json),
         TeamCommand::Remove { member } => remove(env, &member),
+        TeamCommand::Relays { json } => relays(env, json),
         TeamCommand::Leave => leave(env),
     }
 }
@@ -297,7 +305,35 @@ pub fn remember_inviter(
     let mut book = dir.peers()?;
     let rec = book.devices.entry(ticket.inviter.clone()).or_default();
     rec.addrs.extend(ticket.addrs.iter().cloned());
+    book.relays.extend(ticket.relays.iter().cloned());
     dir.save_peers(&book, lock)?;
+    Ok(())
+}
+
+fn relays(env: &Env, json: bool) -> anyhow::Result<()> {
+    let roster = TeamDir::new(&env.home).roster()?;
+    let relays = roster.relays();
+    if json {
+        return print_json(&relays);
+    }
+    if relays.is_empty() {
+        println!("no relays: run `kith daemon --relay` on an always-on machine of the team");
+        return Ok(());
+    }
+    let s = env.style();
+    for r in &relays {
+        let since = jiff::Timestamp::from_second(r.at)?
+            .to_zoned(env.tz.clone())
+            .strftime("%Y-%m-%d");
+        println!(
+            "{} {}",
+            s.bold(&format!("{} ({})", r.member, r.device_name)),
+            s.dim(&format!("since {since}"))
+        );
+        for a in r.dial_addrs() {
+            println!("  {a}");
+        }
+    }
     Ok(())
 }
 

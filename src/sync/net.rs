@@ -1,7 +1,9 @@
-//! The libp2p node: TCP + Noise + Yamux, an allow list of member devices,
-//! connection limits for everyone else, optional mDNS, and the
-//! `/kith/sync/1` request-response protocol. One task owns the swarm;
-//! sessions and pulls run as their own tasks and talk to it by channel.
+//! The libp2p node: TCP and QUIC (Noise + Yamux over TCP), an allow list
+//! of member devices, connection limits for everyone else, optional mDNS,
+//! the team relay (server with `--relay`, client always), DCUtR hole
+//! punching, AutoNAT, and the `/kith/sync/1` request-response protocol.
+//! One task owns the swarm; sessions and pulls run as their own tasks and
+//! talk to it by channel. [`super::reach`] holds the relay's rules.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -12,16 +14,21 @@ use automerge::sync::{Message, SyncDoc};
 use futures::StreamExt;
 use libp2p::allow_block_list::{self, AllowedPeers};
 use libp2p::connection_limits::{self, ConnectionLimits};
+use libp2p::core::transport::ListenerId;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::DialOpts;
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, mdns, noise, tcp, yamux};
+use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, autonat, dcutr, identify, mdns, noise, relay, tcp,
+    yamux,
+};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::engine::{Absorb, Engine, Role};
 use super::proto::{Codec, JoinRequest, LedgerRef, PROTOCOL, PartKind, Request, Response};
+use super::reach::{self, Link};
 use crate::error::{Error, Result};
 use crate::model::Shard;
 use crate::team::{self, TeamDir, Ticket};
@@ -31,6 +38,8 @@ const PULLS_IN_FLIGHT: usize = 8;
 /// A pull that has not converged after this many rounds is abandoned.
 const MAX_ROUNDS: usize = 512;
 const REDIAL_EVERY: Duration = Duration::from_secs(2);
+/// Redials of a device that keeps failing back off up to this.
+const REDIAL_AT_MOST: Duration = Duration::from_secs(16);
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
@@ -38,6 +47,11 @@ struct Behaviour {
     limits: connection_limits::Behaviour,
     rr: request_response::Behaviour<Codec>,
     mdns: Toggle<mdns::tokio::Behaviour>,
+    relay: Toggle<relay::Behaviour>,
+    relay_client: relay::client::Behaviour,
+    dcutr: dcutr::Behaviour,
+    identify: identify::Behaviour,
+    autonat: autonat::Behaviour,
 }
 
 /// How a node runs.
@@ -51,6 +65,31 @@ pub struct NodeConfig {
     pub once: bool,
     /// How long a one-shot sync waits for members to answer.
     pub wait: Duration,
+    /// Serve as the team's relay, and say so in the roster.
+    pub relay: bool,
+    /// Where teammates reach this relay, when not where it listens (a
+    /// public address in front of a port forward, say).
+    pub external: Vec<Multiaddr>,
+    /// Relays to hold a slot on besides those the roster names, each
+    /// ending in the relay's peer id.
+    pub relay_via: Vec<Multiaddr>,
+}
+
+impl NodeConfig {
+    /// A node that listens on LISTEN and does nothing else by default.
+    pub fn new(listen: Vec<Multiaddr>) -> NodeConfig {
+        NodeConfig {
+            listen,
+            peers: Vec::new(),
+            mdns: false,
+            record_frames: None,
+            once: false,
+            wait: Duration::MAX,
+            relay: false,
+            external: Vec::new(),
+            relay_via: Vec::new(),
+        }
+    }
 }
 
 /// What a node did, per peer device.
@@ -152,13 +191,16 @@ impl Ctx {
 fn build_swarm(
     key: libp2p::identity::Keypair,
     mdns_on: bool,
+    relay_on: bool,
     codec: Codec,
 ) -> Result<Swarm<Behaviour>> {
+    // Per peer: a relayed connection, the direct one DCUtR makes beside
+    // it, and a simultaneous dial from each side.
     let limits = ConnectionLimits::default()
         .with_max_pending_incoming(Some(16))
         .with_max_pending_outgoing(Some(64))
-        .with_max_established_incoming(Some(128))
-        .with_max_established_per_peer(Some(2));
+        .with_max_established_incoming(Some(256))
+        .with_max_established_per_peer(Some(4));
     let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -167,7 +209,11 @@ fn build_swarm(
             yamux::Config::default,
         )
         .map_err(|e| Error::invalid(format!("cannot set up TCP: {e}")))?
-        .with_behaviour(|key| {
+        .with_quic()
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|e| Error::invalid(format!("cannot set up the relay client: {e}")))?
+        .with_behaviour(|key, relay_client| {
+            let me = key.public().to_peer_id();
             let mdns = if mdns_on {
                 Some(mdns::tokio::Behaviour::new(
                     mdns::Config::default(),
@@ -186,6 +232,16 @@ fn build_swarm(
                         .with_request_timeout(Duration::from_secs(60)),
                 ),
                 mdns: Toggle::from(mdns),
+                relay: Toggle::from(
+                    relay_on.then(|| relay::Behaviour::new(me, reach::relay_config())),
+                ),
+                relay_client,
+                dcutr: dcutr::Behaviour::new(me),
+                identify: identify::Behaviour::new(
+                    identify::Config::new("/kith/1".into(), key.public())
+                        .with_push_listen_addr_updates(true),
+                ),
+                autonat: autonat::Behaviour::new(me, reach::autonat_config()),
             })
         })
         .map_err(|e| Error::invalid(format!("cannot start the network: {e}")))?
@@ -204,7 +260,7 @@ pub async fn run(
 ) -> Result<SyncReport> {
     let codec = Codec::recording(config.record_frames.clone())
         .map_err(|e| Error::io("frame recorder", e))?;
-    let mut swarm = build_swarm(engine.keys.device.clone(), config.mdns, codec)?;
+    let mut swarm = build_swarm(engine.keys.device.clone(), config.mdns, config.relay, codec)?;
     for addr in &config.listen {
         swarm
             .listen_on(addr.clone())
@@ -237,6 +293,17 @@ pub async fn run(
         team_print: TeamDir::new(engine.home()).fingerprint(),
         book_dirty: false,
         slow_ticks: 0,
+        links: HashMap::new(),
+        slots: HashMap::new(),
+        slot_tries: HashMap::new(),
+        relayed_listen: Vec::new(),
+        nat: "unknown",
+        relay_mode: config.relay,
+        external: config.external.clone(),
+        relay_via: config.relay_via.clone(),
+        announced: Vec::new(),
+        failures: HashMap::new(),
+        resync: HashSet::new(),
     };
     node.refresh_allowed();
     node.versions = node.own_versions();
@@ -314,6 +381,29 @@ struct Node {
     team_print: Vec<(u64, i128)>,
     book_dirty: bool,
     slow_ticks: u64,
+    /// Every open connection of every peer, and how it reaches them.
+    links: HashMap<PeerId, HashMap<ConnectionId, Link>>,
+    /// Slots held (or being asked for) on relays: the listener per relay,
+    /// and whether the relay has accepted.
+    slots: HashMap<PeerId, (ListenerId, bool)>,
+    /// When a slot was last asked for per relay, and how many times in a
+    /// row it failed (which address is tried next).
+    slot_tries: HashMap<PeerId, (Instant, usize)>,
+    /// Our `/p2p-circuit` addresses: where teammates reach us through a
+    /// relay.
+    relayed_listen: Vec<Multiaddr>,
+    /// AutoNAT's verdict: "public", "private" or "unknown".
+    nat: &'static str,
+    relay_mode: bool,
+    external: Vec<Multiaddr>,
+    relay_via: Vec<Multiaddr>,
+    /// The addresses our relay statement names, once signed.
+    announced: Vec<Multiaddr>,
+    /// Failed dials in a row per device, for backing off.
+    failures: HashMap<PeerId, u32>,
+    /// Peers to start a session with again once the current one ends: a
+    /// relayed connection was closed under it.
+    resync: HashSet<PeerId>,
 }
 
 impl Node {
@@ -325,6 +415,10 @@ impl Node {
     /// drops connections of devices no longer on it.
     fn refresh_allowed(&mut self) {
         let mut now: HashSet<PeerId> = self.engine().allowed().into_iter().collect();
+        // A relay named with --relay-via carries our connections; it is
+        // let through the allow list, but as no member (`Role::Stranger`)
+        // it is never synced with.
+        now.extend(self.relay_via.iter().filter_map(peer_of));
         if let Ok(mut grace) = self.ctx.grace.lock() {
             grace.retain(|_, until| *until > Instant::now());
             now.extend(grace.keys().copied());
@@ -371,14 +465,44 @@ impl Node {
                 }
             }
         }
-        let due =
-            |last: Option<&Instant>| force || last.is_none_or(|t| t.elapsed() >= REDIAL_EVERY);
+        // Every member device, also through each relay we know, so a
+        // teammate behind a NAT is reached at its slot there.
+        let relays = self.relays();
+        let me = self.engine().keys.device_id();
+        for m in self.engine().roster().members() {
+            if m.removed.is_some() {
+                continue;
+            }
+            for d in &m.devices {
+                let Ok(peer) = d.id.parse::<PeerId>() else {
+                    continue;
+                };
+                for (relay, addrs) in &relays {
+                    if *relay == peer || peer == me {
+                        continue;
+                    }
+                    if let Some(at) = self.relay_addr(relay, addrs) {
+                        by_peer
+                            .entry(peer)
+                            .or_default()
+                            .push(reach::through(&at, peer));
+                    }
+                }
+            }
+        }
+        let due = |last: Option<&Instant>, failures: u32| {
+            let wait = REDIAL_EVERY
+                .saturating_mul(1 << failures.min(8))
+                .min(REDIAL_AT_MOST);
+            force || last.is_none_or(|t| t.elapsed() >= wait)
+        };
         for (peer, addrs) in by_peer {
             if !self.allowed.contains(&peer) || self.connected.contains(&peer) {
                 continue;
             }
             let key = peer.to_string();
-            if !due(self.last_dial.get(&key)) {
+            let failures = self.failures.get(&peer).copied().unwrap_or(0);
+            if !due(self.last_dial.get(&key), failures) {
                 continue;
             }
             self.last_dial.insert(key, Instant::now());
@@ -392,7 +516,7 @@ impl Node {
         // Addresses without a peer id: only while no one is connected.
         for addr in anonymous {
             let key = addr.to_string();
-            if (!self.connected.is_empty() && !force) || !due(self.last_dial.get(&key)) {
+            if (!self.connected.is_empty() && !force) || !due(self.last_dial.get(&key), 0) {
                 continue;
             }
             self.last_dial.insert(key, Instant::now());
@@ -406,6 +530,10 @@ impl Node {
     }
 
     fn remember(&mut self, peer: PeerId, addr: &Multiaddr) {
+        // A relayed address is rebuilt from the roster's relays each time.
+        if reach::is_relayed(addr) {
+            return;
+        }
         let dir = TeamDir::new(self.engine().home());
         let Ok(lock) = dir.lock() else { return };
         let mut book = dir.peers().unwrap_or_default();
@@ -444,10 +572,27 @@ impl Node {
     }
 
     fn write_status(&self) {
+        let links: BTreeMap<String, serde_json::Value> = self
+            .connected
+            .iter()
+            .filter_map(|p| {
+                let link = match self.link(p)? {
+                    Link::Direct => serde_json::json!({"link": "direct"}),
+                    Link::Relayed(via) => {
+                        serde_json::json!({"link": "relayed", "via": via.to_string()})
+                    }
+                };
+                Some((p.to_string(), link))
+            })
+            .collect();
         let status = serde_json::json!({
             "pid": std::process::id(),
             "listen": self.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "relayed": self.relayed_listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
             "connected": self.connected.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "links": links,
+            "nat": self.nat,
+            "relay": self.relay_mode,
             "device": self.engine().keys.device_id().to_string(),
         });
         let dir = TeamDir::new(self.engine().home());
@@ -457,6 +602,13 @@ impl Node {
 
     fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>, on_listen: &impl Fn(&Multiaddr)) {
         match event {
+            SwarmEvent::NewListenAddr { address, .. } if reach::is_relayed(&address) => {
+                tracing::info!(%address, "reachable through the relay");
+                if !self.relayed_listen.contains(&address) {
+                    self.relayed_listen.push(address);
+                }
+                self.write_status();
+            }
             SwarmEvent::NewListenAddr { address, .. } => {
                 // The status file first: whoever reads the line may
                 // immediately ask for a ticket, which reads the file.
@@ -464,8 +616,17 @@ impl Node {
                 self.write_status();
                 on_listen(&address);
             }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => self.slot_closed(listener_id, reason.err().map(|e| e.to_string())),
+            SwarmEvent::ListenerError { listener_id, error } => {
+                self.slot_closed(listener_id, Some(error.to_string()))
+            }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
                 endpoint,
                 num_established,
                 ..
@@ -475,8 +636,18 @@ impl Node {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                     return;
                 }
+                let link = Link::of(endpoint.get_remote_address());
+                tracing::debug!(peer = %peer_id, ?link, "connected");
                 if endpoint.is_dialer() {
                     self.remember(peer_id, endpoint.get_remote_address());
+                }
+                self.failures.remove(&peer_id);
+                self.links
+                    .entry(peer_id)
+                    .or_default()
+                    .insert(connection_id, link);
+                if link == Link::Direct {
+                    self.drop_relayed(peer_id);
                 }
                 self.connected.insert(peer_id);
                 if num_established.get() == 1 {
@@ -486,15 +657,44 @@ impl Node {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                connection_id,
+                num_established,
                 cause,
                 ..
             } => {
-                tracing::debug!(peer = %peer_id, ?cause, "disconnected");
-                self.connected.remove(&peer_id);
-                self.sessions.remove(&peer_id);
+                if let Some(links) = self.links.get_mut(&peer_id) {
+                    links.remove(&connection_id);
+                    if links.is_empty() {
+                        self.links.remove(&peer_id);
+                    }
+                }
+                if num_established == 0 {
+                    tracing::debug!(peer = %peer_id, ?cause, "disconnected");
+                    self.connected.remove(&peer_id);
+                    self.sessions.remove(&peer_id);
+                }
                 self.write_status();
             }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, "dial failed: {error}");
+                *self.failures.entry(peer).or_default() += 1;
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(ev)) => self.on_relay_event(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::RelayClient(ev)) => {
+                self.on_relay_client_event(ev)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(dcutr::Event {
+                remote_peer_id,
+                result,
+            })) => match result {
+                Ok(_) => tracing::info!(peer = %remote_peer_id, "hole punched: direct connection"),
+                Err(e) => tracing::info!(peer = %remote_peer_id, "no hole punched: {e}"),
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Autonat(ev)) => self.on_autonat_event(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Rr(ev)) => self.on_rr(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {
@@ -506,6 +706,14 @@ impl Node {
                             .dial(DialOpts::peer_id(peer).addresses(vec![addr]).build());
                     }
                 }
+            }
+            SwarmEvent::IncomingConnectionError {
+                error: libp2p::swarm::ListenError::Denied { .. },
+                peer_id: Some(peer),
+                send_back_addr,
+                ..
+            } => {
+                tracing::warn!(%peer, from = %send_back_addr, "refused a connection: not on the team's roster");
             }
             SwarmEvent::IncomingConnectionError { error, .. } => {
                 tracing::debug!("incoming connection refused: {error}");
@@ -715,7 +923,16 @@ impl Node {
 
     fn on_slow_tick(&mut self) {
         self.refresh_allowed();
+        self.announce_relay();
+        self.ensure_slots();
         self.dial_known(false);
+        for peer in std::mem::take(&mut self.resync) {
+            if self.sessions.contains(&peer) {
+                self.resync.insert(peer);
+            } else if self.connected.contains(&peer) {
+                self.start_session(peer);
+            }
+        }
         // Anti-entropy: every 10 s, compare offers again with every
         // connected peer, so a pull that failed (a timeout, a roster not
         // yet passed on) is retried without waiting for the next edit.
@@ -761,6 +978,284 @@ impl Node {
         let everyone = members.iter().all(|p| self.done.contains(p));
         (all_done && quiet && (everyone || started.elapsed() > Duration::from_secs(3)))
             || started.elapsed() > wait
+    }
+}
+
+/// The peer id an address ends in.
+fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    match addr.iter().last() {
+        Some(libp2p::multiaddr::Protocol::P2p(id)) => Some(id),
+        _ => None,
+    }
+}
+
+/// The team relay, both sides of it.
+impl Node {
+    /// Relays to use, with their addresses: those the roster names (not
+    /// this device), those the ticket named, and those given with
+    /// `--relay-via`.
+    fn relays(&self) -> BTreeMap<PeerId, Vec<Multiaddr>> {
+        let me = self.engine().keys.device_id();
+        let mut out: BTreeMap<PeerId, Vec<Multiaddr>> = BTreeMap::new();
+        let from_roster = self
+            .engine()
+            .roster()
+            .relays()
+            .into_iter()
+            .flat_map(|r| r.dial_addrs());
+        let from_ticket = TeamDir::new(self.engine().home())
+            .peers()
+            .unwrap_or_default()
+            .relays
+            .into_iter()
+            .filter_map(|a| a.parse::<Multiaddr>().ok());
+        for addr in from_roster
+            .chain(from_ticket)
+            .chain(self.relay_via.iter().cloned())
+        {
+            if let Some(peer) = peer_of(&addr)
+                && peer != me
+                && self.allowed.contains(&peer)
+            {
+                let addrs = out.entry(peer).or_default();
+                if !addrs.contains(&addr) {
+                    addrs.push(addr);
+                }
+            }
+        }
+        out
+    }
+
+    /// Which of a relay's addresses to use: the one tried last for a slot
+    /// (the one that works, once a slot is held).
+    fn relay_addr(&self, relay: &PeerId, addrs: &[Multiaddr]) -> Option<Multiaddr> {
+        if addrs.is_empty() {
+            return None;
+        }
+        let tries = self.slot_tries.get(relay).map(|t| t.1).unwrap_or(0);
+        addrs.get(tries.saturating_sub(1) % addrs.len()).cloned()
+    }
+
+    /// Holds a slot on every relay: asks again for any slot lost, at most
+    /// every few seconds per relay, trying the relay's next address after
+    /// a failure.
+    fn ensure_slots(&mut self) {
+        for (relay, addrs) in self.relays() {
+            if self.slots.contains_key(&relay) {
+                continue;
+            }
+            let (last, tries) = self
+                .slot_tries
+                .get(&relay)
+                .copied()
+                .unwrap_or((Instant::now() - REDIAL_AT_MOST, 0));
+            let wait = REDIAL_EVERY
+                .saturating_mul(1 << tries.min(8) as u32)
+                .min(REDIAL_AT_MOST);
+            if tries > 0 && last.elapsed() < wait {
+                continue;
+            }
+            let at = &addrs[tries % addrs.len()];
+            self.slot_tries.insert(relay, (Instant::now(), tries + 1));
+            match self.swarm.listen_on(reach::slot_on(at)) {
+                Ok(id) => {
+                    tracing::debug!(%relay, %at, "asking for a slot on the relay");
+                    self.slots.insert(relay, (id, false));
+                }
+                Err(e) => tracing::warn!(%relay, %at, "reservation failed: {e}"),
+            }
+        }
+        // Slots on relays no longer named (a relay withdrawn, a member
+        // removed) are given up.
+        let named = self.relays();
+        for relay in self.slots.keys().copied().collect::<Vec<_>>() {
+            if !named.contains_key(&relay)
+                && let Some((id, _)) = self.slots.remove(&relay)
+            {
+                self.swarm.remove_listener(id);
+            }
+        }
+    }
+
+    /// A relay's listener ended: the slot is gone (the relay stopped, or
+    /// refused us).
+    fn slot_closed(&mut self, listener: ListenerId, why: Option<String>) {
+        let Some(relay) = self
+            .slots
+            .iter()
+            .find(|(_, (id, _))| *id == listener)
+            .map(|(r, _)| *r)
+        else {
+            return;
+        };
+        let held = self.slots.remove(&relay).is_some_and(|s| s.1);
+        self.relayed_listen
+            .retain(|a| reach::relay_of(a) != Some(relay));
+        match why {
+            Some(e) if !held => tracing::warn!(%relay, "reservation failed: {e}"),
+            Some(e) => tracing::info!(%relay, "slot on the relay lost: {e}"),
+            None => tracing::info!(%relay, "slot on the relay closed"),
+        }
+        self.write_status();
+    }
+
+    /// A relay says where it is reached: the addresses given with
+    /// `--external`, or else those it listens on that others can reach.
+    /// Signed into the roster (so every member learns it from any
+    /// teammate) when they change, and made the swarm's external
+    /// addresses, which the relay hands out with each reservation.
+    fn announce_relay(&mut self) {
+        if !self.relay_mode {
+            return;
+        }
+        let addrs: Vec<Multiaddr> = if self.external.is_empty() {
+            self.listen
+                .iter()
+                .filter(|a| reach::announceable(a))
+                .cloned()
+                .collect()
+        } else {
+            self.external.clone()
+        };
+        if addrs.is_empty() || addrs == self.announced {
+            return;
+        }
+        for a in &addrs {
+            self.swarm.add_external_address(a.clone());
+        }
+        self.announced = addrs.clone();
+        let engine = self.ctx.engine.clone();
+        let roster = engine.roster();
+        if roster.team.is_none() {
+            tracing::warn!("relaying, but not in a team: no one will use this relay");
+            return;
+        }
+        let Some(claim) = roster.relay_claim(&engine.keys.device_id(), &addrs, engine.now()) else {
+            return;
+        };
+        match crate::team::Statement::sign(&engine.keys.member, &claim)
+            .and_then(|st| engine.merge_roster(vec![st]))
+        {
+            Ok(_) => {
+                tracing::info!(
+                    addrs = %addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" "),
+                    "the roster names this daemon as the team's relay"
+                );
+                let _ = self.ctx.cmd.send(Cmd::RosterChanged);
+            }
+            Err(e) => tracing::warn!("cannot name this relay in the roster: {e}"),
+        }
+    }
+
+    /// How PEER is reached now: direct if any connection is, else through
+    /// the first relay.
+    fn link(&self, peer: &PeerId) -> Option<Link> {
+        let links = self.links.get(peer)?;
+        if links.values().any(|l| *l == Link::Direct) {
+            return Some(Link::Direct);
+        }
+        links.values().next().copied()
+    }
+
+    /// A direct connection to PEER is up: its relayed ones are closed, so
+    /// requests (spread over a peer's connections) stop using the relay.
+    fn drop_relayed(&mut self, peer: PeerId) {
+        let Some(links) = self.links.get(&peer) else {
+            return;
+        };
+        let relayed: Vec<ConnectionId> = links
+            .iter()
+            .filter(|(_, l)| matches!(l, Link::Relayed(_)))
+            .map(|(c, _)| *c)
+            .collect();
+        if !relayed.is_empty() {
+            tracing::info!(%peer, "direct connection up; closing the relayed one");
+            self.resync.insert(peer);
+        }
+        for c in relayed {
+            self.swarm.close_connection(c);
+        }
+    }
+
+    fn on_relay_event(&mut self, ev: relay::Event) {
+        use relay::Event as E;
+        #[allow(deprecated)]
+        match ev {
+            E::ReservationReqAccepted {
+                src_peer_id,
+                renewed,
+            } => {
+                if !renewed {
+                    tracing::info!(peer = %src_peer_id, "relay: slot reserved");
+                }
+            }
+            E::ReservationReqDenied {
+                src_peer_id,
+                status,
+            } => {
+                tracing::warn!(peer = %src_peer_id, ?status, "relay: reservation refused")
+            }
+            E::ReservationTimedOut { src_peer_id } | E::ReservationClosed { src_peer_id } => {
+                tracing::info!(peer = %src_peer_id, "relay: slot released")
+            }
+            E::CircuitReqDenied {
+                src_peer_id,
+                dst_peer_id,
+                status,
+            } => tracing::info!(
+                src = %src_peer_id, dst = %dst_peer_id, ?status,
+                "relay: circuit refused"
+            ),
+            E::CircuitReqAccepted {
+                src_peer_id,
+                dst_peer_id,
+            } => tracing::info!(src = %src_peer_id, dst = %dst_peer_id, "relay: circuit opened"),
+            E::CircuitClosed {
+                src_peer_id,
+                dst_peer_id,
+                error,
+            } => tracing::debug!(
+                src = %src_peer_id, dst = %dst_peer_id, ?error,
+                "relay: circuit closed"
+            ),
+            other => tracing::debug!("relay: {other:?}"),
+        }
+    }
+
+    fn on_relay_client_event(&mut self, ev: relay::client::Event) {
+        match ev {
+            relay::client::Event::ReservationReqAccepted {
+                relay_peer_id,
+                renewal,
+                ..
+            } => {
+                if let Some(slot) = self.slots.get_mut(&relay_peer_id) {
+                    slot.1 = true;
+                }
+                if let Some(t) = self.slot_tries.get_mut(&relay_peer_id) {
+                    // Keep the address that worked, but start counting
+                    // failures afresh.
+                    t.1 = t.1.max(1);
+                }
+                if !renewal {
+                    tracing::info!(relay = %relay_peer_id, "holding a slot on the relay");
+                    // Teammates may now reach us there: dial them too.
+                    self.dial_known(true);
+                }
+            }
+            other => tracing::debug!("relay client: {other:?}"),
+        }
+    }
+
+    fn on_autonat_event(&mut self, ev: autonat::Event) {
+        if let autonat::Event::StatusChanged { new, .. } = ev {
+            let word = reach::nat_word(&new);
+            if word != self.nat {
+                tracing::info!(reachable = word, "AutoNAT");
+                self.nat = word;
+                self.write_status();
+            }
+        }
     }
 }
 
@@ -1065,7 +1560,7 @@ pub async fn join(ticket: &Ticket, request: JoinRequest, timeout: Duration) -> R
         .inviter
         .parse()
         .map_err(|_| Error::invalid("the ticket's inviter id is damaged"))?;
-    let mut swarm = build_swarm(key, false, Codec::default())?;
+    let mut swarm = build_swarm(key, false, false, Codec::default())?;
     swarm.behaviour_mut().allow.allow_peer(inviter);
     let addrs = ticket.dial_addrs();
     if addrs.is_empty() {

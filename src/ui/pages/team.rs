@@ -159,6 +159,11 @@ fn status(s: &Status) -> Markup {
                                         "left on " (left.get(..10).unwrap_or(left))
                                     } @else if m.connected {
                                         strong class="good" { "connected" }
+                                        @if let Some(via) = &m.via {
+                                            " (relayed via " (via) ")"
+                                        } @else {
+                                            " (direct)"
+                                        }
                                     } @else {
                                         "not connected"
                                     }
