@@ -38,8 +38,10 @@ const PULLS_IN_FLIGHT: usize = 8;
 /// A pull that has not converged after this many rounds is abandoned.
 const MAX_ROUNDS: usize = 512;
 const REDIAL_EVERY: Duration = Duration::from_secs(2);
-/// Redials of a device that keeps failing back off up to this.
-const REDIAL_AT_MOST: Duration = Duration::from_secs(16);
+/// Redials of a device that keeps failing back off up to this. Waiting
+/// long costs little: a device that comes online (or gets a slot on a
+/// relay) dials every teammate itself at once.
+const REDIAL_AT_MOST: Duration = Duration::from_secs(30);
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
