@@ -25,9 +25,9 @@
 //! them. Needs root, `ip` (Debian's iproute2) and `nft` (nftables); skips
 //! with a message elsewhere, but fails where KITH_REQUIRE_NETNS is set.
 //!
-//! It uses only std, libc and `crate::common`, so a bench can include it
-//! beside a `common` module of its own; [`Internet::daemon`] needs the
-//! tests' `Daemon` and exists in test builds only.
+//! It uses only std, libc and `crate::common` (`Home`, `Run`, `kith_bin`,
+//! `NOW`), so a bench can include it beside a `common` module of its own
+//! (with `#[allow(dead_code)]` on the module: each includer uses part).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -89,6 +89,16 @@ impl Host {
             Bob => "10.98.2.2",
             Carol => "10.98.3.2",
         })
+    }
+
+    /// The NAT router a host sits behind, if it does.
+    pub fn router(self) -> Option<Host> {
+        match self {
+            Alice => Some(NatA),
+            Bob => Some(NatB),
+            Carol => Some(NatC),
+            _ => None,
+        }
     }
 
     /// The address the wan sees this host's traffic come from: its
@@ -400,6 +410,30 @@ impl Internet {
         r.stdout
     }
 
+    /// The connections ROUTER tracks (`/proc/net/nf_conntrack` in its
+    /// namespace), one a line: `... src=10.98.1.2 dst=10.99.0.3 sport=…
+    /// dport=… src=… [ASSURED] …`, ASSURED once packets went both ways.
+    pub fn conntrack(&self, router: Host) -> String {
+        let r = self.sh(router, &["cat", "/proc/net/nf_conntrack"]);
+        assert_eq!(r.code, Some(0), "reading nf_conntrack: {}", r.stderr);
+        r.stdout
+    }
+
+    /// Whether FROM, behind its NAT, has a flow to TO's public address
+    /// that packets crossed both ways: a path not through the relay.
+    /// Only a punched hole makes one, as every router drops what comes
+    /// unasked.
+    pub fn two_way_flow(&self, from: Host, to: Host) -> bool {
+        let (Some(router), Some(src), Some(dst)) = (from.router(), from.ip(), to.public_ip())
+        else {
+            return false;
+        };
+        let (src, dst) = (format!(" src={src} "), format!(" dst={dst} "));
+        self.conntrack(router)
+            .lines()
+            .any(|l| l.contains(&src) && l.contains(&dst) && l.contains("[ASSURED]"))
+    }
+
     /// Runs F on a thread of its own that has entered HOST's namespace:
     /// sockets F opens belong to that namespace for their whole life, even
     /// when F returns them.
@@ -432,29 +466,13 @@ impl Internet {
         pids_in(&self.ip, &self.ns(host))
     }
 
-    /// `kith daemon --no-mdns EXTRA` inside HOST's namespace, running once
-    /// it printed its first listen address.
-    #[cfg(test)]
-    pub fn daemon(&self, host: Host, home: &Home, extra: &[&str]) -> crate::cli::team::Daemon {
-        self.daemon_env(host, home, extra, &[])
-    }
-
-    /// As [`Internet::daemon`], with ENV set for the daemon.
-    #[cfg(test)]
-    pub fn daemon_env(
-        &self,
-        host: Host,
-        home: &Home,
-        extra: &[&str],
-        env: &[(&str, &str)],
-    ) -> crate::cli::team::Daemon {
+    /// `kith daemon --no-mdns EXTRA` inside HOST's namespace, not yet
+    /// started: the tests' `Daemon::spawn` runs it and waits for its first
+    /// listen address.
+    pub fn daemon_command(&self, host: Host, home: &Home, extra: &[&str]) -> Command {
         let mut args = vec!["daemon", "--no-mdns"];
         args.extend_from_slice(extra);
-        let mut cmd = self.kith(host, home, &args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        crate::cli::team::Daemon::spawn(home, cmd)
+        self.kith(host, home, &args)
     }
 }
 
