@@ -808,7 +808,9 @@ mod tests {
         };
         roster.merge(vec![device(&alice, &server)]);
         let addr: Multiaddr = "/ip4/10.99.0.1/tcp/4001".parse().unwrap();
-        let claim = roster.relay_claim(&server, std::slice::from_ref(&addr), 3).unwrap();
+        let claim = roster
+            .relay_claim(&server, std::slice::from_ref(&addr), 3)
+            .unwrap();
         // Bob is no member: his statement about alice's server is no relay.
         roster.merge(vec![sign(&bob, claim.clone())]);
         assert!(roster.relays().is_empty());
@@ -823,7 +825,9 @@ mod tests {
         // The same addresses again need no new statement; new ones win.
         assert!(roster.relay_claim(&server, &[addr], 4).is_none());
         let moved: Multiaddr = "/ip4/10.99.0.7/udp/4001/quic-v1".parse().unwrap();
-        let claim = roster.relay_claim(&server, std::slice::from_ref(&moved), 5).unwrap();
+        let claim = roster
+            .relay_claim(&server, std::slice::from_ref(&moved), 5)
+            .unwrap();
         roster.merge(vec![sign(&alice, claim)]);
         assert_eq!(roster.relays()[0].addrs, vec![moved.to_string()]);
         // A ticket carries the relays.

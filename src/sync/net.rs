@@ -263,10 +263,13 @@ pub async fn run(
     let codec = Codec::recording(config.record_frames.clone())
         .map_err(|e| Error::io("frame recorder", e))?;
     let mut swarm = build_swarm(engine.keys.device.clone(), config.mdns, config.relay, codec)?;
+    let mut listeners = HashSet::new();
     for addr in &config.listen {
-        swarm
-            .listen_on(addr.clone())
-            .map_err(|e| Error::invalid(format!("cannot listen on {addr}: {e}")))?;
+        listeners.insert(
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| Error::invalid(format!("cannot listen on {addr}: {e}")))?,
+        );
     }
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
     let ctx = Arc::new(Ctx {
@@ -306,11 +309,14 @@ pub async fn run(
         announced: Vec::new(),
         failures: HashMap::new(),
         resync: HashSet::new(),
+        listeners,
+        started: Instant::now(),
+        reaching_out: false,
     };
     node.refresh_allowed();
     node.versions = node.own_versions();
     node.generation = engine_store_generation(&engine);
-    node.dial_known(true);
+    node.reach_out();
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let mut slow = tokio::time::interval(Duration::from_secs(1));
@@ -406,6 +412,11 @@ struct Node {
     /// Peers to start a session with again once the current one ends: a
     /// relayed connection was closed under it.
     resync: HashSet<PeerId>,
+    /// Our listeners that have not yet said where they listen.
+    listeners: HashSet<ListenerId>,
+    started: Instant,
+    /// Whether the first round of dials (and slot requests) went out.
+    reaching_out: bool,
 }
 
 impl Node {
@@ -499,7 +510,13 @@ impl Node {
             force || last.is_none_or(|t| t.elapsed() >= wait)
         };
         for (peer, addrs) in by_peer {
-            if !self.allowed.contains(&peer) || self.connected.contains(&peer) {
+            // A relay we are asking for a slot is being dialed by the relay
+            // client: a dial of ours now would make its dial fail (libp2p
+            // dials a peer once at a time), and the slot with it.
+            if !self.allowed.contains(&peer)
+                || self.connected.contains(&peer)
+                || self.slots.contains_key(&peer)
+            {
                 continue;
             }
             let key = peer.to_string();
@@ -611,12 +628,17 @@ impl Node {
                 }
                 self.write_status();
             }
-            SwarmEvent::NewListenAddr { address, .. } => {
+            SwarmEvent::NewListenAddr {
+                address,
+                listener_id,
+            } => {
                 // The status file first: whoever reads the line may
                 // immediately ask for a ticket, which reads the file.
                 self.listen.push(address.clone());
                 self.write_status();
                 on_listen(&address);
+                self.listeners.remove(&listener_id);
+                self.reach_out();
             }
             SwarmEvent::ListenerClosed {
                 listener_id,
@@ -638,7 +660,7 @@ impl Node {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                     return;
                 }
-                let link = Link::of(endpoint.get_remote_address());
+                let link = Link::of(&endpoint);
                 tracing::debug!(peer = %peer_id, ?link, "connected");
                 if endpoint.is_dialer() {
                     self.remember(peer_id, endpoint.get_remote_address());
@@ -892,7 +914,24 @@ impl Node {
         out
     }
 
+    /// The first dials and slot requests, once every listener is up (or
+    /// after a second at most): a dial made earlier would leave from a
+    /// port of its own, and the address teammates and relays observe
+    /// (which hole punching uses) would not be one we listen on.
+    fn reach_out(&mut self) {
+        if self.reaching_out
+            || (!self.listeners.is_empty() && self.started.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.reaching_out = true;
+        self.announce_relay();
+        self.ensure_slots();
+        self.dial_known(true);
+    }
+
     fn on_tick(&mut self) {
+        self.reach_out();
         let generation = engine_store_generation(self.engine());
         if generation != self.generation {
             self.generation = generation;
@@ -925,9 +964,11 @@ impl Node {
 
     fn on_slow_tick(&mut self) {
         self.refresh_allowed();
-        self.announce_relay();
-        self.ensure_slots();
-        self.dial_known(false);
+        if self.reaching_out {
+            self.announce_relay();
+            self.ensure_slots();
+            self.dial_known(false);
+        }
         for peer in std::mem::take(&mut self.resync) {
             if self.sessions.contains(&peer) {
                 self.resync.insert(peer);
@@ -1025,6 +1066,9 @@ impl Node {
                 }
             }
         }
+        for addrs in out.values_mut() {
+            reach::quic_first(addrs);
+        }
         out
     }
 
@@ -1052,7 +1096,7 @@ impl Node {
                 .copied()
                 .unwrap_or((Instant::now() - REDIAL_AT_MOST, 0));
             let wait = REDIAL_EVERY
-                .saturating_mul(1 << tries.min(8) as u32)
+                .saturating_mul(1 << tries.saturating_sub(1).min(8) as u32)
                 .min(REDIAL_AT_MOST);
             if tries > 0 && last.elapsed() < wait {
                 continue;

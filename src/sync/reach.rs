@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use libp2p::core::ConnectedPoint;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId, autonat, relay};
 
@@ -23,14 +24,28 @@ pub enum Link {
 }
 
 impl Link {
-    /// How the connection at ADDR (the remote's address as the swarm
-    /// reports it) reaches its peer.
-    pub fn of(addr: &Multiaddr) -> Link {
+    /// How a connection reaches its peer. A relayed connection shows it in
+    /// the address dialed or, on the receiving end, in the local (circuit
+    /// listening) address: the remote's address there is only `/p2p/ID`.
+    pub fn of(endpoint: &ConnectedPoint) -> Link {
+        let addr = match endpoint {
+            ConnectedPoint::Dialer { address, .. } => address,
+            ConnectedPoint::Listener { local_addr, .. } => local_addr,
+        };
         match relay_of(addr) {
             Some(relay) => Link::Relayed(relay),
             None => Link::Direct,
         }
     }
+}
+
+/// A relay's addresses in the order to try them: QUIC first. Hole punching
+/// needs the address a relay observes to be the one we listen on, and a
+/// QUIC connection always leaves from the listening UDP socket, while a
+/// TCP dial made before the listener is up (or by a NAT that rewrites
+/// ports) does not.
+pub fn quic_first(addrs: &mut [Multiaddr]) {
+    addrs.sort_by_key(|a| !a.iter().any(|p| matches!(p, Protocol::QuicV1)));
 }
 
 /// Whether ADDR goes through a relay.
@@ -143,8 +158,25 @@ mod tests {
             .unwrap();
         let via = through(&at, peer);
         assert!(is_relayed(&via));
-        assert_eq!(Link::of(&via), Link::Relayed(relay));
-        assert_eq!(Link::of(&at), Link::Direct);
+        let dialed = |address: &Multiaddr| ConnectedPoint::Dialer {
+            address: address.clone(),
+            role_override: libp2p::core::Endpoint::Dialer,
+            port_use: libp2p::core::transport::PortUse::Reuse,
+        };
+        assert_eq!(Link::of(&dialed(&via)), Link::Relayed(relay));
+        assert_eq!(Link::of(&dialed(&at)), Link::Direct);
+        // The receiving end of a circuit sees the relay in its own address.
+        let received = ConnectedPoint::Listener {
+            local_addr: slot_on(&at),
+            send_back_addr: format!("/p2p/{peer}").parse().unwrap(),
+        };
+        assert_eq!(Link::of(&received), Link::Relayed(relay));
+        let mut addrs: Vec<Multiaddr> = vec![
+            "/ip4/10.99.0.1/tcp/4001".parse().unwrap(),
+            "/ip4/10.99.0.1/udp/4001/quic-v1".parse().unwrap(),
+        ];
+        quic_first(&mut addrs);
+        assert!(addrs[0].to_string().ends_with("quic-v1"));
         assert!(!announceable(&"/ip4/127.0.0.1/tcp/1".parse().unwrap()));
         assert!(!announceable(&"/ip4/0.0.0.0/tcp/1".parse().unwrap()));
         assert!(announceable(

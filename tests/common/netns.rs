@@ -412,7 +412,8 @@ impl Internet {
 
     /// The connections ROUTER tracks (`/proc/net/nf_conntrack` in its
     /// namespace), one a line: `... src=10.98.1.2 dst=10.99.0.3 sport=…
-    /// dport=… src=… [ASSURED] …`, ASSURED once packets went both ways.
+    /// dport=… src=… …`, marked `[UNREPLIED]` until a packet came back
+    /// (`[ASSURED]` comes later, and for UDP only after a while).
     pub fn conntrack(&self, router: Host) -> String {
         let r = self.sh(router, &["cat", "/proc/net/nf_conntrack"]);
         assert_eq!(r.code, Some(0), "reading nf_conntrack: {}", r.stderr);
@@ -431,7 +432,7 @@ impl Internet {
         let (src, dst) = (format!(" src={src} "), format!(" dst={dst} "));
         self.conntrack(router)
             .lines()
-            .any(|l| l.contains(&src) && l.contains(&dst) && l.contains("[ASSURED]"))
+            .any(|l| l.contains(&src) && l.contains(&dst) && !l.contains("[UNREPLIED]"))
     }
 
     /// Runs F on a thread of its own that has entered HOST's namespace:
