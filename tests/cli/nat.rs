@@ -439,6 +439,34 @@ fn through_the_relay_then_direct() {
         a.log().contains("hole punched: direct"),
         b.log().contains("hole punched: direct")
     );
+    // AutoNAT: teammates could not dial alice back through her NAT, and
+    // could dial the office.
+    assert!(
+        poll(WAIT, || status(&alice)["nat"] == "private").is_some(),
+        "alice's status never said she is behind a NAT: {}\n{}",
+        status(&alice),
+        all()
+    );
+    assert!(
+        poll(WAIT, || status(&office.home)["nat"] == "public").is_some(),
+        "the office's status never said it is reachable: {}\n{}",
+        status(&office.home),
+        all()
+    );
+    // A ticket made now carries the office's TCP and QUIC addresses.
+    let ticket = parse(
+        &net.ok(Relay, &office.home, &["team", "invite", "--json"], &|| {
+            office.logs()
+        }),
+    );
+    for want in [OFFICE_TCP, OFFICE_QUIC] {
+        assert!(
+            ticket["addrs"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a.as_str() == Some(want))),
+            "the ticket does not carry {want}: {ticket}"
+        );
+    }
     // The direct link carries live edits.
     alice.add(&["Daisy Miggins"]);
     assert!(
@@ -500,6 +528,15 @@ fn symmetric_nat_stays_relayed_and_syncs() {
         all()
     );
     assert_ne!(link(&carol, "alice"), "direct");
+    // What carol reads.
+    let human = carol.ok(&["status"]);
+    assert!(
+        human
+            .lines()
+            .any(|l| l.starts_with("alice") && l.contains("relayed via office")),
+        "{human}"
+    );
+    assert!(human.contains("behind a NAT"), "{human}");
     // The routers agree: no packet ever crossed between the two NATs.
     assert!(
         !net.two_way_flow(Carol, Alice) && !net.two_way_flow(Alice, Carol),
