@@ -92,18 +92,21 @@ pub fn announceable(addr: &Multiaddr) -> bool {
         })
 }
 
-/// What a team relay grants each member. A team is tens of people, so the
-/// counts are generous; the limits that matter are per circuit: a circuit
-/// lives at most [`CIRCUIT_TIME`] and carries at most [`CIRCUIT_BYTES`]
-/// each way before the relay closes it (the peers then open a new one, or
-/// have already gone direct).
+/// What a team relay grants each member. Every member behind a NAT may
+/// hold a circuit to every other until a hole is punched (one where the
+/// peer is either end counts), so a member may have as many circuits as
+/// the team has members, up to [`CIRCUITS_PER_MEMBER`]. The limits that
+/// bound what one member can take are per circuit: a circuit lives at most
+/// [`CIRCUIT_TIME`] and carries at most [`CIRCUIT_BYTES`] each way before
+/// the relay closes it (the peers then open a new one, or have already
+/// gone direct), and requests per minute.
 pub fn relay_config() -> relay::Config {
     relay::Config {
         max_reservations: 512,
         max_reservations_per_peer: 4,
         reservation_duration: Duration::from_secs(3600),
-        max_circuits: 1024,
-        max_circuits_per_peer: 16,
+        max_circuits: 8192,
+        max_circuits_per_peer: CIRCUITS_PER_MEMBER,
         max_circuit_duration: CIRCUIT_TIME,
         max_circuit_bytes: CIRCUIT_BYTES,
         ..relay::Config::default()
@@ -112,6 +115,9 @@ pub fn relay_config() -> relay::Config {
     .circuit_src_per_peer(nonzero(120), Duration::from_secs(60))
 }
 
+/// Circuits one member may be an end of at once: a team of this many
+/// members behind NATs can all be linked through the relay.
+pub const CIRCUITS_PER_MEMBER: usize = 128;
 /// How long one relayed circuit may stay open.
 pub const CIRCUIT_TIME: Duration = Duration::from_secs(30 * 60);
 /// How many bytes one relayed circuit may carry.
