@@ -16,12 +16,12 @@
 //! two writers never pick the same name for different bytes, and a rename can
 //! never overwrite anything but identical content.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::fs::{Fs, StdFs};
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"KITHCHK1";
@@ -112,18 +112,23 @@ pub fn kind_of_name(name: &str) -> Option<ChunkKind> {
 /// all, and is on disk when this returns: temp file, fsync, rename, fsync of
 /// the directory.
 pub fn write_durable(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    write_durable_with(&StdFs, dir, name, bytes)
+}
+
+/// [`write_durable`] through `fs`.
+pub fn write_durable_with(fs: &dyn Fs, dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     let target = dir.join(name);
-    write_whole(&target, bytes, true)?;
-    sync_dir(dir)?;
+    write_whole(fs, &target, bytes, true)?;
+    sync_dir_with(fs, dir)?;
     Ok(target)
 }
 
 /// Writes `bytes` to a temp file beside `target` and renames it into place,
 /// so `target` is either absent, old or whole. With `fsync`, the file's
 /// data is on disk before the rename.
-fn write_whole(target: &Path, bytes: &[u8], fsync: bool) -> Result<()> {
+fn write_whole(fs: &dyn Fs, target: &Path, bytes: &[u8], fsync: bool) -> Result<()> {
     let dir = target.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    ensure_dir(fs, dir)?;
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -134,17 +139,41 @@ fn write_whole(target: &Path, bytes: &[u8], fsync: bool) -> Result<()> {
         rand::random::<u32>()
     ));
     let write = || -> io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes)?;
-        if fsync { f.sync_all() } else { Ok(()) }
+        fs.create_new(&tmp, bytes)?;
+        if fsync { fs.sync_file(&tmp) } else { Ok(()) }
     };
     if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
+        let _ = fs.remove_file(&tmp);
         return Err(Error::io(&tmp, e));
     }
-    if let Err(e) = fs::rename(&tmp, target) {
-        let _ = fs::remove_file(&tmp);
+    if let Err(e) = fs.rename(&tmp, target) {
+        let _ = fs.remove_file(&tmp);
         return Err(Error::io(target, e));
+    }
+    Ok(())
+}
+
+/// Creates `dir` and any missing parents, durably: the parent of each
+/// directory created is fsynced, so a file made durable inside it cannot be
+/// lost with the directory's own entry.
+pub fn ensure_dir(fs: &dyn Fs, dir: &Path) -> Result<()> {
+    if fs.is_dir(dir) {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        if d.as_os_str().is_empty() || fs.is_dir(d) {
+            break;
+        }
+        missing.push(d);
+        at = d.parent();
+    }
+    fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    for d in missing.iter().rev() {
+        if let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir_with(fs, parent)?;
+        }
     }
     Ok(())
 }
@@ -156,23 +185,29 @@ fn write_whole(target: &Path, bytes: &[u8], fsync: bool) -> Result<()> {
 /// it leaves at worst a damaged chunk, which loading quarantines and the
 /// next sync fetches again.
 pub fn write_many_durable(root: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
+    write_many_durable_with(&StdFs, root, files)
+}
+
+/// [`write_many_durable`] through `fs`.
+pub fn write_many_durable_with(
+    fs: &dyn Fs,
+    root: &Path,
+    files: &[(PathBuf, Vec<u8>)],
+) -> Result<()> {
     for (target, bytes) in files {
-        write_whole(target, bytes, false)?;
+        write_whole(fs, target, bytes, false)?;
     }
-    let dir = File::open(root).map_err(|e| Error::io(root, e))?;
-    use std::os::fd::AsRawFd;
-    // SAFETY: syncfs on a valid, open descriptor.
-    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-        return Err(Error::io(root, io::Error::last_os_error()));
-    }
-    Ok(())
+    fs.sync_all(root).map_err(|e| Error::io(root, e))
 }
 
 /// Makes renames and removals in `dir` durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
+    sync_dir_with(&StdFs, dir)
+}
+
+/// [`sync_dir`] through `fs`.
+pub fn sync_dir_with(fs: &dyn Fs, dir: &Path) -> Result<()> {
+    fs.sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
 #[cfg(test)]

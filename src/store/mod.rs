@@ -12,11 +12,13 @@
 
 pub mod chunk;
 pub mod doc;
+pub mod fs;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write as _};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use automerge::{ActorId, AutoCommit};
@@ -26,13 +28,14 @@ use crate::error::{Error, Result};
 use crate::model::{Fields, Id, Kind, Privacy, Shard};
 use chunk::ChunkKind;
 pub use doc::{Part, Private, ShardDoc, Shared};
+pub use fs::{Fs, StdFs};
 
 /// Compact a shard once it has this many incremental chunks.
 const COMPACT_AFTER: usize = 16;
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// One edit to one entity. Edits are grouped by shard and applied together.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Change {
     /// A new entity with its first fields, in both parts at once.
     Create {
@@ -113,6 +116,15 @@ pub struct Loaded<P: Part> {
     complete: bool,
     /// Started empty without reading the shard: saves only append.
     blank: bool,
+}
+
+/// A chunk written for an edit, not yet taken as the part's own.
+struct Written {
+    dir: PathBuf,
+    path: PathBuf,
+    kind: ChunkKind,
+    /// The same bytes were already there (a rename onto identical content).
+    existed: bool,
 }
 
 /// Both parts of one shard, loaded for reading or editing.
@@ -307,6 +319,7 @@ fn heads_at(doc: &mut AutoCommit, at: i64) -> Vec<automerge::ChangeHash> {
 pub struct Store {
     root: PathBuf,
     actor: ActorId,
+    fs: Arc<dyn Fs>,
 }
 
 /// Held while a process writes; released when dropped or when the process dies.
@@ -319,15 +332,27 @@ impl Store {
     /// 8-byte id of this device; each process adds 8 random bytes to make
     /// its automerge actor, so no two processes ever share an actor.
     pub fn open(root: &Path, device: [u8; 8]) -> Result<Store> {
+        Store::open_with(root, device, Arc::new(StdFs))
+    }
+
+    /// [`Store::open`] with every file operation going through `fs`: for
+    /// tests that record them or make them fail.
+    pub fn open_with(root: &Path, device: [u8; 8], fs: Arc<dyn Fs>) -> Result<Store> {
         for dir in [root.join(Shared::DIR), root.join(Private::DIR)] {
-            fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            chunk::ensure_dir(&*fs, &dir)?;
         }
         let mut actor = device.to_vec();
         actor.extend_from_slice(&rand::random::<[u8; 8]>());
         Ok(Store {
             root: root.to_path_buf(),
             actor: ActorId::from(actor),
+            fs,
         })
+    }
+
+    /// The file system this store reads and writes through.
+    pub fn fs(&self) -> &dyn Fs {
+        &*self.fs
     }
 
     pub fn root(&self) -> &Path {
@@ -369,8 +394,8 @@ impl Store {
         let (path, file) = self.lock_file()?;
         match file.try_lock() {
             Ok(()) => Ok(Some(WriteLock { _file: file })),
-            Err(fs::TryLockError::WouldBlock) => Ok(None),
-            Err(fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(Error::io(&path, e)),
         }
     }
 
@@ -381,16 +406,16 @@ impl Store {
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(WriteLock { _file: file }),
-                Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                Err(TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err(fs::TryLockError::WouldBlock) => {
+                Err(TryLockError::WouldBlock) => {
                     return Err(Error::io(
                         &path,
                         io::Error::other("another kith process has held the ledger lock for 30 s"),
                     ));
                 }
-                Err(fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+                Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
             }
         }
     }
@@ -400,9 +425,9 @@ impl Store {
         let mut out = std::collections::BTreeSet::new();
         for part in [Shared::DIR, Private::DIR] {
             let dir = self.root.join(part);
-            let entries = fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
-            for entry in entries.flatten() {
-                if let Some(shard) = entry.file_name().to_str().and_then(Shard::parse) {
+            let entries = self.fs.read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+            for name in entries {
+                if let Some(shard) = Shard::parse(&name) {
                     out.insert(shard);
                 }
             }
@@ -417,7 +442,7 @@ impl Store {
             (Shared::DIR, self.shard_dir::<Shared>(shard)),
             (Private::DIR, self.shard_dir::<Private>(shard)),
         ] {
-            for name in list_chunks(&dir)? {
+            for name in list_chunks(&*self.fs, &dir)? {
                 names.push(format!("{part}/{}", name.0));
             }
         }
@@ -436,7 +461,7 @@ impl Store {
             self.shard_dir::<Shared>(shard),
             self.shard_dir::<Private>(shard),
         ] {
-            if list_chunks(&dir)?.len() + 1 >= COMPACT_AFTER {
+            if list_chunks(&*self.fs, &dir)?.len() + 1 >= COMPACT_AFTER {
                 return Ok(None);
             }
         }
@@ -492,7 +517,7 @@ impl Store {
         shard: &Shard,
         report: &mut LoadReport,
     ) -> Result<Option<Loaded<P>>> {
-        let mut names = list_chunks(dir)?;
+        let mut names = list_chunks(&*self.fs, dir)?;
         // Snapshots first: incrementals usually build on them.
         names.sort_by_key(|(name, kind)| (*kind != ChunkKind::Snapshot, name.clone()));
         let mut doc = AutoCommit::new();
@@ -500,7 +525,7 @@ impl Store {
         let mut local_report = LoadReport::default();
         for (name, _) in names {
             let path = dir.join(&name);
-            let bytes = match fs::read(&path) {
+            let bytes = match self.fs.read(&path) {
                 Ok(b) => b,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(Error::io(&path, e)),
@@ -543,22 +568,22 @@ impl Store {
 
     fn quarantine<P: Part>(&self, shard: &Shard, path: &Path, reason: &str) -> Result<Quarantined> {
         let qdir = self.quarantine_dir();
-        fs::create_dir_all(&qdir).map_err(|e| Error::io(&qdir, e))?;
+        chunk::ensure_dir(&*self.fs, &qdir)?;
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         let moved_to = qdir.join(format!("{}-{}-{file_name}", P::DIR, shard.name()));
-        match fs::rename(path, &moved_to) {
+        match self.fs.rename(path, &moved_to) {
             Ok(()) => {}
             // Another process quarantined it first.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(path, e)),
         }
         if let Some(parent) = path.parent() {
-            chunk::sync_dir(parent)?;
+            chunk::sync_dir_with(&*self.fs, parent)?;
         }
-        chunk::sync_dir(&qdir)?;
+        chunk::sync_dir_with(&*self.fs, &qdir)?;
         tracing::info!(file = %path.display(), %reason, "chunk quarantined");
         Ok(Quarantined {
             file: path.to_path_buf(),
@@ -568,41 +593,111 @@ impl Store {
     }
 
     /// Makes the pair's new changes durable: one incremental chunk per part
-    /// that changed, then compaction of a part with many chunks.
+    /// that changed, or a snapshot of a part with many chunks (compaction).
+    /// All or nothing against I/O errors: if the second part cannot be
+    /// written, the first part's new chunk is removed again, and the chunks
+    /// a compaction replaces are only removed once both parts are written.
     pub fn save_pair(&self, pair: &mut ShardPair) -> Result<()> {
-        self.save(&pair.shard, &mut pair.shared)?;
-        self.save(&pair.shard, &mut pair.private)
-    }
-
-    pub fn save<P: Part>(&self, shard: &Shard, loaded: &mut Loaded<P>) -> Result<()> {
-        if !loaded.doc.has_unsaved() {
-            return Ok(());
+        let shared = self.write_part(&pair.shard, &mut pair.shared)?;
+        let private = match self.write_part(&pair.shard, &mut pair.private) {
+            Ok(w) => w,
+            Err(e) => {
+                if let Some(w) = shared {
+                    self.unwrite(w);
+                }
+                return Err(e);
+            }
+        };
+        if let Some(w) = shared {
+            self.finish_part(&mut pair.shared, w)?;
         }
-        let dir = self.shard_dir::<P>(shard);
-        if !loaded.blank
-            && loaded.complete
-            && (loaded.files.len() + 1 >= COMPACT_AFTER || loaded.files.is_empty())
-        {
-            return self.compact(&dir, loaded);
+        if let Some(w) = private {
+            self.finish_part(&mut pair.private, w)?;
         }
-        let bytes = loaded.doc.save_incremental();
-        let (name, data) = chunk::encode(ChunkKind::Incremental, &bytes);
-        let path = chunk::write_durable(&dir, &name, &data)?;
-        loaded.files.push((path, ChunkKind::Incremental));
-        loaded.doc.mark_saved();
         Ok(())
     }
 
-    /// Writes the whole document as one snapshot, durably, then removes the
-    /// chunks it was loaded from (and only those).
-    fn compact<P: Part>(&self, dir: &Path, loaded: &mut Loaded<P>) -> Result<()> {
-        let bytes = loaded.doc.save();
-        let (name, data) = chunk::encode(ChunkKind::Snapshot, &bytes);
-        let path = chunk::write_durable(dir, &name, &data)?;
+    pub fn save<P: Part>(&self, shard: &Shard, loaded: &mut Loaded<P>) -> Result<()> {
+        match self.write_part(shard, loaded)? {
+            Some(w) => self.finish_part(loaded, w),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes one part's new chunk durably, changing nothing else.
+    fn write_part<P: Part>(
+        &self,
+        shard: &Shard,
+        loaded: &mut Loaded<P>,
+    ) -> Result<Option<Written>> {
+        if !loaded.doc.has_unsaved() {
+            return Ok(None);
+        }
+        let dir = self.shard_dir::<P>(shard);
+        let kind = if !loaded.blank
+            && loaded.complete
+            && (loaded.files.len() + 1 >= COMPACT_AFTER || loaded.files.is_empty())
+        {
+            ChunkKind::Snapshot
+        } else {
+            ChunkKind::Incremental
+        };
+        self.write_chunk(&dir, loaded, kind).map(Some)
+    }
+
+    fn write_chunk<P: Part>(
+        &self,
+        dir: &Path,
+        loaded: &mut Loaded<P>,
+        kind: ChunkKind,
+    ) -> Result<Written> {
+        let bytes = match kind {
+            ChunkKind::Snapshot => loaded.doc.save(),
+            ChunkKind::Incremental => loaded.doc.save_incremental(),
+        };
+        let (name, data) = chunk::encode(kind, &bytes);
+        let target = dir.join(&name);
+        let existed = loaded.files.iter().any(|(p, _)| p == &target);
+        let path = match chunk::write_durable_with(&*self.fs, dir, &name, &data) {
+            Ok(path) => path,
+            Err(e) => {
+                // The rename may have landed before the directory's fsync
+                // failed: the edit failed, so its chunk goes too.
+                if !existed && self.fs.remove_file(&target).is_ok() {
+                    let _ = chunk::sync_dir_with(&*self.fs, dir);
+                }
+                return Err(e);
+            }
+        };
+        Ok(Written {
+            dir: dir.to_path_buf(),
+            path,
+            kind,
+            existed,
+        })
+    }
+
+    /// Takes back a chunk [`Store::write_part`] wrote, as far as it can: the
+    /// edit it belongs to failed. Errors are ignored (the caller reports the
+    /// first one); a chunk left behind only holds a whole, valid change.
+    fn unwrite(&self, w: Written) {
+        if !w.existed && self.fs.remove_file(&w.path).is_ok() {
+            let _ = chunk::sync_dir_with(&*self.fs, &w.dir);
+        }
+    }
+
+    /// Records a written chunk as the part's own; after a snapshot, removes
+    /// the chunks it was made from (and only those).
+    fn finish_part<P: Part>(&self, loaded: &mut Loaded<P>, w: Written) -> Result<()> {
+        loaded.doc.mark_saved();
+        if w.kind == ChunkKind::Incremental {
+            loaded.files.push((w.path, w.kind));
+            return Ok(());
+        }
         let mut removed = false;
         for (old, _) in loaded.files.drain(..) {
-            if old != path {
-                match fs::remove_file(&old) {
+            if old != w.path {
+                match self.fs.remove_file(&old) {
                     Ok(()) => removed = true,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(Error::io(&old, e)),
@@ -610,11 +705,17 @@ impl Store {
             }
         }
         if removed {
-            chunk::sync_dir(dir)?;
+            chunk::sync_dir_with(&*self.fs, &w.dir)?;
         }
-        loaded.files.push((path, ChunkKind::Snapshot));
-        loaded.doc.mark_saved();
+        loaded.files.push((w.path, w.kind));
         Ok(())
+    }
+
+    /// Writes the whole document as one snapshot, durably, then removes the
+    /// chunks it was loaded from (and only those).
+    fn compact<P: Part>(&self, dir: &Path, loaded: &mut Loaded<P>) -> Result<()> {
+        let w = self.write_chunk(dir, loaded, ChunkKind::Snapshot)?;
+        self.finish_part(loaded, w)
     }
 
     /// Folds every shard's chunks into one snapshot per part.
@@ -650,7 +751,7 @@ impl Store {
     /// Sorted chunk file names of one part of a shard: that part's on-disk
     /// version. Equal names mean equal content.
     pub fn part_version<P: Part>(&self, shard: &Shard) -> Result<String> {
-        let mut names: Vec<String> = list_chunks(&self.shard_dir::<P>(shard))?
+        let mut names: Vec<String> = list_chunks(&*self.fs, &self.shard_dir::<P>(shard))?
             .into_iter()
             .map(|(n, _)| n)
             .collect();
@@ -666,9 +767,9 @@ impl Store {
         let dir = self.shard_dir::<P>(shard);
         'retry: for _ in 0..8 {
             let mut out = Vec::new();
-            for (name, _) in list_chunks(&dir)? {
+            for (name, _) in list_chunks(&*self.fs, &dir)? {
                 let path = dir.join(&name);
-                let bytes = match fs::read(&path) {
+                let bytes = match self.fs.read(&path) {
                     Ok(b) => b,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => continue 'retry,
                     Err(e) => return Err(Error::io(&path, e)),
@@ -688,7 +789,7 @@ impl Store {
     /// incremental chunk of a part, durably. The caller holds the lock.
     pub fn append<P: Part>(&self, shard: &Shard, changes: &[u8]) -> Result<()> {
         let (name, data) = chunk::encode(ChunkKind::Incremental, changes);
-        chunk::write_durable(&self.shard_dir::<P>(shard), &name, &data).map(|_| ())
+        chunk::write_durable_with(&*self.fs, &self.shard_dir::<P>(shard), &name, &data).map(|_| ())
     }
 
     /// [`Store::append`] for many shards at once, made durable together.
@@ -706,14 +807,14 @@ impl Store {
                 (dir.join(name), data)
             })
             .collect();
-        chunk::write_many_durable(&self.root, &files)
+        chunk::write_many_durable_with(&*self.fs, &self.root, &files)
     }
 
     /// Tells a watching daemon that the ledger changed. Not durable: it is
     /// only a nudge, and a daemon also rescans when it starts.
     pub fn touch_generation(&self) {
         let path = self.root.join("generation");
-        let _ = fs::write(&path, rand::random::<u64>().to_le_bytes());
+        let _ = self.fs.replace(&path, &rand::random::<u64>().to_le_bytes());
     }
 
     /// What [`Store::touch_generation`] last wrote.
@@ -728,14 +829,69 @@ impl Store {
     pub fn begin_generation(&self) -> Result<()> {
         let path = self.root.join("generation");
         let existed = path.exists();
-        let mut file = File::create(&path).map_err(|e| Error::io(&path, e))?;
-        file.write_all(&rand::random::<u64>().to_le_bytes())
-            .and_then(|()| file.sync_all())
+        self.fs
+            .replace(&path, &rand::random::<u64>().to_le_bytes())
+            .and_then(|()| self.fs.sync_file(&path))
             .map_err(|e| Error::io(&path, e))?;
         if !existed {
-            chunk::sync_dir(&self.root)?;
+            chunk::sync_dir_with(&*self.fs, &self.root)?;
         }
         Ok(())
+    }
+
+    fn intent_dir(&self) -> PathBuf {
+        self.root.join("intents")
+    }
+
+    /// Records, durably, what a write of several shards is about to do, so
+    /// that a crash half-way can be finished by the next process to open
+    /// the ledger ([`Store::intents`]). Returns the intent's file, for
+    /// [`Store::clear_intent`] once every shard is written.
+    pub fn write_intent(&self, bytes: &[u8]) -> Result<PathBuf> {
+        // Named by time, then content: intents are finished in the order
+        // they were made.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let (hash, _) = chunk::encode(ChunkKind::Incremental, bytes);
+        let hash = hash.trim_start_matches("incr-").trim_end_matches(".chunk");
+        let name = format!("{nanos:024}-{hash}.intent");
+        chunk::write_durable_with(&*self.fs, &self.intent_dir(), &name, bytes)
+    }
+
+    /// Intents left by writes that did not finish, oldest first, each with
+    /// its file. An intent that cannot be read whole (it was never made
+    /// durable, so its write never started) is skipped.
+    pub fn intents(&self) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+        let dir = self.intent_dir();
+        let mut names = match self.fs.read_dir(&dir) {
+            Ok(names) => names,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
+        names.retain(|n| n.ends_with(".intent"));
+        names.sort();
+        let mut out = Vec::new();
+        for name in names {
+            let path = dir.join(&name);
+            match self.fs.read(&path) {
+                Ok(bytes) => out.push((path, bytes)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes a finished intent, durably.
+    pub fn clear_intent(&self, path: &Path) -> Result<()> {
+        match self.fs.remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(path, e)),
+        }
+        chunk::sync_dir_with(&*self.fs, &self.intent_dir())
     }
 
     /// Loads a shard's shared part from raw automerge bytes; used by import
@@ -754,7 +910,7 @@ impl Store {
                 self.shard_dir::<Shared>(&shard),
                 self.shard_dir::<Private>(&shard),
             ] {
-                let Ok(entries) = fs::read_dir(&dir) else {
+                let Ok(entries) = std::fs::read_dir(&dir) else {
                     continue;
                 };
                 for entry in entries.flatten() {
@@ -767,7 +923,7 @@ impl Store {
                         .is_some_and(|age| age > Duration::from_secs(60));
                     if name.to_string_lossy().starts_with(".tmp-")
                         && stale
-                        && fs::remove_file(entry.path()).is_ok()
+                        && self.fs.remove_file(&entry.path()).is_ok()
                     {
                         n += 1;
                     }
@@ -780,19 +936,17 @@ impl Store {
 
 /// What a store at `root` holds as its generation (empty if none).
 pub fn read_generation(root: &Path) -> Vec<u8> {
-    fs::read(root.join("generation")).unwrap_or_default()
+    std::fs::read(root.join("generation")).unwrap_or_default()
 }
 
-fn list_chunks(dir: &Path) -> Result<Vec<(String, ChunkKind)>> {
-    let entries = match fs::read_dir(dir) {
+fn list_chunks(fs: &dyn Fs, dir: &Path) -> Result<Vec<(String, ChunkKind)>> {
+    let entries = match fs.read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io(dir, e)),
     };
     let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let name = entry.file_name().to_string_lossy().to_string();
+    for name in entries {
         if let Some(kind) = chunk::kind_of_name(&name) {
             out.push((name, kind));
         }
