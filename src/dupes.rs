@@ -7,10 +7,17 @@
 //! second is removed with a note of exactly what was changed, in its
 //! private part. `unmerge` reverses those changes, leaving alone anything
 //! edited since.
+//!
+//! Both touch several shards, written one after another. So that a crash
+//! half-way never leaves pointers half moved, the whole set of changes is
+//! first recorded durably as an intent (`ledger/intents/`); the next
+//! process to open the ledger, or `kith check`, finishes any intent left
+//! behind ([`Ledger::finish_intents`]). Every change is a put or a removal
+//! of a value known in advance, so applying one twice is harmless.
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::error::{Error, Result};
@@ -27,6 +34,13 @@ const OWN_FIELDS: [&str; 6] = [
     "merged_into",
     "merge",
 ];
+
+/// A write of several shards that must land whole.
+#[derive(Serialize, Deserialize)]
+struct Intent {
+    what: String,
+    changes: Vec<Change>,
+}
 
 #[derive(Debug, Serialize)]
 pub struct Dupe {
@@ -166,6 +180,42 @@ impl Ledger {
         Ok(out)
     }
 
+    /// [`Ledger::write`], all or nothing across shards: the changes are
+    /// recorded as an intent first, durably, and the intent is removed once
+    /// every shard is written.
+    fn write_whole(&mut self, what: &str, changes: Vec<Change>) -> Result<()> {
+        let intent = Intent {
+            what: what.to_string(),
+            changes,
+        };
+        let bytes = serde_json::to_vec(&intent)
+            .map_err(|e| Error::invalid(format!("cannot record the intent of {what}: {e}")))?;
+        let path = self.store().write_intent(&bytes)?;
+        self.write(what, intent.changes)?;
+        self.store().clear_intent(&path)
+    }
+
+    /// Finishes every write of several shards that a crash interrupted
+    /// (see the module header). Returns how many were finished. An intent
+    /// that does not parse is left where it is, with a warning.
+    pub fn finish_intents(&mut self) -> Result<usize> {
+        let mut n = 0;
+        for (path, bytes) in self.store().intents()? {
+            let intent: Intent = match serde_json::from_slice(&bytes) {
+                Ok(i) => i,
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "unreadable intent left alone");
+                    continue;
+                }
+            };
+            self.write(&intent.what, intent.changes)?;
+            self.store().clear_intent(&path)?;
+            tracing::info!(what = %intent.what, "finished a write a crash interrupted");
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Merges `other` into `keep`. Both must be live people.
     pub fn merge(&mut self, keep: &Entity, other: &Entity) -> Result<MergeReport> {
         if keep.id == other.id {
@@ -273,7 +323,7 @@ impl Ledger {
             other.str("name").unwrap_or(""),
             keep.str("name").unwrap_or("")
         );
-        self.write(&what, changes)?;
+        self.write_whole(&what, changes)?;
         Ok(report)
     }
 
@@ -425,7 +475,7 @@ impl Ledger {
             merged.str("name").unwrap_or(""),
             keep.str("name").unwrap_or("")
         );
-        self.write(&what, changes)?;
+        self.write_whole(&what, changes)?;
         let merged = self.entity(&merged.id)?;
         let keep = self.entity(&keep.id)?;
         Ok((keep, merged))

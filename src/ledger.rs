@@ -106,10 +106,20 @@ impl Ledger {
     /// Opens the ledger in `home`, creating it if needed, and brings the
     /// index up to date with the store.
     pub fn open(home: &Path, opts: OpenOptions<'_>) -> Result<Ledger> {
+        Ledger::open_with(home, opts, std::sync::Arc::new(crate::store::StdFs))
+    }
+
+    /// [`Ledger::open`] with the store's file operations going through
+    /// `fs` (tests record them, or make them fail).
+    pub fn open_with(
+        home: &Path,
+        opts: OpenOptions<'_>,
+        fs: std::sync::Arc<dyn crate::store::Fs>,
+    ) -> Result<Ledger> {
         std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
         let settings = Settings::load(&home.join("config.toml"))?;
         let device = Device::load_or_create(home)?;
-        let store = Store::open(&home.join("ledger"), device.bytes())?;
+        let store = Store::open_with(&home.join("ledger"), device.bytes(), fs)?;
         let index = Index::open(&home.join("index.sqlite"))?;
         let mut ledger = Ledger {
             home: home.to_path_buf(),
@@ -122,6 +132,10 @@ impl Ledger {
             report: LoadReport::default(),
         };
         ledger.refresh(opts.progress)?;
+        // A merge a crash cut short is finished before anyone reads it.
+        if let Err(e) = ledger.finish_intents() {
+            tracing::warn!(error = %e, "could not finish an interrupted write; kith check will retry");
+        }
         Ok(ledger)
     }
 
@@ -359,6 +373,7 @@ impl Ledger {
     /// Compares every shard on disk with what the index was derived from,
     /// re-deriving any that differ, and verifies every chunk's checksum.
     pub fn check(&mut self) -> Result<CheckReport> {
+        self.finish_intents()?;
         let _lock = self.store.lock()?;
         let versions = self.index.shard_versions()?;
         let mut report = CheckReport::default();
