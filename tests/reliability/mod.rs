@@ -5,6 +5,8 @@ mod concurrency;
 mod corruption;
 mod crash;
 mod disk_full;
+mod faults;
+mod faults_fs;
 mod hostile_input;
 mod merge;
 mod team_index;

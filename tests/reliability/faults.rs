@@ -1,0 +1,331 @@
+//! Storage under faults, at library level, through a recording file system
+//! ([`super::faults_fs::Recorder`]):
+//!
+//! - a power cut at every fsync point of a workload (adds, logs, a set, a
+//!   merge, a compaction): in every state it could leave, the ledger opens,
+//!   `check` passes, every acknowledged edit is there, and a merge is
+//!   wholly there or not at all;
+//! - an I/O error at the N-th write, fsync, rename or removal, for every N:
+//!   a clean error, and after reopening the ledger is as it was before the
+//!   failed edit, or (if the edit was already durable) after it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use kith::Ledger;
+use kith::model::{Entity, Id, Kind};
+use kith::ops::NewPerson;
+
+use super::faults_fs::{DiskState, Recorder, crash_states};
+
+fn options() -> kith::OpenOptions<'static> {
+    kith::OpenOptions {
+        now: "2026-11-28T09:00:00Z".parse().unwrap(),
+        time_zone: jiff::tz::TimeZone::UTC,
+        progress: &|_, _| {},
+    }
+}
+
+/// What an acknowledged edit left, to look for after a crash.
+#[derive(Clone, Debug)]
+enum Expect {
+    Person(Id, String),
+    Item(Id, String),
+    Field(Id, &'static str, String),
+    Merged { keep: Id, gone: Id },
+    Compacted,
+}
+
+/// Ids the workload made, for checking a merge is whole.
+#[derive(Clone, Debug, Default)]
+struct Made {
+    edna: Option<Id>,
+    dupe: Option<Id>,
+    dupe_call: Option<Id>,
+}
+
+fn person(name: &str, email: &str) -> NewPerson {
+    NewPerson {
+        name: name.into(),
+        emails: vec![email.into()],
+        tags: vec!["faults".into()],
+        ..NewPerson::default()
+    }
+}
+
+/// The workload: each step is one edit; `ack(n)` is called once the n-th
+/// has returned Ok. Stops at the first error and returns it.
+fn workload(
+    ledger: &mut Ledger,
+    ack: &dyn Fn(usize),
+    expect: &mut Vec<Expect>,
+    made: &mut Made,
+) -> kith::Result<()> {
+    let edna = ledger.add_person(&person("Edna Miggins", "edna@miggins.co.uk"))?;
+    made.edna = Some(edna.clone());
+    expect.push(Expect::Person(edna.clone(), "Edna Miggins".into()));
+    ack(1);
+    let albert = ledger.add_person(&person("Albert Miggins", "albert@miggins.co.uk"))?;
+    expect.push(Expect::Person(albert.clone(), "Albert Miggins".into()));
+    ack(2);
+    let e = ledger.entity(&edna)?;
+    let call = ledger.log(&[e], "first call", "call", None, None)?;
+    expect.push(Expect::Item(call, "first call".into()));
+    ack(3);
+    let e = ledger.entity(&edna)?;
+    ledger.set_field(&e, "title", "Humbug taster", None)?;
+    expect.push(Expect::Field(edna.clone(), "title", "Humbug taster".into()));
+    ack(4);
+    let dupe = ledger.add_person(&person("Edna M Miggins", "edna.m@example.com"))?;
+    made.dupe = Some(dupe.clone());
+    expect.push(Expect::Person(dupe.clone(), "Edna M Miggins".into()));
+    ack(5);
+    let d = ledger.entity(&dupe)?;
+    let call2 = ledger.log(&[d], "call about humbugs", "call", None, None)?;
+    made.dupe_call = Some(call2.clone());
+    expect.push(Expect::Item(call2, "call about humbugs".into()));
+    ack(6);
+    let (e, d) = (ledger.entity(&edna)?, ledger.entity(&dupe)?);
+    ledger.merge(&e, &d)?;
+    expect.push(Expect::Merged {
+        keep: edna.clone(),
+        gone: dupe.clone(),
+    });
+    ack(7);
+    ledger.compact()?;
+    expect.push(Expect::Compacted);
+    ack(8);
+    let a = ledger.entity(&albert)?;
+    let call3 = ledger.log(&[a], "after compaction", "call", None, None)?;
+    expect.push(Expect::Item(call3, "after compaction".into()));
+    ack(9);
+    Ok(())
+}
+
+const STEPS: usize = 9;
+
+/// A home with its device file and an empty, built index: where every run
+/// starts from.
+fn template() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Ledger::open(dir.path(), options()).unwrap());
+    dir
+}
+
+fn copy_home(from: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    DiskState::read(from).materialize(from, to.path());
+    to
+}
+
+fn json(e: &Entity) -> String {
+    serde_json::to_string(e).unwrap()
+}
+
+/// The merge of `made` is wholly there or not at all. Returns whether it is.
+fn merge_is_whole(ledger: &Ledger, made: &Made) -> Result<bool, String> {
+    let (Some(edna), Some(dupe), Some(call)) = (&made.edna, &made.dupe, &made.dupe_call) else {
+        return Ok(false);
+    };
+    let (Ok(e), Ok(d), Ok(c)) = (
+        ledger.entity(edna),
+        ledger.entity(dupe),
+        ledger.entity(call),
+    ) else {
+        return Ok(false);
+    };
+    let gone = d.is_deleted() && d.get("merge").is_some();
+    let email = json(&e).contains("edna.m@example.com");
+    let call_moved = json(&c).contains(edna.as_str()) && !json(&c).contains(dupe.as_str());
+    if gone == email && email == call_moved {
+        Ok(gone)
+    } else {
+        Err(format!(
+            "half a merge: removed {gone}, email moved {email}, call moved {call_moved}"
+        ))
+    }
+}
+
+/// Opens the ledger in `home` as the next command would, runs check, and
+/// returns what is wrong (None if nothing).
+fn verify(home: &Path, expect: &[Expect], made: &Made) -> Option<String> {
+    let mut ledger = match Ledger::open(home, options()) {
+        Ok(l) => l,
+        Err(e) => return Some(format!("does not open: {e}")),
+    };
+    match ledger.check() {
+        Ok(_) => {}
+        Err(e) => return Some(format!("check fails: {e}")),
+    }
+    if !ledger.report.is_clean() {
+        return Some(format!("check found damage: {:?}", ledger.report));
+    }
+    if let Err(e) = merge_is_whole(&ledger, made) {
+        return Some(e);
+    }
+    for x in expect {
+        let missing = match x {
+            Expect::Person(id, name) => ledger
+                .entity(id)
+                .map_or(true, |e| e.str("name") != Some(name)),
+            Expect::Item(id, text) => ledger.entity(id).map_or(true, |e| !json(&e).contains(text)),
+            Expect::Field(id, field, value) => ledger
+                .entity(id)
+                .map_or(true, |e| e.str(field) != Some(value)),
+            Expect::Merged { keep, gone } => ledger.entity(gone).map_or(true, |g| {
+                g.str("merged_into") != Some(keep.as_str()) || !g.is_deleted()
+            }),
+            Expect::Compacted => false,
+        };
+        if missing {
+            return Some(format!("acknowledged {x:?} is missing"));
+        }
+    }
+    None
+}
+
+#[test]
+fn a_power_cut_at_every_fsync_point_loses_nothing_acknowledged() {
+    let home = template();
+    let root = home.path().join("ledger");
+    let initial = DiskState::read(&root);
+    let recorder = Arc::new(Recorder::default());
+    let mut expect = Vec::new();
+    let mut made = Made::default();
+    {
+        let mut ledger = Ledger::open_with(home.path(), options(), recorder.clone()).unwrap();
+        let rec = recorder.clone();
+        workload(&mut ledger, &|n| rec.ack(n), &mut expect, &mut made).unwrap();
+    }
+    let ops = recorder.take();
+    let syncs = ops.iter().filter(|o| o.is_sync()).count();
+    let states = crash_states(&root, &initial, &ops);
+    eprintln!(
+        "power cuts: {} file operations, {syncs} fsync points, {} distinct crash states",
+        ops.len(),
+        states.len()
+    );
+    assert!(syncs > 20, "the workload fsynced only {syncs} times");
+    let mut failures = BTreeMap::new();
+    for (i, (state, acked)) in states.iter().enumerate() {
+        let cut = tempfile::tempdir().unwrap();
+        for f in ["device.json", "config.toml"] {
+            if home.path().join(f).exists() {
+                std::fs::copy(home.path().join(f), cut.path().join(f)).unwrap();
+            }
+        }
+        state.materialize(&root, &cut.path().join("ledger"));
+        if let Some(what) = verify(cut.path(), &expect[..*acked], &made) {
+            failures.entry(what).or_insert(i);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} kinds of failure (first state of each): {failures:#?}",
+        failures.len()
+    );
+}
+
+/// What a ledger holds, without ids: each entity's kind and fields, with
+/// every id in them replaced by the name (or summary) of what it names.
+fn view(home: &Path) -> BTreeSet<String> {
+    let ledger = Ledger::open(home, options()).unwrap();
+    let all = ledger
+        .index()
+        .query_entities("SELECT json FROM entities", [])
+        .unwrap();
+    let label = |e: &Entity| match e.kind {
+        Kind::Person => e.str("name").unwrap_or("?").to_string(),
+        _ => format!(
+            "{:?}:{}",
+            e.kind,
+            e.str("summary").or(e.str("text")).unwrap_or("?")
+        ),
+    };
+    let labels: Vec<(String, String)> = all
+        .iter()
+        .map(|e| (e.id.as_str().to_string(), label(e)))
+        .collect();
+    all.iter()
+        .map(|e| {
+            let mut s = format!(
+                "{:?} {} | {}",
+                e.kind,
+                serde_json::to_string(&e.shared).unwrap(),
+                serde_json::to_string(&e.private).unwrap()
+            );
+            for (id, label) in &labels {
+                s = s.replace(id, label);
+            }
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn an_io_error_at_every_operation_fails_cleanly_and_keeps_the_previous_state() {
+    let template = template();
+    // A run with no fault: the view after each step, and how many mutating
+    // operations the whole workload asks for.
+    let clean = copy_home(template.path());
+    let recorder = Arc::new(Recorder::default());
+    let views = {
+        let mut ledger = Ledger::open_with(clean.path(), options(), recorder.clone()).unwrap();
+        let views = std::cell::RefCell::new(vec![view(clean.path())]);
+        let path = clean.path().to_path_buf();
+        workload(
+            &mut ledger,
+            &|_| views.borrow_mut().push(view(&path)),
+            &mut Vec::new(),
+            &mut Made::default(),
+        )
+        .unwrap();
+        views.into_inner()
+    };
+    assert_eq!(views.len(), STEPS + 1);
+    let total = recorder.mutating();
+    let mut injected = 0;
+    let mut failed_edits = 0;
+    let mut failures = Vec::new();
+    for n in 1..=total {
+        let home = copy_home(template.path());
+        let faulty = Arc::new(Recorder::failing_at(n));
+        let steps = std::cell::Cell::new(0);
+        let (mut expect, mut made) = (Vec::new(), Made::default());
+        let outcome = match Ledger::open_with(home.path(), options(), faulty.clone()) {
+            Ok(mut ledger) => workload(&mut ledger, &|k| steps.set(k), &mut expect, &mut made),
+            Err(e) => Err(e),
+        };
+        injected += faulty.injected.load(std::sync::atomic::Ordering::SeqCst);
+        let done = steps.get();
+        if outcome.is_err() {
+            failed_edits += 1;
+        }
+        if let Some(what) = verify(home.path(), &expect, &made) {
+            failures.push(format!("fault at operation {n}: {what}"));
+            continue;
+        }
+        let now = view(home.path());
+        let before = &views[done];
+        let after = views.get(done + 1).unwrap_or(before);
+        if &now != before && &now != after {
+            let extra: Vec<_> = now.difference(before).collect();
+            let lost: Vec<_> = before.difference(&now).collect();
+            failures.push(format!(
+                "fault at operation {n} (edit {}): neither before nor after it; \
+                 new since before: {extra:#?}; gone since before: {lost:#?}",
+                done + 1
+            ));
+        }
+    }
+    eprintln!(
+        "I/O errors: {total} operations in the workload, {injected} errors injected, \
+         {failed_edits} edits failed cleanly"
+    );
+    assert!(
+        injected >= total - 1,
+        "only {injected} of {total} faults landed"
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
