@@ -194,10 +194,25 @@ pub fn write_many_durable_with(
     root: &Path,
     files: &[(PathBuf, Vec<u8>)],
 ) -> Result<()> {
-    for (target, bytes) in files {
-        write_whole(fs, target, bytes, false)?;
+    let mut written = Vec::new();
+    let result = files.iter().try_for_each(|(target, bytes)| {
+        // A chunk already there holds these very bytes (names are hashes):
+        // it is not this batch's to take back.
+        if !fs.exists(target) {
+            written.push(target);
+        }
+        write_whole(fs, target, bytes, false)
+    });
+    let result = result.and_then(|()| fs.sync_all(root).map_err(|e| Error::io(root, e)));
+    if result.is_err() {
+        // The batch failed: take back what it wrote, so that the ledger is
+        // as it was (the next sync fetches it all again).
+        for target in written {
+            let _ = fs.remove_file(target);
+        }
+        let _ = fs.sync_all(root);
     }
-    fs.sync_all(root).map_err(|e| Error::io(root, e))
+    result
 }
 
 /// Makes renames and removals in `dir` durable.

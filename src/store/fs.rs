@@ -29,6 +29,7 @@ pub trait Fs: Send + Sync + std::fmt::Debug {
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     fn is_dir(&self, path: &Path) -> bool;
+    fn exists(&self, path: &Path) -> bool;
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// The names in `dir` (files and directories), in no particular order.
     fn read_dir(&self, dir: &Path) -> io::Result<Vec<String>>;
@@ -80,6 +81,10 @@ impl Fs for StdFs {
 
     fn is_dir(&self, path: &Path) -> bool {
         path.is_dir()
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
