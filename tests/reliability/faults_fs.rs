@@ -163,6 +163,10 @@ impl Fs for Recorder {
         StdFs.is_dir(path)
     }
 
+    fn exists(&self, path: &Path) -> bool {
+        StdFs.exists(path)
+    }
+
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         StdFs.read(path)
     }
