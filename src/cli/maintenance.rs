@@ -1,5 +1,7 @@
 //! `kith check`, `kith reindex` and `kith compact`: looking after the ledger.
 
+use std::path::Path;
+
 use clap::Args;
 
 use super::style::Progress;
@@ -24,23 +26,65 @@ pub struct CompactArgs {}
 pub fn run_check(env: &Env, args: CheckArgs) -> anyhow::Result<()> {
     let mut ledger = env.open()?;
     let report = ledger.check()?;
+    let damaged = damaged_beside_ledger(&env.home);
     if args.json {
-        return print_json(&serde_json::json!({
+        print_json(&serde_json::json!({
             "shards": report.shards,
             "reindexed": report.reindexed,
             "temp_files_removed": report.temp_files_removed,
             "people": report.people,
             "quarantined": ledger.report.quarantined.iter().map(|q| q.moved_to.display().to_string()).collect::<Vec<_>>(),
-        }));
+            "damaged": damaged,
+        }))?;
+    } else {
+        println!(
+            "checked {} shards: {} people, {} shards re-indexed, {} damaged chunks quarantined",
+            report.shards,
+            report.people,
+            report.reindexed,
+            ledger.report.quarantined.len()
+        );
     }
-    println!(
-        "checked {} shards: {} people, {} shards re-indexed, {} damaged chunks quarantined",
-        report.shards,
-        report.people,
-        report.reindexed,
-        ledger.report.quarantined.len()
-    );
-    Ok(())
+    match damaged.as_slice() {
+        [] => Ok(()),
+        [one] => anyhow::bail!("{one}"),
+        many => {
+            for d in many {
+                eprintln!("kith: warning: {d}");
+            }
+            anyhow::bail!("{} files beside the ledger are damaged (above)", many.len())
+        }
+    }
+}
+
+/// The files beside the ledger that cannot be rebuilt from it (the team's
+/// roster and invitations, this home's two keys), each named with why it
+/// does not read. The ledger itself is checked by `Ledger::check`.
+fn damaged_beside_ledger(home: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let team = kith::team::TeamDir::new(home);
+    if let Err(e) = team.roster() {
+        out.push(format!("the team's roster is damaged: {e}"));
+    }
+    if let Err(e) = team.invites() {
+        out.push(format!("the team's invitations are damaged: {e}"));
+    }
+    for name in ["device.key", "member.key"] {
+        let path = home.join("keys").join(name);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                if let Err(e) = libp2p::identity::Keypair::from_protobuf_encoding(&bytes) {
+                    out.push(format!(
+                        "{} is damaged: not a kith key ({e})",
+                        path.display()
+                    ));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => out.push(format!("{} cannot be read: {e}", path.display())),
+        }
+    }
+    out
 }
 
 pub fn run_reindex(env: &Env, _args: ReindexArgs) -> anyhow::Result<()> {

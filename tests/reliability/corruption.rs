@@ -171,3 +171,116 @@ fn a_read_that_rebuilds_the_index_reports_damage() {
     assert!(strings(&listed, Some("id")).contains(&d.intact_id));
     assert_reported_and_quarantined(&d, &r);
 }
+
+/// A chunk file left empty (a crash between create and write on a file
+/// system without ordered data) is named, quarantined, and the rest loads.
+#[test]
+fn a_zero_length_chunk_is_named_and_quarantined() {
+    let home = Home::new();
+    let first = home.add(&["Edna Miggins", "--email", "edna@miggins.co.uk"]);
+    let mut other = home.add(&["Albert Miggins"]);
+    for i in 0..20 {
+        if shard_of(&other) != shard_of(&first) {
+            break;
+        }
+        other = home.add(&[&format!("Person Number{i}")]);
+    }
+    let empty = shared_chunk(&home, &first);
+    std::fs::write(&empty, b"").unwrap();
+    let r = home.run(&["check"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains(&format!("{} is damaged", empty.display())))
+        .unwrap_or_else(|| panic!("the empty chunk is not named:\n{}", r.stderr));
+    assert!(line.contains("truncated header"), "{line}");
+    assert!(quarantined(&home, &empty).exists());
+    assert!(home.show(&other)["name"].is_string());
+    assert_eq!(home.run(&["check"]).stderr, "", "reported once");
+}
+
+/// A home with a team and two people, for damaging the files beside the
+/// ledger.
+fn home_with_team() -> (Home, String) {
+    let home = Home::new();
+    let id = home.add(&["Edna Miggins", "--email", "edna@miggins.co.uk"]);
+    home.ok(&["team", "create", "Pie Shop"]);
+    (home, id)
+}
+
+/// `kith check` names the damaged file in one line and exits 1; the
+/// ledger still reads.
+fn assert_check_names(home: &Home, file: &Path, id: &str) {
+    let r = home.run(&["check"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    let errors: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(errors[0].starts_with("kith: error: "), "{}", errors[0]);
+    assert!(
+        errors[0].contains(&file.display().to_string()),
+        "{} not named: {}",
+        file.display(),
+        errors[0]
+    );
+    // The ledger was checked all the same, and reads.
+    assert!(r.stdout.contains("checked "), "{}", r.stdout);
+    let r = home.run(&["check", "--json"]);
+    assert_eq!(r.code, Some(1));
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["damaged"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(home.show(id)["name"], "Edna Miggins");
+    assert!(strings(&home.json(&["list", "--json"]), Some("id")).contains(&id.to_string()));
+    home.add(&["Written After"]);
+}
+
+#[test]
+fn a_damaged_roster_is_named_and_the_ledger_still_reads() {
+    let (home, id) = home_with_team();
+    let roster = home.path().join("team").join("roster.json");
+    let mut bytes = std::fs::read(&roster).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&roster, bytes).unwrap();
+    assert_check_names(&home, &roster, &id);
+    let r = home.run(&["team", "members"]);
+    assert_eq!(r.code, Some(1));
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&roster.display().to_string()),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn damaged_keys_are_named_and_the_ledger_still_reads() {
+    let (home, id) = home_with_team();
+    let member = home.path().join("keys").join("member.key");
+    std::fs::write(&member, b"\x08\x01\x12\x40 not a key").unwrap();
+    assert_check_names(&home, &member, &id);
+    let (home, id) = home_with_team();
+    let device = home.path().join("keys").join("device.key");
+    std::fs::write(&device, b"").unwrap();
+    assert_check_names(&home, &device, &id);
+}
+
+/// `device.json` says which device made each change; damaged, every
+/// command stops with one line naming it (it is not guessed afresh, which
+/// would give this device a new identity).
+#[test]
+fn a_damaged_device_json_is_named_in_one_line() {
+    let (home, _) = home_with_team();
+    let device = home.path().join("device.json");
+    std::fs::write(&device, b"{\"id\": \"03f0").unwrap();
+    for args in [&["check"][..], &["list"][..]] {
+        let r = home.run(args);
+        assert_eq!(r.code, Some(1), "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(r.stderr.starts_with("kith: error: "), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&device.display().to_string()),
+            "{}",
+            r.stderr
+        );
+    }
+}
