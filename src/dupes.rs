@@ -201,6 +201,10 @@ impl Ledger {
     pub fn finish_intents(&mut self) -> Result<usize> {
         let mut n = 0;
         for (path, bytes) in self.store().intents()? {
+            // The process that made it may have finished it meanwhile.
+            if !self.store().fs().exists(&path) {
+                continue;
+            }
             let intent: Intent = match serde_json::from_slice(&bytes) {
                 Ok(i) => i,
                 Err(e) => {

@@ -870,7 +870,9 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(Error::io(&dir, e)),
         };
-        names.retain(|n| n.ends_with(".intent"));
+        // A writer killed while writing one leaves a temp file (`.tmp-…`),
+        // never renamed: its write never began.
+        names.retain(|n| n.ends_with(".intent") && !n.starts_with('.'));
         names.sort();
         let mut out = Vec::new();
         for name in names {
@@ -905,28 +907,28 @@ impl Store {
     /// older than a minute: a live writer may be using a newer one.
     pub fn sweep_temp_files(&self) -> Result<usize> {
         let mut n = 0;
+        let mut dirs = vec![self.intent_dir()];
         for shard in self.shards()? {
-            for dir in [
-                self.shard_dir::<Shared>(&shard),
-                self.shard_dir::<Private>(&shard),
-            ] {
-                let Ok(entries) = std::fs::read_dir(&dir) else {
-                    continue;
-                };
-                for entry in entries.flatten() {
-                    let name = entry.file_name();
-                    let stale = entry
-                        .metadata()
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age > Duration::from_secs(60));
-                    if name.to_string_lossy().starts_with(".tmp-")
-                        && stale
-                        && self.fs.remove_file(&entry.path()).is_ok()
-                    {
-                        n += 1;
-                    }
+            dirs.push(self.shard_dir::<Shared>(&shard));
+            dirs.push(self.shard_dir::<Private>(&shard));
+        }
+        for dir in dirs {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let stale = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > Duration::from_secs(60));
+                if name.to_string_lossy().starts_with(".tmp-")
+                    && stale
+                    && self.fs.remove_file(&entry.path()).is_ok()
+                {
+                    n += 1;
                 }
             }
         }
@@ -952,4 +954,27 @@ fn list_chunks(fs: &dyn Fs, dir: &Path) -> Result<Vec<(String, ChunkKind)>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_intent_is_read_only_once_renamed_into_place_and_cleared_for_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), [1; 8]).unwrap();
+        assert!(store.intents().unwrap().is_empty());
+        // What a writer killed before its rename leaves.
+        let intents = dir.path().join("intents");
+        std::fs::create_dir_all(&intents).unwrap();
+        std::fs::write(intents.join(".tmp-1-2-0001-ab.intent"), b"{\"wha").unwrap();
+        assert!(store.intents().unwrap().is_empty());
+        let path = store.write_intent(b"{}").unwrap();
+        let found = store.intents().unwrap();
+        assert_eq!(found, vec![(path.clone(), b"{}".to_vec())]);
+        store.clear_intent(&path).unwrap();
+        store.clear_intent(&path).unwrap();
+        assert!(store.intents().unwrap().is_empty());
+    }
 }
