@@ -4,7 +4,7 @@
 //! and `merge` of two people (several shards: a merge killed half-way is
 //! finished by the next command, never left half done).
 //!
-//! 500 writers by default (about 40 s on two cores); `KITH_CRASH_ITERATIONS`
+//! 500 writers by default (11 to 42 s on two busy cores); `KITH_CRASH_ITERATIONS`
 //! and `KITH_CRASH_BUDGET_SECS` raise both for a release soak
 //! (`scripts/crash-soak`).
 
