@@ -2,6 +2,7 @@
 
 mod about;
 mod asof;
+mod attack;
 mod carddav;
 mod contacts;
 mod errors;
