@@ -310,6 +310,7 @@ pub async fn run(
         failures: HashMap::new(),
         resync: HashSet::new(),
         listeners,
+        announce_rate: HashMap::new(),
         started: Instant::now(),
         reaching_out: false,
     };
@@ -417,7 +418,15 @@ struct Node {
     started: Instant,
     /// Whether the first round of dials (and slot requests) went out.
     reaching_out: bool,
+    /// Offers and change announcements answered per peer in the current
+    /// second, and whether the excess was logged (once per peer).
+    announce_rate: HashMap<PeerId, (Instant, u32, bool)>,
 }
+
+/// Offers and change announcements answered per peer per second; more are
+/// dropped unanswered. An honest peer sends one per session and one per
+/// edit; each costs us a look at every shard.
+const ANNOUNCES_PER_SEC: u32 = 100;
 
 impl Node {
     fn engine(&self) -> &Engine {
@@ -787,6 +796,12 @@ impl Node {
                 },
                 ..
             } => {
+                if matches!(request, Request::Offer | Request::Changed(_))
+                    && !self.announce_allowed(peer)
+                {
+                    // Dropped unanswered: the channel goes with it.
+                    return;
+                }
                 self.ctx.touch();
                 let ctx = self.ctx.clone();
                 tokio::spawn(async move {
@@ -827,13 +842,39 @@ impl Node {
             Event::InboundFailure { peer, error, .. } => {
                 // A malformed or oversized message: drop that peer's
                 // session, keep serving everyone else.
-                tracing::warn!(%peer, "dropping the connection: {error}");
-                if !matches!(error, request_response::InboundFailure::ResponseOmission) {
+                if matches!(error, request_response::InboundFailure::ResponseOmission) {
+                    // A request we chose not to answer (over the rate).
+                    tracing::debug!(%peer, "request left unanswered");
+                } else {
+                    tracing::warn!(%peer, "dropping the connection: {error}");
                     let _ = self.swarm.disconnect_peer_id(peer);
                 }
             }
             _ => {}
         }
+    }
+
+    /// Counts an offer or announcement from PEER; false once it is over
+    /// [`ANNOUNCES_PER_SEC`] in the current second (logged once per peer).
+    fn announce_allowed(&mut self, peer: PeerId) -> bool {
+        let now = Instant::now();
+        let (since, count, warned) = self.announce_rate.entry(peer).or_insert((now, 0, false));
+        if now.duration_since(*since) >= Duration::from_secs(1) {
+            *since = now;
+            *count = 0;
+        }
+        *count += 1;
+        if *count <= ANNOUNCES_PER_SEC {
+            return true;
+        }
+        if !*warned {
+            *warned = true;
+            tracing::warn!(
+                %peer,
+                "more than {ANNOUNCES_PER_SEC} offers and announcements a second: dropping the excess"
+            );
+        }
+        false
     }
 
     fn on_cmd(&mut self, cmd: Cmd) {

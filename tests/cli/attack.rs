@@ -305,3 +305,104 @@ fn a_thousand_non_member_connections_open_no_stream_and_sync_goes_on() {
          edit to bob {baseline_latency:?} quiet, {flood_latencies:?} during, {after_latency:?} after"
     );
 }
+
+/// A member's client sending up to `total` Offers on one connection, 50 in
+/// flight, for at most `secs`. Returns (answered, not answered).
+fn flood_offers(
+    key: libp2p::identity::Keypair,
+    addr: &str,
+    total: usize,
+    secs: u64,
+) -> (usize, usize) {
+    use futures::StreamExt;
+    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::swarm::SwarmEvent;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr: libp2p::Multiaddr = addr.parse().unwrap();
+    rt.block_on(async move {
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+            .with_tokio()
+            .with_tcp(
+                libp2p::tcp::Config::default(),
+                libp2p::noise::Config::new,
+                libp2p::yamux::Config::default,
+            )
+            .unwrap()
+            .with_behaviour(|_| {
+                request_response::Behaviour::with_codec(
+                    Raw,
+                    [(
+                        libp2p::StreamProtocol::new("/kith/sync/1"),
+                        ProtocolSupport::Full,
+                    )],
+                    request_response::Config::default()
+                        .with_request_timeout(Duration::from_secs(3)),
+                )
+            })
+            .unwrap()
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build();
+        swarm.dial(addr).unwrap();
+        let deadline = tokio::time::sleep(Duration::from_secs(secs));
+        tokio::pin!(deadline);
+        let (mut sent, mut answered, mut failed, mut target) = (0, 0, 0, None);
+        loop {
+            if let Some(peer) = target {
+                while sent < total && sent - answered - failed < 50 {
+                    swarm.behaviour_mut().send_request(&peer, offer_frame());
+                    sent += 1;
+                }
+                if answered + failed == total {
+                    break;
+                }
+            }
+            tokio::select! {
+                ev = swarm.select_next_some() => match ev {
+                    SwarmEvent::ConnectionEstablished { peer_id, .. } => target = Some(peer_id),
+                    SwarmEvent::Behaviour(request_response::Event::Message {
+                        message: request_response::Message::Response { response, .. }, ..
+                    }) => if response.is_empty() { failed += 1 } else { answered += 1 },
+                    SwarmEvent::Behaviour(request_response::Event::OutboundFailure { .. }) => failed += 1,
+                    SwarmEvent::ConnectionClosed { .. } | SwarmEvent::OutgoingConnectionError { .. } => break,
+                    _ => {}
+                },
+                _ = &mut deadline => break,
+            }
+        }
+        (answered, sent - answered)
+    })
+}
+
+#[test]
+fn a_member_flooding_offers_is_rate_limited_and_sync_goes_on() {
+    let (alice, bob, mallory) = (Home::new(), Home::new(), Home::new());
+    alice.ok(&["add", "Edna Miggins"]);
+    let a = team_of(&alice, &[(&bob, "bob"), (&mallory, "mallory")]);
+    let _b = Daemon::start(&bob, &["--peer", &a.addr]);
+    assert!(wait_until(30, || !team_hits(&bob, "edna").is_empty()));
+    let key = libp2p::identity::Keypair::from_protobuf_encoding(
+        &std::fs::read(mallory.path().join("keys/device.key")).unwrap(),
+    )
+    .unwrap();
+    let addr = a.addr.clone();
+    let flood = std::thread::spawn(move || flood_offers(key, &addr, 3000, 60));
+    alice.ok(&["add", "Daisy Miggins"]);
+    assert!(
+        wait_until(30, || !team_hits(&bob, "daisy").is_empty()),
+        "an edit did not reach bob during the flood: {}",
+        a.log()
+    );
+    let (answered, dropped) = flood.join().unwrap();
+    let log = a.log();
+    let warned = log.matches("offers and announcements a second").count();
+    eprintln!("offer flood: {answered} answered, {dropped} dropped");
+    assert!(answered > 0, "the member got no answer at all");
+    assert!(dropped > 0, "nothing was dropped: {answered} answered");
+    assert_eq!(warned, 1, "the excess is logged once: {log}");
+    // The flooder is still a member: once it stops, it is answered again.
+    alice.ok(&["add", "Albert Miggins"]);
+    assert!(wait_until(30, || !team_hits(&bob, "albert").is_empty()));
+}
