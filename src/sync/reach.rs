@@ -109,7 +109,12 @@ pub fn relay_config() -> relay::Config {
         max_circuits_per_peer: CIRCUITS_PER_MEMBER,
         max_circuit_duration: CIRCUIT_TIME,
         max_circuit_bytes: CIRCUIT_BYTES,
-        ..relay::Config::default()
+        // libp2p's default limiters also count per IP address, which on a
+        // team relay would starve a whole office behind one NAT (60
+        // circuits an hour for everyone there); only members get this
+        // far, so the limits are per member.
+        reservation_rate_limiters: Vec::new(),
+        circuit_src_rate_limiters: Vec::new(),
     }
     .reservation_rate_per_peer(nonzero(30), Duration::from_secs(60))
     .circuit_src_per_peer(nonzero(120), Duration::from_secs(60))
