@@ -523,31 +523,51 @@ impl Store {
         let mut doc = AutoCommit::new();
         let mut files = Vec::new();
         let mut local_report = LoadReport::default();
-        for (name, _) in names {
-            let path = dir.join(&name);
-            let bytes = match self.fs.read(&path) {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(Error::io(&path, e)),
-            };
-            let verdict = chunk::decode(&path, &bytes).and_then(|(kind, payload)| {
-                doc.load_incremental(payload)
-                    .map(|_| kind)
-                    .map_err(|e| Error::BadDocument {
-                        path: path.clone(),
-                        reason: e.to_string(),
-                    })
-            });
-            match verdict {
-                Ok(kind) => files.push((path, kind)),
-                Err(err) => {
-                    local_report.quarantined.push(self.quarantine::<P>(
-                        shard,
-                        &path,
-                        &err.to_string(),
-                    )?);
+        // A chunk that makes automerge panic leaves the document half
+        // loaded: it is quarantined and the shard loaded again without it,
+        // at most once per chunk.
+        let attempts = names.len() + 1;
+        'attempt: for _ in 0..attempts {
+            doc = AutoCommit::new();
+            files.clear();
+            for (name, _) in names.clone() {
+                let path = dir.join(&name);
+                let bytes = match self.fs.read(&path) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(Error::io(&path, e)),
+                };
+                let mut panicked = false;
+                let verdict = chunk::decode(&path, &bytes).and_then(|(kind, payload)| {
+                    match load_guarded(&mut doc, payload) {
+                        Ok(()) => Ok(kind),
+                        Err(reason) => {
+                            panicked = reason.is_none();
+                            Err(Error::BadDocument {
+                                path: path.clone(),
+                                reason: reason.unwrap_or_else(|| {
+                                    "automerge could not read it (it stopped on it)".into()
+                                }),
+                            })
+                        }
+                    }
+                });
+                match verdict {
+                    Ok(kind) => files.push((path, kind)),
+                    Err(err) => {
+                        local_report.quarantined.push(self.quarantine::<P>(
+                            shard,
+                            &path,
+                            &err.to_string(),
+                        )?);
+                        if panicked {
+                            names.retain(|(n, _)| *n != name);
+                            continue 'attempt;
+                        }
+                    }
                 }
             }
+            break;
         }
         let complete = doc.get_missing_deps(&[]).is_empty();
         if !complete {
@@ -976,5 +996,22 @@ mod tests {
         store.clear_intent(&path).unwrap();
         store.clear_intent(&path).unwrap();
         assert!(store.intents().unwrap().is_empty());
+    }
+}
+
+/// Loads PAYLOAD into DOC. Err(Some(reason)) when automerge refuses it,
+/// Err(None) when automerge panicked on it (automerge 0.12 does, inside
+/// its column decoder, on some payloads behind a valid checksum): DOC must
+/// then be thrown away, as it may be half changed.
+pub fn load_guarded(
+    doc: &mut AutoCommit,
+    payload: &[u8],
+) -> std::result::Result<(), Option<String>> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        doc.load_incremental(payload)
+    })) {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(Some(e.to_string())),
+        Err(_) => Err(None),
     }
 }
