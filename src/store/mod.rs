@@ -976,6 +976,23 @@ fn list_chunks(fs: &dyn Fs, dir: &Path) -> Result<Vec<(String, ChunkKind)>> {
     Ok(out)
 }
 
+/// Loads PAYLOAD into DOC. Err(Some(reason)) when automerge refuses it,
+/// Err(None) when automerge panicked on it (automerge 0.12 does, inside
+/// its column decoder, on some payloads behind a valid checksum): DOC must
+/// then be thrown away, as it may be half changed.
+pub fn load_guarded(
+    doc: &mut AutoCommit,
+    payload: &[u8],
+) -> std::result::Result<(), Option<String>> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        doc.load_incremental(payload)
+    })) {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(Some(e.to_string())),
+        Err(_) => Err(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -996,22 +1013,5 @@ mod tests {
         store.clear_intent(&path).unwrap();
         store.clear_intent(&path).unwrap();
         assert!(store.intents().unwrap().is_empty());
-    }
-}
-
-/// Loads PAYLOAD into DOC. Err(Some(reason)) when automerge refuses it,
-/// Err(None) when automerge panicked on it (automerge 0.12 does, inside
-/// its column decoder, on some payloads behind a valid checksum): DOC must
-/// then be thrown away, as it may be half changed.
-pub fn load_guarded(
-    doc: &mut AutoCommit,
-    payload: &[u8],
-) -> std::result::Result<(), Option<String>> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        doc.load_incremental(payload)
-    })) {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(Some(e.to_string())),
-        Err(_) => Err(None),
     }
 }
