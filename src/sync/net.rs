@@ -42,6 +42,9 @@ const REDIAL_EVERY: Duration = Duration::from_secs(2);
 /// long costs little: a device that comes online (or gets a slot on a
 /// relay) dials every teammate itself at once.
 const REDIAL_AT_MOST: Duration = Duration::from_secs(30);
+/// How long a direct connection is up before the relayed ones beside it
+/// are closed.
+const DIRECT_SETTLES: Duration = Duration::from_secs(2);
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
@@ -309,6 +312,7 @@ pub async fn run(
         announced: Vec::new(),
         failures: HashMap::new(),
         resync: HashSet::new(),
+        direct_since: HashMap::new(),
         listeners,
         announce_rate: HashMap::new(),
         started: Instant::now(),
@@ -413,6 +417,9 @@ struct Node {
     /// Peers to start a session with again once the current one ends: a
     /// relayed connection was closed under it.
     resync: HashSet<PeerId>,
+    /// When each peer's first direct connection came up: its relayed ones
+    /// are closed a little later (see `on_slow_tick`).
+    direct_since: HashMap<PeerId, Instant>,
     /// Our listeners that have not yet said where they listen.
     listeners: HashSet<ListenerId>,
     started: Instant,
@@ -680,7 +687,9 @@ impl Node {
                     .or_default()
                     .insert(connection_id, link);
                 if link == Link::Direct {
-                    self.drop_relayed(peer_id);
+                    self.direct_since
+                        .entry(peer_id)
+                        .or_insert_with(Instant::now);
                 }
                 self.connected.insert(peer_id);
                 if num_established.get() == 1 {
@@ -700,6 +709,9 @@ impl Node {
                     if links.is_empty() {
                         self.links.remove(&peer_id);
                     }
+                }
+                if self.link(&peer_id) != Some(Link::Direct) {
+                    self.direct_since.remove(&peer_id);
                 }
                 if num_established == 0 {
                     tracing::debug!(peer = %peer_id, ?cause, "disconnected");
@@ -1009,6 +1021,22 @@ impl Node {
             self.announce_relay();
             self.ensure_slots();
             self.dial_known(false);
+        }
+        // Relayed connections are closed once a direct one has been up for
+        // a moment, not at once: hole punching is still talking over the
+        // relayed connection when the direct one appears, and closing it
+        // then made libp2p drop the new direct connection too.
+        let settled: Vec<PeerId> = self
+            .direct_since
+            .iter()
+            .filter(|(_, t)| t.elapsed() >= DIRECT_SETTLES)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in settled {
+            self.direct_since.remove(&peer);
+            if self.link(&peer) == Some(Link::Direct) {
+                self.drop_relayed(peer);
+            }
         }
         for peer in std::mem::take(&mut self.resync) {
             if self.sessions.contains(&peer) {

@@ -439,6 +439,18 @@ fn through_the_relay_then_direct() {
         a.log().contains("hole punched: direct"),
         b.log().contains("hole punched: direct")
     );
+    // The direct link stays once the relayed one beside it is closed
+    // (a few seconds later): sampled for 5 s.
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(500));
+        let l = watch(&mut seen, &mut vias);
+        assert_eq!(
+            l,
+            "direct",
+            "the direct link did not stay: {seen:?}\n{}",
+            all()
+        );
+    }
     // AutoNAT: teammates could not dial alice back through her NAT, and
     // could dial the office.
     assert!(
