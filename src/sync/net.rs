@@ -857,6 +857,11 @@ impl Node {
                 if matches!(error, request_response::InboundFailure::ResponseOmission) {
                     // A request we chose not to answer (over the rate).
                     tracing::debug!(%peer, "request left unanswered");
+                } else if matches!(error, request_response::InboundFailure::ConnectionClosed) {
+                    // The connection it came on is gone (a relayed one
+                    // closed once a direct one is up): the peer did
+                    // nothing wrong, and its other connections stay.
+                    tracing::debug!(%peer, "a request's connection closed before the answer");
                 } else {
                     tracing::warn!(%peer, "dropping the connection: {error}");
                     let _ = self.swarm.disconnect_peer_id(peer);
