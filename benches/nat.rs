@@ -4,7 +4,7 @@
 //! a NAT router, carol's symmetric).
 //!
 //! ```text
-//! cargo bench --bench nat                              # everything, about 6 minutes
+//! cargo bench --bench nat                              # everything, about 10 minutes
 //! cargo bench --bench nat -- --only relayed,direct     # the two edit latencies
 //! cargo bench --bench nat -- --only crowd --members 20 --crowd nat
 //! ```
