@@ -494,19 +494,32 @@ pub async fn csrf(client: &Client) -> String {
 /// The form control whose `<label>` reads exactly `label`: found the way
 /// a screen reader names it, so a field without its label is not found.
 pub async fn labelled(c: &Client, label: &str) -> Element {
-    let Ok(found) = c
-        .find(Locator::XPath(&format!(
-            "//label[normalize-space(.)='{label}']"
-        )))
-        .await
-    else {
-        panic!(
-            "no label reads {label:?} on {}; the page says:\n{}",
-            path(c).await,
-            main_text(c).await
-        );
+    // A live region may be replaced between finding the label and reading
+    // it (the page refreshes what changed): find it again, a few times.
+    let mut tries = 0;
+    let (found, for_id) = loop {
+        tries += 1;
+        let Ok(found) = c
+            .find(Locator::XPath(&format!(
+                "//label[normalize-space(.)='{label}']"
+            )))
+            .await
+        else {
+            panic!(
+                "no label reads {label:?} on {}; the page says:\n{}",
+                path(c).await,
+                main_text(c).await
+            );
+        };
+        match found.attr("for").await {
+            Ok(for_id) => break (found, for_id),
+            Err(e) if tries < 5 && format!("{e:?}").contains("StaleElementReference") => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the label's for: {e:?}"),
+        }
     };
-    match found.attr("for").await.expect("the label's for") {
+    match for_id {
         Some(id) => c
             .find(Locator::Id(&id))
             .await
