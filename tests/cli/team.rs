@@ -72,6 +72,12 @@ impl Daemon {
         self.terminate()
     }
 
+    /// SIGKILL, as a power cut or the OOM killer would: no clean exit.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     fn terminate(&mut self) -> Option<i32> {
         // SAFETY: kill(2) on our own child's pid.
         unsafe {
