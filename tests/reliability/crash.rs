@@ -2,7 +2,8 @@
 //! it had not acknowledged; everything acknowledged survives and the ledger
 //! stays sound. The writers are `add`, `log`, `fact`, `import` of a card
 //! and `merge` of two people (several shards: a merge killed half-way is
-//! finished by the next command, never left half done).
+//! finished by the next command, never left half done). A second test
+//! kills a daemon while it stores a teammate's batch.
 //!
 //! 500 writers by default (11 to 42 s on two busy cores); `KITH_CRASH_ITERATIONS`
 //! and `KITH_CRASH_BUDGET_SECS` raise both for a release soak
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 
 use super::{assert_ledger_sound, items_of};
-use crate::common::{Home, strings};
+use crate::common::{strings, Home};
 
 /// Stop starting writers after this long, whatever the iteration count,
 /// unless `KITH_CRASH_BUDGET_SECS` says otherwise.
@@ -326,4 +327,127 @@ fn merge_into(
         }
     }
     merged.insert(gone.to_string(), keep.to_string());
+}
+
+/// Rounds of the daemon test: a teammate's batch arrives and the daemon
+/// storing it is killed.
+const DAEMON_ROUNDS: usize = 10;
+/// People in each batch the teammate adds before a round.
+const BATCH: usize = 200;
+
+/// A daemon killed with SIGKILL while it stores a teammate's batch leaves
+/// its owner's ledger and the replica sound: every round alice imports a
+/// batch of people, bob's daemon starts, fetches them and is killed after a
+/// delay that follows the store window (shorter when the batch was already
+/// whole, longer when nothing had arrived), while bob writes to his own
+/// ledger beside it. Between rounds `kith check` passes on bob's home with
+/// the daemon dead; at the end one uninterrupted sync makes bob's replica
+/// hold exactly alice's people, and every add of bob's that was
+/// acknowledged is there.
+#[test]
+fn a_daemon_killed_while_storing_a_batch_loses_nothing() {
+    use crate::cli::team::{team_of, wait_until, Daemon};
+
+    let (alice, bob) = (Home::new(), Home::new());
+    let _alice_daemon = team_of(&alice, &[(&bob, "bob")]);
+    let cards = tempfile::tempdir().unwrap();
+    let alices = |bob: &Home| -> BTreeSet<String> {
+        let listed = bob.json(&["list", "--team", "--json"]);
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["owner"] == "alice")
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut own: BTreeMap<String, String> = BTreeMap::new();
+    let mut delay_ms: u64 = 400;
+    let (mut mid_store, mut too_late, mut too_early) = (0, 0, 0);
+    for round in 0..DAEMON_ROUNDS {
+        let file = cards.path().join(format!("batch-{round}.vcf"));
+        let batch: String = (0..BATCH)
+            .map(|i| {
+                format!(
+                    "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Batch{round} Person{i}\r\n\
+                     EMAIL:b{round}p{i}@example.com\r\nORG:Batch {round} Ltd\r\n\
+                     NOTE:round {round}\\, card {i}\r\nEND:VCARD\r\n"
+                )
+            })
+            .collect();
+        std::fs::write(&file, batch).unwrap();
+        alice.ok(&["import", &file.to_string_lossy()]);
+        let before = alices(&bob).len();
+
+        let daemon = Daemon::start(&bob, &[]);
+        // bob writes to his own ledger while his daemon stores alice's batch.
+        let name = format!("Bob Own{round}");
+        let writer = bob
+            .command(&["add", &name, "--tag", "own"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kith starts");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        daemon.kill9();
+        let out = writer.wait_with_output().expect("add exits");
+        assert!(
+            out.status.success(),
+            "bob's add beside the daemon failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        own.insert(
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            name,
+        );
+
+        let r = bob.run(&["check", "--json"]);
+        assert_eq!(
+            r.code,
+            Some(0),
+            "round {round}: check after the kill failed: {}",
+            r.stderr
+        );
+        let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(report["quarantined"], serde_json::json!([]), "{report}");
+        let after = alices(&bob).len();
+        let whole = (round + 1) * BATCH;
+        // Follow the window in which the batch is being stored.
+        if after == whole {
+            too_late += 1;
+            delay_ms = (delay_ms * 2 / 3).max(20);
+        } else if after == before {
+            too_early += 1;
+            delay_ms = (delay_ms * 3 / 2).min(8_000);
+        } else {
+            mid_store += 1;
+        }
+    }
+    eprintln!(
+        "daemon crash test: {DAEMON_ROUNDS} kills: {mid_store} with part of a batch stored, \
+         {too_early} before any of it, {too_late} after all of it (last delay {delay_ms} ms)"
+    );
+
+    // One sync without a kill completes the replica, exactly.
+    let _bob_daemon = Daemon::start(&bob, &[]);
+    let expected: BTreeSet<String> = strings(&alice.json(&["list", "--json"]), Some("name"))
+        .into_iter()
+        .collect();
+    assert_eq!(expected.len(), DAEMON_ROUNDS * BATCH);
+    assert!(
+        wait_until(120, || alices(&bob) == expected),
+        "bob's replica of alice never became whole: {} of {} people",
+        alices(&bob).len(),
+        expected.len()
+    );
+    let listed = bob.json(&["list", "--json"]);
+    let ids: BTreeSet<String> = strings(&listed, Some("id")).into_iter().collect();
+    for (id, name) in &own {
+        assert!(
+            ids.contains(id),
+            "bob's acknowledged {name} ({id}) is missing"
+        );
+    }
+    assert_eq!(ids.len(), own.len(), "bob's own ledger gained people");
+    assert_ledger_sound(&bob);
 }
