@@ -329,9 +329,17 @@ fn merge_into(
     merged.insert(gone.to_string(), keep.to_string());
 }
 
-/// Rounds of the daemon test: a teammate's batch arrives and the daemon
-/// storing it is killed.
+/// Rounds of the daemon test (a teammate's batch arrives and the daemon
+/// storing it is killed), unless `KITH_CRASH_DAEMON_ROUNDS` says otherwise.
 const DAEMON_ROUNDS: usize = 10;
+
+fn daemon_rounds() -> usize {
+    std::env::var("KITH_CRASH_DAEMON_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(DAEMON_ROUNDS)
+}
 /// People in each batch the teammate adds before a round.
 const BATCH: usize = 200;
 
@@ -364,7 +372,8 @@ fn a_daemon_killed_while_storing_a_batch_loses_nothing() {
     let mut own: BTreeMap<String, String> = BTreeMap::new();
     let mut delay_ms: u64 = 400;
     let (mut mid_store, mut too_late, mut too_early) = (0, 0, 0);
-    for round in 0..DAEMON_ROUNDS {
+    let rounds = daemon_rounds();
+    for round in 0..rounds {
         let file = cards.path().join(format!("batch-{round}.vcf"));
         let batch: String = (0..BATCH)
             .map(|i| {
@@ -424,7 +433,7 @@ fn a_daemon_killed_while_storing_a_batch_loses_nothing() {
         }
     }
     eprintln!(
-        "daemon crash test: {DAEMON_ROUNDS} kills: {mid_store} with part of a batch stored, \
+        "daemon crash test: {rounds} kills: {mid_store} with part of a batch stored, \
          {too_early} before any of it, {too_late} after all of it (last delay {delay_ms} ms)"
     );
 
@@ -433,7 +442,7 @@ fn a_daemon_killed_while_storing_a_batch_loses_nothing() {
     let expected: BTreeSet<String> = strings(&alice.json(&["list", "--json"]), Some("name"))
         .into_iter()
         .collect();
-    assert_eq!(expected.len(), DAEMON_ROUNDS * BATCH);
+    assert_eq!(expected.len(), rounds * BATCH);
     assert!(
         wait_until(120, || alices(&bob) == expected),
         "bob's replica of alice never became whole: {} of {} people",
