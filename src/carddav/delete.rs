@@ -5,7 +5,7 @@ use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{State, Target, Which, card_error, text};
+use super::{State, Target, card_error, header_text, own_card};
 
 pub async fn delete(
     state: &State,
@@ -13,26 +13,15 @@ pub async fn delete(
     req: Request,
     device: &str,
 ) -> Result<Response, Response> {
-    let href = match target {
-        Target::Card(Which::Own, href) => href,
-        Target::Card(Which::Team, _) | Target::Book(Which::Team) => {
-            return Ok(text(
-                StatusCode::FORBIDDEN,
-                "the team's address book is read-only\n",
-            ));
-        }
-        _ => {
-            return Ok(text(
-                StatusCode::FORBIDDEN,
-                "only a card can be deleted here, not an address book or the account\n",
-            ));
-        }
+    let href = match own_card(
+        target,
+        "the team's address book is read-only\n",
+        "only a card can be deleted here, not an address book or the account\n",
+    ) {
+        Ok(href) => href,
+        Err(refused) => return Ok(refused),
     };
-    let if_match = req
-        .headers()
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let if_match = header_text(&req, header::IF_MATCH);
     let device = device.to_string();
     state
         .core(move |core| {

@@ -3,7 +3,7 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{State, Target, Which, internal, team, text};
+use super::{State, Target, load_card, text};
 
 pub async fn get(state: &State, target: Target) -> Result<Response, Response> {
     let Target::Card(which, href) = target else {
@@ -12,20 +12,7 @@ pub async fn get(state: &State, target: Target) -> Result<Response, Response> {
             "kith's CardDAV address book: add this server to a contacts app\n",
         ));
     };
-    let card = match which {
-        Which::Own => {
-            let h = href.clone();
-            state
-                .core(move |core| core.book.get(&core.ledger, &h).map_err(internal))
-                .await?
-        }
-        Which::Team => {
-            let h = href.clone();
-            state
-                .blocking(move |state| team::get(state, &h).map_err(internal))
-                .await?
-        }
-    };
+    let card = load_card(state, which, &href).await?;
     let Some(card) = card else {
         return Ok(text(
             StatusCode::NOT_FOUND,

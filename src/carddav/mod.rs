@@ -394,6 +394,49 @@ async fn dispatch(state: State, peer: SocketAddr, req: Request) -> Response {
     response.unwrap_or_else(|r| r)
 }
 
+/// One card from the owner's address book or the team's, `None` when the
+/// href names no card there.
+pub(crate) async fn load_card(
+    state: &State,
+    which: Which,
+    href: &str,
+) -> Result<Option<crate::cards::Card>, Response> {
+    let h = href.to_string();
+    match which {
+        Which::Own => {
+            state
+                .core(move |core| core.book.get(&core.ledger, &h).map_err(internal))
+                .await
+        }
+        Which::Team => {
+            state
+                .blocking(move |s| team::get(s, &h).map_err(internal))
+                .await
+        }
+    }
+}
+
+/// The href of one of the owner's own cards, which are the only things a
+/// client may write; anything else is a 403 saying why (`team` for the
+/// read-only team book, `other` for a book or the account).
+pub(crate) fn own_card(target: Target, team: &str, other: &str) -> Result<String, Response> {
+    match target {
+        Target::Card(Which::Own, href) => Ok(href),
+        Target::Card(Which::Team, _) | Target::Book(Which::Team) => {
+            Err(text(StatusCode::FORBIDDEN, team.to_string()))
+        }
+        _ => Err(text(StatusCode::FORBIDDEN, other.to_string())),
+    }
+}
+
+/// A request header's value, when it is there and is text.
+pub(crate) fn header_text(req: &Request, name: header::HeaderName) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
 /// A plain-text answer.
 pub(crate) fn text(status: StatusCode, body: impl Into<String>) -> Response {
     (

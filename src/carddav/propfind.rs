@@ -14,8 +14,8 @@ use axum::response::Response;
 
 use super::xml::{self, CARD, CS, DAV, El, esc};
 use super::{
-    HOME, MAX_BODY, PRINCIPAL, State, Target, Which, body_text, depth, internal, multistatus,
-    multistatus_stream, team, text,
+    HOME, MAX_BODY, PRINCIPAL, State, Target, Which, body_text, depth, internal, load_card,
+    multistatus, multistatus_stream, team, text,
 };
 use crate::cards::{Book, Card};
 
@@ -215,20 +215,7 @@ pub async fn propfind(state: &State, target: Target, req: Request) -> Result<Res
     };
     match target {
         Target::Card(which, href) => {
-            let card = match which {
-                Which::Own => {
-                    let h = href.clone();
-                    state
-                        .core(move |core| core.book.get(&core.ledger, &h).map_err(internal))
-                        .await?
-                }
-                Which::Team => {
-                    let h = href.clone();
-                    state
-                        .blocking(move |s| team::get(s, &h).map_err(internal))
-                        .await?
-                }
-            };
+            let card = load_card(state, which, &href).await?;
             let Some(card) = card else {
                 return Err(text(
                     StatusCode::NOT_FOUND,

@@ -10,7 +10,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{State, Target, Which, body_text, card_error, text};
+use super::{State, Target, body_text, card_error, header_text, own_card};
 use crate::cards::Written;
 
 pub async fn put(
@@ -19,26 +19,16 @@ pub async fn put(
     req: Request,
     device: &str,
 ) -> Result<Response, Response> {
-    let href = match target {
-        Target::Card(Which::Own, href) => href,
-        Target::Card(Which::Team, _) | Target::Book(Which::Team) => {
-            return Ok(text(
-                StatusCode::FORBIDDEN,
-                "the team's address book is read-only: teammates' cards change in their ledgers\n",
-            ));
-        }
-        _ => {
-            return Ok(text(
-                StatusCode::FORBIDDEN,
-                "only a card can be written here: PUT to /dav/books/kith/NAME.vcf\n",
-            ));
-        }
+    let href = match own_card(
+        target,
+        "the team's address book is read-only: teammates' cards change in their ledgers\n",
+        "only a card can be written here: PUT to /dav/books/kith/NAME.vcf\n",
+    ) {
+        Ok(href) => href,
+        Err(refused) => return Ok(refused),
     };
+    let if_match = header_text(&req, header::IF_MATCH);
     let headers = req.headers();
-    let if_match = headers
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
     let star = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

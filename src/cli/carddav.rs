@@ -332,25 +332,8 @@ fn serve(env: &Env, args: ServeArgs) -> anyhow::Result<()> {
             _ => {}
         }
         eprintln!("kith: serving your contacts; Ctrl-C stops");
-        server.run(stopped()).await?;
+        server.run(super::stopped()).await?;
         eprintln!("kith: stopped");
         anyhow::Ok(())
     })
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn stopped() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
 }

@@ -420,6 +420,24 @@ fn print_error(err: &anyhow::Error, home: Option<&std::path::Path>) {
     }
 }
 
+/// Resolves on Ctrl-C or SIGTERM: how the long-running faces (`kith ui`,
+/// `kith carddav serve`) are told to stop.
+pub async fn stopped() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;

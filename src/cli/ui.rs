@@ -54,27 +54,10 @@ pub fn run(env: &Env, args: UiArgs) -> anyhow::Result<()> {
         if !args.no_open {
             open_browser(server.url());
         }
-        server.run(stopped()).await?;
+        server.run(super::stopped()).await?;
         eprintln!("kith: stopped");
         anyhow::Ok(())
     })
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn stopped() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
 }
 
 /// Opens the URL in the default browser, when there is a display to show
