@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 
 use super::{assert_ledger_sound, items_of};
-use crate::common::{strings, Home};
+use crate::common::{Home, strings};
 
 /// Stop starting writers after this long, whatever the iteration count,
 /// unless `KITH_CRASH_BUDGET_SECS` says otherwise.
@@ -354,7 +354,7 @@ const BATCH: usize = 200;
 /// acknowledged is there.
 #[test]
 fn a_daemon_killed_while_storing_a_batch_loses_nothing() {
-    use crate::cli::team::{team_of, wait_until, Daemon};
+    use crate::cli::team::{Daemon, team_of, wait_until};
 
     let (alice, bob) = (Home::new(), Home::new());
     let _alice_daemon = team_of(&alice, &[(&bob, "bob")]);
