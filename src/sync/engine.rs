@@ -572,6 +572,19 @@ impl Engine {
         if payloads.is_empty() {
             return Ok(None);
         }
+        // Files come in no particular order, and the puller holds changes
+        // whose dependencies have not come yet only up to a limit
+        // (`PENDING_CHANGES`): documents (snapshots) first, and when
+        // several incremental chunks span batches, the slow path, whose
+        // changes come in causal order.
+        let is_document = |p: &Vec<u8>| p.len() > 8 && p[8] == 0;
+        let mut payloads = payloads;
+        payloads.sort_by_key(|p| !is_document(p));
+        let increments = payloads.iter().filter(|p| !is_document(p)).count();
+        let total: usize = payloads.iter().map(Vec::len).sum();
+        if increments > 1 && total > BATCH_BYTES {
+            return Ok(None);
+        }
         let heads = self.heads(ledger, shard, own)?;
         let message = Message {
             heads: heads.clone(),
@@ -644,11 +657,7 @@ impl Engine {
         let mut doc = self.load(ledger, shard, own.as_ref())?;
         let heads = doc.get_heads();
         let state = self.sync_state(peer, ledger, shard);
-        Ok(Pull {
-            doc,
-            old_heads: heads,
-            state,
-        })
+        Ok(Pull::new(doc, heads, state))
     }
 
     /// Checks a pulled copy and stores what is new. Returns whether anything
@@ -666,6 +675,7 @@ impl Engine {
             mut doc,
             old_heads,
             state,
+            ..
         } = pull;
         let old_heads = &old_heads[..];
         let mut new_heads = doc.get_heads();
@@ -991,12 +1001,159 @@ impl Engine {
     }
 }
 
+/// Changes a pull may hold whose dependencies have not arrived, counted
+/// since it last held none: they sit in automerge's queue, in memory, and
+/// are never stored. A teammate's own answers are in causal order, so an
+/// honest pull holds few and only for a moment (a first sync of stored
+/// chunks, which come in no particular order, holds one chunk's worth).
+pub const PENDING_CHANGES: usize = 20_000;
+/// The same in bytes as received.
+pub const PENDING_BYTES: usize = 8 << 20;
+/// Answers in one pull that carried changes and added nothing (every one
+/// already here): an honest peer sends what we lack.
+pub const IDLE_ROUNDS: usize = 8;
+
+/// Why a pull stopped on what the peer sent.
+#[derive(Debug)]
+pub enum Refusal {
+    /// What no honest kith peer sends: the caller stops pulling from it
+    /// for a while.
+    Abuse(String),
+    /// What automerge would not read.
+    Invalid(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Abuse(why) | Refusal::Invalid(why) => f.write_str(why),
+        }
+    }
+}
+
 /// A pull in progress: the in-memory copy changes are applied to, the
 /// heads it started from, and the sync state with that peer.
 pub struct Pull {
     pub doc: AutoCommit,
     pub old_heads: Vec<ChangeHash>,
     pub state: SyncState,
+    /// Changes and bytes received since the copy last held no change
+    /// waiting for its dependencies: an upper bound on what waits now.
+    pending: (usize, usize),
+    /// Answers with changes that added nothing.
+    idle: usize,
+}
+
+impl Pull {
+    fn new(doc: AutoCommit, old_heads: Vec<ChangeHash>, state: SyncState) -> Pull {
+        Pull {
+            doc,
+            old_heads,
+            state,
+            pending: (0, 0),
+            idle: 0,
+        }
+    }
+
+    /// Applies one answer from the serving peer, within the limits above.
+    /// On `Err` the pull is over and nothing of it may be stored.
+    pub fn receive(&mut self, message: Message) -> std::result::Result<(), Refusal> {
+        let bytes: usize = message.changes.iter().map(<[u8]>::len).sum();
+        let (count, queued_bytes) = message
+            .changes
+            .iter()
+            .map(queueable)
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+        // An honest answer is split into batches (`split`); only a single
+        // chunk bigger than a batch comes whole.
+        if message.changes.len() > 1 && bytes > BATCH_BYTES {
+            return Err(Refusal::Abuse(format!(
+                "sent {bytes} bytes of changes in one answer, over the {BATCH_BYTES}-byte batch"
+            )));
+        }
+        let before = (!message.changes.is_empty()).then(|| self.doc.get_heads());
+        let (doc, state) = (&mut self.doc, &mut self.state);
+        // automerge 0.12 panics on some payloads (see store::load_guarded);
+        // the copy is thrown away with the pull.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            doc.sync().receive_sync_message(state, message)
+        })) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Refusal::Invalid(format!("bad sync message: {e}"))),
+            Err(_) => {
+                return Err(Refusal::Invalid(
+                    "automerge could not read its changes".into(),
+                ));
+            }
+        }
+        let Some(before) = before else {
+            return Ok(());
+        };
+        // Non-empty exactly when automerge's queue is.
+        let waiting = !self.doc.get_missing_deps(&[]).is_empty();
+        if waiting {
+            self.pending.0 += count;
+            self.pending.1 += queued_bytes;
+        } else {
+            self.pending = (0, 0);
+        }
+        if self.pending.0 > PENDING_CHANGES || self.pending.1 > PENDING_BYTES {
+            return Err(Refusal::Abuse(format!(
+                "sent {} changes ({} bytes) whose dependencies never came, over the limit of \
+                 {PENDING_CHANGES} changes or {PENDING_BYTES} bytes held waiting",
+                self.pending.0, self.pending.1
+            )));
+        }
+        if !waiting && self.doc.get_heads() == before {
+            self.idle += 1;
+            if self.idle > IDLE_ROUNDS {
+                return Err(Refusal::Abuse(format!(
+                    "sent only changes already here, {} times in one pull",
+                    self.idle
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The changes in one chunk of a sync message that automerge could hold
+/// waiting for their dependencies, and their bytes, read from the chunk
+/// headers without parsing the changes. Each change chunk counts one. A
+/// document chunk counts nothing: it holds its own history whole, so
+/// automerge applies it or refuses it, and never queues it. Bytes that do
+/// not parse as chunks count one change per 8.
+fn queueable(bytes: &[u8]) -> (usize, usize) {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    let mut rest = bytes;
+    let (mut changes, mut size) = (0, 0);
+    while rest.len() > 9 && rest[..4] == MAGIC {
+        let kind = rest[8];
+        let mut len: u64 = 0;
+        let mut at = 9;
+        let mut shift = 0;
+        while let Some(b) = rest.get(at) {
+            at += 1;
+            if shift < 64 {
+                len |= u64::from(b & 0x7f) << shift;
+            }
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| at.checked_add(l))
+            .unwrap_or(usize::MAX)
+            .min(rest.len());
+        if kind != 0 {
+            changes += 1;
+            size += end;
+        }
+        rest = &rest[end..];
+    }
+    (changes + rest.len().div_ceil(8), size + rest.len())
 }
 
 /// Verified changes waiting to be stored.
@@ -1079,6 +1236,22 @@ fn heads_message(owner: &str, shard: &Shard, heads: &[[u8; 32]]) -> Vec<u8> {
         m.extend_from_slice(h);
     }
     m
+}
+
+/// The member's signature over one shard's heads, as its devices send it
+/// with every answer (and as a test's scripted member must).
+pub fn sign_heads(
+    member: &libp2p::identity::Keypair,
+    shard: &Shard,
+    heads: &[ChangeHash],
+) -> Result<Proof> {
+    let mut raw: Vec<[u8; 32]> = heads.iter().map(|h| h.0).collect();
+    raw.sort();
+    let owner = member.public().to_peer_id().to_string();
+    let sig = member
+        .sign(&heads_message(&owner, shard, &raw))
+        .map_err(|e| Error::invalid(format!("cannot sign: {e}")))?;
+    Ok(Proof { heads: raw, sig })
 }
 
 pub fn verify_proof(owner: &str, shard: &Shard, proof: &Proof) -> bool {
@@ -1182,11 +1355,7 @@ mod tests {
     }
 
     fn pull(doc: AutoCommit) -> Pull {
-        Pull {
-            doc,
-            old_heads: Vec::new(),
-            state: SyncState::new(),
-        }
+        Pull::new(doc, Vec::new(), SyncState::new())
     }
 
     fn ledger_of(owner: &Keypair) -> LedgerRef {
@@ -1398,5 +1567,140 @@ mod tests {
             }
         }
         assert_eq!(copy.get_heads(), big.get_heads());
+    }
+
+    /// A chain of N changes, each on top of the one before, as raw chunks.
+    fn chain(n: usize) -> (AutoCommit, Vec<Vec<u8>>) {
+        let mut doc = AutoCommit::new();
+        for i in 0..n {
+            doc.put(automerge::ROOT, "k", i as i64).unwrap();
+            doc.commit();
+        }
+        let raw = doc
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect();
+        (doc, raw)
+    }
+
+    fn answer(heads: Vec<ChangeHash>, changes: Vec<Vec<u8>>) -> Message {
+        Message {
+            heads,
+            need: Vec::new(),
+            have: Vec::new(),
+            changes: changes.into(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        }
+    }
+
+    /// Batches of at most BATCH_BYTES, as `split` makes them.
+    fn in_batches(changes: Vec<Vec<u8>>) -> Vec<Vec<Vec<u8>>> {
+        let mut out: Vec<Vec<Vec<u8>>> = vec![Vec::new()];
+        let mut size = 0;
+        for c in changes {
+            if size + c.len() > BATCH_BYTES && !out.last().unwrap().is_empty() {
+                out.push(Vec::new());
+                size = 0;
+            }
+            size += c.len();
+            out.last_mut().unwrap().push(c);
+        }
+        out
+    }
+
+    #[test]
+    fn changes_whose_dependencies_never_come_are_held_only_up_to_the_limit() {
+        let (mut full, raw) = chain(PENDING_CHANGES + 5_001);
+        let heads = full.get_heads();
+        let mut p = pull(AutoCommit::new());
+        let mut held = 0;
+        let mut refused = None;
+        // The first change never comes.
+        for batch in in_batches(raw[1..].to_vec()) {
+            let n = batch.len();
+            match p.receive(answer(heads.clone(), batch)) {
+                Ok(()) => held += n,
+                Err(r) => {
+                    refused = Some(r);
+                    break;
+                }
+            }
+        }
+        let Some(Refusal::Abuse(why)) = refused else {
+            panic!("{held} changes held waiting and no refusal");
+        };
+        assert!(why.contains("whose dependencies never came"), "{why}");
+        assert!(held <= PENDING_CHANGES, "{held} held before the refusal");
+        assert!(p.doc.get_heads().is_empty());
+    }
+
+    #[test]
+    fn an_honest_history_deeper_than_the_limit_arrives_whole() {
+        let (mut full, raw) = chain(PENDING_CHANGES + 5_001);
+        let heads = full.get_heads();
+        let mut p = pull(AutoCommit::new());
+        for batch in in_batches(raw) {
+            p.receive(answer(heads.clone(), batch)).unwrap();
+        }
+        assert_eq!(p.doc.get_heads(), heads);
+        // Out of order within limits (a relay's stored chunks come in no
+        // particular order): held a moment, then applied.
+        let (mut small, raw) = chain(1_000);
+        let mut p = pull(AutoCommit::new());
+        p.receive(answer(small.get_heads(), raw[500..].to_vec()))
+            .unwrap();
+        p.receive(answer(small.get_heads(), raw[..500].to_vec()))
+            .unwrap();
+        assert_eq!(p.doc.get_heads(), small.get_heads());
+    }
+
+    #[test]
+    fn an_answer_bigger_than_a_batch_is_refused_before_it_is_read() {
+        let (mut full, raw) = chain(2);
+        let mut big = raw.clone();
+        big[0].resize(BATCH_BYTES, 0);
+        let mut p = pull(AutoCommit::new());
+        let Err(Refusal::Abuse(why)) = p.receive(answer(full.get_heads(), big)) else {
+            panic!("an oversized answer was read");
+        };
+        assert!(why.contains("over the"), "{why}");
+        // One chunk bigger than a batch alone is how big changes come.
+        let mut p = pull(AutoCommit::new());
+        let whole = full.save();
+        p.receive(answer(full.get_heads(), vec![whole])).unwrap();
+        assert_eq!(p.doc.get_heads(), full.get_heads());
+    }
+
+    #[test]
+    fn the_same_changes_sent_again_and_again_end_the_pull() {
+        let (mut full, raw) = chain(100);
+        let heads = full.get_heads();
+        let mut p = pull(AutoCommit::new());
+        p.receive(answer(heads.clone(), raw.clone())).unwrap();
+        for _ in 0..IDLE_ROUNDS {
+            p.receive(answer(heads.clone(), raw.clone())).unwrap();
+        }
+        let Err(Refusal::Abuse(why)) = p.receive(answer(heads.clone(), raw)) else {
+            panic!("duplicates were taken without end");
+        };
+        assert!(why.contains("only changes already here"), "{why}");
+        // What came first is intact.
+        assert_eq!(p.doc.get_heads(), heads);
+    }
+
+    #[test]
+    fn chunk_headers_are_counted_without_parsing() {
+        let (mut full, raw) = chain(3);
+        assert_eq!(queueable(&raw[0]), (1, raw[0].len()));
+        assert_eq!(queueable(&raw.concat()).0, 3);
+        // A document queues nothing; bytes that are not chunks count.
+        assert_eq!(queueable(&full.save()), (0, 0));
+        assert_eq!(queueable(&[1u8; 16]), (2, 16));
+        // A header claiming more than there is ends at the end.
+        let mut cut = raw[0].clone();
+        cut.truncate(12);
+        assert_eq!(queueable(&cut), (1, 12));
     }
 }

@@ -26,7 +26,7 @@ use libp2p::{
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use super::engine::{Absorb, Engine, Role};
+use super::engine::{Absorb, Engine, Refusal, Role};
 use super::proto::{Codec, JoinRequest, LedgerRef, PROTOCOL, PartKind, Request, Response};
 use super::reach::{self, Link};
 use crate::error::{Error, Result};
@@ -45,6 +45,12 @@ const REDIAL_AT_MOST: Duration = Duration::from_secs(30);
 /// How long a direct connection is up before the relayed ones beside it
 /// are closed.
 const DIRECT_SETTLES: Duration = Duration::from_secs(2);
+/// How long changes are not taken from a peer that sent what no honest
+/// peer sends (see `engine::Pull::receive`); doubled each time it does it
+/// again, up to [`PENALTY_AT_MOST`]. It stays connected and may still
+/// read from us: only what it sends is refused.
+const PENALTY_FIRST: Duration = Duration::from_secs(60);
+const PENALTY_AT_MOST: Duration = Duration::from_secs(3600);
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
@@ -154,9 +160,46 @@ struct Ctx {
     /// by the answering task itself, before the ticket is marked used, so
     /// no refresh of the allow list can come in between.
     grace: Mutex<HashMap<PeerId, Instant>>,
+    /// Peers whose changes are refused until the instant given, and how
+    /// many times they were caught.
+    penalties: Mutex<HashMap<PeerId, (Instant, u32)>>,
 }
 
 impl Ctx {
+    /// Refuses PEER's changes for a while, longer each time; logged once
+    /// per time, naming the peer and what it did.
+    fn penalize(&self, peer: PeerId, shard: &Shard, why: &str) {
+        let Ok(mut p) = self.penalties.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        let (until, strikes) = p.entry(peer).or_insert((now, 0));
+        if *until > now {
+            // Caught already, by another pull of the same round.
+            return;
+        }
+        *strikes += 1;
+        let long = PENALTY_FIRST
+            .saturating_mul(1 << (*strikes - 1).min(16))
+            .min(PENALTY_AT_MOST);
+        *until = now + long;
+        tracing::warn!(
+            %peer,
+            shard = shard.name(),
+            "refusing its changes for {} s: it {why}",
+            long.as_secs()
+        );
+    }
+
+    /// How much longer PEER's changes are refused, if they are.
+    fn penalized(&self, peer: &PeerId) -> Option<Duration> {
+        let p = self.penalties.lock().ok()?;
+        let (until, _) = p.get(peer)?;
+        until
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    }
+
     /// Keeps PEER allowed until HOW_LONG from now.
     fn keep_allowed(&self, peer: PeerId, how_long: Duration) {
         if let Ok(mut grace) = self.grace.lock() {
@@ -283,6 +326,7 @@ pub async fn run(
         reports: Mutex::new(BTreeMap::new()),
         last_activity: Mutex::new(Instant::now()),
         pull_slots: Mutex::new(HashMap::new()),
+        penalties: Mutex::new(HashMap::new()),
         grace: Mutex::new(HashMap::new()),
     });
     let mut node = Node {
@@ -1475,6 +1519,10 @@ async fn pull_guarded(
     ledger: LedgerRef,
     shard: Shard,
 ) -> Option<Absorb> {
+    if let Some(left) = ctx.penalized(&peer) {
+        tracing::debug!(%peer, shard = shard.name(), "not pulling: its changes are refused for {} s more", left.as_secs());
+        return None;
+    }
     let key = (peer, ledger.clone(), shard.clone());
     {
         let mut f = ctx.in_flight.lock().ok()?;
@@ -1503,7 +1551,13 @@ async fn pull_guarded(
                 out = Some(a);
             }
             Ok(None) => {}
-            Err(e) => {
+            Err(PullError::Abuse(why)) => {
+                ctx.penalize(peer, &shard, &why);
+                ctx.report(peer, |r| r.rejected += 1);
+                break;
+            }
+            Err(PullError::Stopped) => break,
+            Err(PullError::Other(e)) => {
                 tracing::warn!(%peer, shard = shard.name(), "pull: {e}");
                 ctx.report(peer, |r| r.rejected += 1);
             }
@@ -1526,15 +1580,32 @@ async fn pull_guarded(
     out
 }
 
+/// Why a pull ended without a result.
+enum PullError {
+    /// The peer sent what no honest peer sends: refuse it for a while.
+    Abuse(String),
+    /// Another pull from the same peer caught it meanwhile.
+    Stopped,
+    Other(Error),
+}
+
+impl From<Error> for PullError {
+    fn from(e: Error) -> PullError {
+        PullError::Other(e)
+    }
+}
+
 /// The pulling side of automerge's sync protocol for one shard: our
 /// messages carry no changes (we only take), theirs are applied to an
-/// in-memory copy that is checked before anything is stored.
+/// in-memory copy that is checked before anything is stored. What the
+/// copy may hold waiting, and how many useless answers it takes, is
+/// bounded in `engine::Pull::receive`.
 async fn pull(
     ctx: &Arc<Ctx>,
     peer: PeerId,
     ledger: &LedgerRef,
     shard: &Shard,
-) -> Result<Option<Absorb>> {
+) -> std::result::Result<Option<Absorb>, PullError> {
     let mut pulled = tokio::task::block_in_place(|| ctx.engine.pull_start(&peer, ledger, shard))?;
     ctx.report(peer, |r| r.shards_pulled += 1);
     let mut proofs = Vec::new();
@@ -1542,6 +1613,9 @@ async fn pull(
     let mut more = false;
     let mut converged = false;
     for _ in 0..MAX_ROUNDS {
+        if ctx.penalized(&peer).is_some() {
+            return Err(PullError::Stopped);
+        }
         let ours = pulled
             .doc
             .sync()
@@ -1578,13 +1652,12 @@ async fn pull(
                     Some(bytes) => {
                         let message = Message::decode(&bytes)
                             .map_err(|e| Error::invalid(format!("malformed sync message: {e}")))?;
-                        tokio::task::block_in_place(|| {
-                            pulled
-                                .doc
-                                .sync()
-                                .receive_sync_message(&mut pulled.state, message)
-                        })
-                        .map_err(|e| Error::invalid(format!("bad sync message: {e}")))?;
+                        tokio::task::block_in_place(|| pulled.receive(message)).map_err(
+                            |r| match r {
+                                Refusal::Abuse(why) => PullError::Abuse(why),
+                                Refusal::Invalid(why) => PullError::Other(Error::invalid(why)),
+                            },
+                        )?;
                     }
                     None if !more => {
                         converged = true;
@@ -1593,14 +1666,16 @@ async fn pull(
                     None => {}
                 }
             }
-            Response::Refused(why) => return Err(Error::invalid(format!("refused: {why}"))),
-            _ => return Err(Error::invalid("unexpected answer to a sync request")),
+            Response::Refused(why) => return Err(Error::invalid(format!("refused: {why}")).into()),
+            _ => return Err(Error::invalid("unexpected answer to a sync request").into()),
         }
     }
     if !converged {
-        return Err(Error::invalid("sync did not converge"));
+        return Err(Error::invalid("sync did not converge").into());
     }
-    tokio::task::block_in_place(|| ctx.engine.pull_finish(&peer, ledger, shard, pulled, proofs))
+    Ok(tokio::task::block_in_place(|| {
+        ctx.engine.pull_finish(&peer, ledger, shard, pulled, proofs)
+    })?)
 }
 
 /// Answers a request from a connected device.
@@ -1652,6 +1727,13 @@ async fn answer(ctx: &Arc<Ctx>, peer: PeerId, request: Request) -> Response {
                 Ok(o) => Response::Offer(o),
                 Err(e) => Response::Refused(e.to_string()),
             }
+        }
+        (Role::Own | Role::Member(_), Request::Changed(_)) if ctx.penalized(&peer).is_some() => {
+            let left = ctx.penalized(&peer).unwrap_or_default();
+            Response::Refused(format!(
+                "your changes are refused for {} s more",
+                left.as_secs()
+            ))
         }
         (Role::Own | Role::Member(_), Request::Changed(digests)) => {
             let wanted = tokio::task::block_in_place(|| engine.wanted(&peer, &digests));
