@@ -140,7 +140,7 @@ pub fn run(env: &Env, args: DaemonArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let keys_device = engine.keys.device_id();
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let shutdown = async {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -167,7 +167,12 @@ pub fn run(env: &Env, args: DaemonArgs) -> anyhow::Result<()> {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         result
-    })?;
+    });
+    // Work still running on blocking threads (serving a large pull, say)
+    // is not waited for beyond a moment: every write is safe to cut off
+    // (a kill -9 is), and a daemon told to stop should stop.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    result?;
     eprintln!("kith: daemon stopped");
     drop(lock);
     Ok(())
