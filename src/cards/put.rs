@@ -316,6 +316,9 @@ fn members(
                 if let Some(p) = &h.parts {
                     meta["adr"] = json!(p);
                 }
+                if !h.extra.is_empty() {
+                    meta["vcard"] = json!(h.extra);
+                }
                 changes.push(Change::PutMember {
                     kind: e.kind,
                     id: e.id.clone(),

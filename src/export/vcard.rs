@@ -7,6 +7,8 @@
 //! `X-APPLE-OMIT-YEAR=1604` in 3.0). Properties kept from an imported card
 //! are written back as they came.
 
+use std::collections::HashSet;
+
 use calcard::common::PartialDateTime;
 use calcard::vcard::{
     VCard, VCardEntry, VCardKind, VCardParameter, VCardParameterName, VCardProperty, VCardValue,
@@ -15,7 +17,7 @@ use calcard::vcard::{
 use serde_json::Value as Json;
 
 use super::{Record, fold};
-use crate::import::vcard::APPLE_NO_YEAR;
+use crate::import::vcard::{APPLE_NO_YEAR, kept_entry};
 use crate::model::{Kind, PartialDate};
 
 /// The versions kith writes.
@@ -67,6 +69,9 @@ struct Card {
     version: Version,
     entries: Vec<VCardEntry>,
     groups: usize,
+    /// Group names (lower case) of the kept properties, which are written
+    /// with the names they came with: kith's own groups skip these.
+    taken: HashSet<String>,
     /// Lines calcard would escape wrongly (data URIs), written after.
     raw: Vec<String>,
 }
@@ -77,18 +82,25 @@ impl Card {
     }
 
     fn group(&mut self) -> String {
-        self.groups += 1;
-        format!("item{}", self.groups)
+        loop {
+            self.groups += 1;
+            let g = format!("item{}", self.groups);
+            if !self.taken.contains(&g) {
+                return g;
+            }
+        }
     }
 
     /// A property with a label: TYPE when vCard has words for it, an Apple
-    /// label otherwise.
+    /// label otherwise; in a group of its own with the properties kept
+    /// with it (`extra`), if any.
     fn labelled(
         &mut self,
         prop: VCardProperty,
         values: Vec<VCardValue>,
         label: &str,
         type_words: &[&str],
+        extra: &[String],
     ) {
         let words: Vec<String> = label
             .split_whitespace()
@@ -99,21 +111,27 @@ impl Card {
             .collect();
         let typed = !words.is_empty() && words.iter().all(|w| type_words.contains(&w.as_str()));
         let mut e = VCardEntry::new(prop).with_values(values);
+        let kept = entries_of(extra.iter().map(String::as_str));
         if typed {
             for w in words {
                 e.add_param(VCardParameter::typ(w));
             }
+        }
+        if kept.is_empty() && (typed || label.is_empty()) {
             self.push(e);
-        } else if label.is_empty() {
-            self.push(e);
-        } else {
-            let g = self.group();
-            self.push(e.with_group(Some(g.clone())));
+            return;
+        }
+        let g = self.group();
+        self.push(e.with_group(Some(g.clone())));
+        if !typed && !label.is_empty() {
             self.push(
                 VCardEntry::new(other("X-ABLabel"))
-                    .with_group(Some(g))
+                    .with_group(Some(g.clone()))
                     .with_value(apple_label_text(label)),
             );
+        }
+        for k in kept {
+            self.push(k.with_group(Some(g.clone())));
         }
     }
 
@@ -202,14 +220,23 @@ const TEL_TYPES: [&str; 8] = [
 ];
 const ADR_TYPES: [&str; 2] = ["home", "work"];
 
+/// One member of a set field: its value, label, address parts and the
+/// vCard lines kept with it.
+struct Member {
+    value: String,
+    label: String,
+    adr: Option<Vec<String>>,
+    extra: Vec<String>,
+}
+
 /// The members of a set field, in order, with labels and stored meta.
-fn members(r: &Record, field: &str) -> Vec<(String, String, Option<Vec<String>>)> {
+fn members(r: &Record, field: &str) -> Vec<Member> {
     let e = &r.entity;
-    let mut out: Vec<(i64, String, String, Option<Vec<String>>)> = Vec::new();
+    let mut out: Vec<(i64, Member)> = Vec::new();
     for part in [&e.shared, &e.private] {
         if let Some(Json::Object(m)) = part.get(field) {
             for (value, meta) in m {
-                if out.iter().any(|o| &o.1 == value) {
+                if out.iter().any(|o| &o.1.value == value) {
                     continue;
                 }
                 let pos = meta.get("pos").and_then(Json::as_i64).unwrap_or(0);
@@ -221,12 +248,28 @@ fn members(r: &Record, field: &str) -> Vec<(String, String, Option<Vec<String>>)
                 let adr = meta
                     .get("adr")
                     .and_then(|a| serde_json::from_value(a.clone()).ok());
-                out.push((pos, value.clone(), label, adr));
+                let extra = match meta.get("vcard") {
+                    Some(Json::Array(lines)) => lines
+                        .iter()
+                        .filter_map(Json::as_str)
+                        .map(str::to_string)
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                out.push((
+                    pos,
+                    Member {
+                        value: value.clone(),
+                        label,
+                        adr,
+                        extra,
+                    },
+                ));
             }
         }
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    out.into_iter().map(|(_, v, l, a)| (v, l, a)).collect()
+    out.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.value.cmp(&b.1.value)));
+    out.into_iter().map(|(_, m)| m).collect()
 }
 
 /// `Miggins;Edna;;Mrs;` for a person: kept from the card they came from,
@@ -262,10 +305,15 @@ fn name_parts(r: &Record) -> Vec<String> {
 /// One card as text.
 pub fn card(r: &Record, version: Version) -> String {
     let e = &r.entity;
+    let kept = kept_entries(r);
     let mut c = Card {
         version,
         entries: Vec::new(),
         groups: 0,
+        taken: kept
+            .iter()
+            .filter_map(|k| k.group.as_ref().map(|g| g.to_lowercase()))
+            .collect(),
         raw: Vec::new(),
     };
     let company = e.kind == Kind::Company;
@@ -300,18 +348,30 @@ pub fn card(r: &Record, version: Version) -> String {
             c.push(VCardEntry::new(VCardProperty::Title).with_value(t.to_string()));
         }
     }
-    for (v, label, _) in members(r, "emails") {
-        c.labelled(VCardProperty::Email, vec![text(v)], &label, &EMAIL_TYPES);
+    for m in members(r, "emails") {
+        c.labelled(
+            VCardProperty::Email,
+            vec![text(m.value)],
+            &m.label,
+            &EMAIL_TYPES,
+            &m.extra,
+        );
     }
-    for (v, label, _) in members(r, "phones") {
-        c.labelled(VCardProperty::Tel, vec![text(v)], &label, &TEL_TYPES);
+    for m in members(r, "phones") {
+        c.labelled(
+            VCardProperty::Tel,
+            vec![text(m.value)],
+            &m.label,
+            &TEL_TYPES,
+            &m.extra,
+        );
     }
-    for (v, label, parts) in members(r, "addresses") {
-        let parts = parts.unwrap_or_else(|| {
+    for m in members(r, "addresses") {
+        let parts = m.adr.unwrap_or_else(|| {
             vec![
                 String::new(),
                 String::new(),
-                v,
+                m.value,
                 String::new(),
                 String::new(),
                 String::new(),
@@ -321,20 +381,28 @@ pub fn card(r: &Record, version: Version) -> String {
         c.labelled(
             VCardProperty::Adr,
             parts.into_iter().map(text).collect(),
-            &label,
+            &m.label,
             &ADR_TYPES,
+            &m.extra,
         );
     }
-    for (v, label, _) in members(r, "impps") {
+    for m in members(r, "impps") {
         c.labelled(
             VCardProperty::Impp,
-            vec![text(v)],
-            &label,
+            vec![text(m.value)],
+            &m.label,
             &["home", "work"],
+            &m.extra,
         );
     }
-    for (v, label, _) in members(r, "urls") {
-        c.labelled(VCardProperty::Url, vec![text(v)], &label, &["home", "work"]);
+    for m in members(r, "urls") {
+        c.labelled(
+            VCardProperty::Url,
+            vec![text(m.value)],
+            &m.label,
+            &["home", "work"],
+            &m.extra,
+        );
     }
     if let Some(d) = e.str("birthday").and_then(|s| PartialDate::parse(s).ok()) {
         c.date("BDAY", d, None);
@@ -353,7 +421,7 @@ pub fn card(r: &Record, version: Version) -> String {
     }
     let tags: Vec<VCardValue> = members(r, "tags")
         .into_iter()
-        .map(|(t, _, _)| text(t))
+        .map(|m| text(m.value))
         .collect();
     if !tags.is_empty() {
         c.push(VCardEntry::new(VCardProperty::Categories).with_values(tags));
@@ -398,7 +466,9 @@ pub fn card(r: &Record, version: Version) -> String {
     if let Some(photo) = e.str("photo") {
         c.raw.push(photo_line(photo, version));
     }
-    kept_entries(r, &mut c);
+    for k in kept {
+        c.push(k);
+    }
     c.push(VCardEntry::new(VCardProperty::Uid).with_value(uid_of(r)));
     write(c)
 }
@@ -406,61 +476,44 @@ pub fn card(r: &Record, version: Version) -> String {
 /// PHOTO as a data URI (4.0) or inline base64 (3.0); written by hand
 /// because a URI's comma must not be escaped.
 fn photo_line(photo: &str, version: Version) -> String {
+    // Written as it is, so a line break in it would end the line early.
+    let photo: String = photo.split_whitespace().collect();
+    let photo = photo.as_str();
     let inline = photo
         .strip_prefix("data:")
         .and_then(|rest| rest.split_once(";base64,"));
+    // 3.0 names an inline photo's type by a word (TYPE=JPEG), which reads
+    // back as image/jpeg; any other media type goes as the data URI, so it
+    // reads back as it was.
+    const TYPES: [&str; 3] = ["jpeg", "png", "gif"];
     match (version, inline) {
         (Version::V4, _) => format!("PHOTO:{photo}"),
-        (Version::V3, Some((mime, data))) => {
+        (Version::V3, Some(("", data))) => format!("PHOTO;ENCODING=b:{data}"),
+        (Version::V3, Some((mime, data)))
+            if mime
+                .strip_prefix("image/")
+                .is_some_and(|t| TYPES.contains(&t)) =>
+        {
             let kind = mime.rsplit('/').next().unwrap_or("").to_ascii_uppercase();
-            if kind.is_empty() {
-                format!("PHOTO;ENCODING=b:{data}")
-            } else {
-                format!("PHOTO;ENCODING=b;TYPE={kind}:{data}")
-            }
+            format!("PHOTO;ENCODING=b;TYPE={kind}:{data}")
         }
-        (Version::V3, None) => format!("PHOTO;VALUE=uri:{photo}"),
+        (Version::V3, _) => format!("PHOTO;VALUE=uri:{photo}"),
     }
 }
 
-/// Properties kept from an imported card, with their groups renamed so
-/// they cannot collide with the ones written here.
-fn kept_entries(r: &Record, c: &mut Card) {
+/// Properties kept from an imported card, with the group names they came
+/// with (kith's own groups are numbered around them), so a group's lines
+/// stay together and read back the same.
+fn kept_entries(r: &Record) -> Vec<VCardEntry> {
     let Some(Json::Array(lines)) = r.entity.get("vcard") else {
-        return;
+        return Vec::new();
     };
-    let lines: Vec<&str> = lines.iter().filter_map(Json::as_str).collect();
-    if lines.is_empty() {
-        return;
-    }
-    let text = format!(
-        "BEGIN:VCARD\r\nVERSION:4.0\r\n{}\r\nEND:VCARD\r\n",
-        lines.join("\r\n")
-    );
-    let Ok(kept) = VCard::parse(&text) else {
-        return;
-    };
-    let mut renames: Vec<(String, String)> = Vec::new();
-    for mut e in kept.entries {
-        if matches!(
-            e.name,
-            VCardProperty::Version | VCardProperty::Begin | VCardProperty::End
-        ) {
-            continue;
-        }
-        if let Some(g) = e.group.take() {
-            let new = match renames.iter().find(|(old, _)| *old == g) {
-                Some((_, n)) => n.clone(),
-                None => {
-                    let n = c.group();
-                    renames.push((g, n.clone()));
-                    n
-                }
-            };
-            e.group = Some(new);
-        }
-        c.push(e);
-    }
+    entries_of(lines.iter().filter_map(Json::as_str))
+}
+
+/// vCard 4.0 lines as kith keeps them, read back as entries.
+fn entries_of<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<VCardEntry> {
+    lines.filter_map(kept_entry).collect()
 }
 
 fn write(c: Card) -> String {

@@ -511,6 +511,7 @@ fn row_contact(
                 value,
                 label,
                 parts: Some(parts),
+                extra: Vec::new(),
             });
         }
     }

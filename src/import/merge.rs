@@ -71,6 +71,9 @@ fn member_meta(h: &Handle, pos: i64) -> Json {
     if let Some(parts) = &h.parts {
         meta["adr"] = json!(parts);
     }
+    if !h.extra.is_empty() {
+        meta["vcard"] = json!(h.extra);
+    }
     meta
 }
 

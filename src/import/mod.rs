@@ -50,6 +50,11 @@ pub struct Handle {
     pub value: String,
     pub label: String,
     pub parts: Option<Vec<String>>,
+    /// vCard properties kith does not model that were grouped with this
+    /// one (Apple's `item3.ADR` + `item3.X-ABADR:gb`), as vCard 4.0 lines
+    /// without their group: the export puts them back in this value's
+    /// group, so they stay together.
+    pub extra: Vec<String>,
 }
 
 impl Handle {
@@ -58,6 +63,7 @@ impl Handle {
             value: value.into(),
             label: label.into(),
             parts: None,
+            extra: Vec::new(),
         }
     }
 }

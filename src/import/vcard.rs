@@ -42,7 +42,15 @@ enum Block {
     Broken { line: usize, reason: String },
 }
 
-fn is_marker(line: &str, marker: &str) -> bool {
+/// Whether a line is `BEGIN:VCARD` or `END:VCARD`. Inside a card, a line
+/// that starts with a space or tab continues the one before (RFC 6350
+/// folding), so it is never a marker: a long value folded just before
+/// "BEGIN:VCARD" (kith's own export can do that) must not end the card or
+/// start another.
+fn is_marker(line: &str, marker: &str, in_card: bool) -> bool {
+    if in_card && line.starts_with([' ', '\t']) {
+        return false;
+    }
     let t = line.trim();
     t.len() == marker.len() && t.eq_ignore_ascii_case(marker)
 }
@@ -57,7 +65,7 @@ fn cards(text: &str) -> Vec<Block> {
     for (i, raw) in text.split('\n').enumerate() {
         let line_no = i + 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        if is_marker(line, "BEGIN:VCARD") {
+        if is_marker(line, "BEGIN:VCARD", current.is_some()) {
             if let Some((start, _)) = current.take() {
                 out.push(Block::Broken {
                     line: start,
@@ -68,7 +76,7 @@ fn cards(text: &str) -> Vec<Block> {
             stray = None;
         } else if let Some((start, mut lines)) = current.take() {
             lines.push(line);
-            if is_marker(line, "END:VCARD") {
+            if is_marker(line, "END:VCARD", true) {
                 out.push(Block::Card {
                     line: start,
                     text: lines.join("\r\n") + "\r\n",
@@ -109,7 +117,24 @@ fn card(text: &str, line: usize) -> Result<Contact, String> {
     Ok(c)
 }
 
+/// A value's text with every line break as `\n`: a CR LF, and a bare CR
+/// too, which no writer can put back as it was (kith's export would write
+/// it as `\r` and a phone may drop it), so export → import is a fixed
+/// point.
 fn text_of(v: &VCardValue) -> String {
+    line_breaks(&raw_text_of(v))
+}
+
+/// `\r\n` and a bare `\r` as `\n`.
+pub fn line_breaks(s: &str) -> String {
+    if s.contains('\r') {
+        s.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        s.to_string()
+    }
+}
+
+fn raw_text_of(v: &VCardValue) -> String {
     match v {
         VCardValue::Text(t) => t.clone(),
         VCardValue::Component(parts) => parts.join(","),
@@ -133,9 +158,15 @@ fn first_text(e: &VCardEntry) -> String {
         .first()
         .map(text_of)
         .unwrap_or_default()
-        .replace("\r\n", "\n")
         .trim()
         .to_string()
+}
+
+/// White space as single spaces: calcard reads a run of one white-space
+/// character in a comma-separated list (CATEGORIES, NICKNAME) as one, so
+/// anything else would not read back the same.
+fn one_space(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn texts(e: &VCardEntry) -> Vec<String> {
@@ -154,18 +185,20 @@ fn types(e: &VCardEntry) -> Vec<String> {
             && matches!(p.value, calcard::vcard::VCardParameterValue::Null);
         if is_type {
             if let Some(t) = p.value.as_text() {
-                out.extend(t.split(',').map(|s| s.trim().to_lowercase()));
+                out.extend(line_breaks(t).split(',').map(|s| s.trim().to_lowercase()));
             }
         } else if bare && let VCardParameterName::Other(n) = &p.name {
-            out.push(n.to_lowercase());
+            out.push(line_breaks(&n.to_lowercase()));
         }
     }
     out
 }
 
-fn param<'a>(e: &'a VCardEntry, name: &str) -> Option<&'a str> {
+fn param(e: &VCardEntry, name: &str) -> Option<String> {
     e.params.iter().find_map(|p| match &p.name {
-        VCardParameterName::Other(n) if n.eq_ignore_ascii_case(name) => p.value.as_text(),
+        VCardParameterName::Other(n) if n.eq_ignore_ascii_case(name) => {
+            p.value.as_text().map(line_breaks)
+        }
         _ => None,
     })
 }
@@ -255,8 +288,163 @@ pub fn extra_line(e: &VCardEntry) -> String {
         .to_string()
 }
 
+/// The contact's lists of values a vCard property can go to.
+#[derive(Clone, Copy)]
+enum Set {
+    Emails,
+    Phones,
+    Addresses,
+    Impps,
+    Urls,
+}
+
+impl Set {
+    fn of(p: &VCardProperty) -> Option<Set> {
+        Some(match p {
+            VCardProperty::Email => Set::Emails,
+            VCardProperty::Tel => Set::Phones,
+            VCardProperty::Adr => Set::Addresses,
+            VCardProperty::Impp => Set::Impps,
+            VCardProperty::Url => Set::Urls,
+            _ => return None,
+        })
+    }
+
+    fn of_contact(self, c: &mut Contact) -> &mut Vec<Handle> {
+        match self {
+            Set::Emails => &mut c.emails,
+            Set::Phones => &mut c.phones,
+            Set::Addresses => &mut c.addresses,
+            Set::Impps => &mut c.impps,
+            Set::Urls => &mut c.urls,
+        }
+    }
+}
+
+/// A kept property as kith stores it: line breaks in its values and
+/// parameters as `\n`, like every value kith models (see [`text_of`]).
+fn normalise_kept(e: &mut VCardEntry) {
+    for v in &mut e.values {
+        match v {
+            VCardValue::Text(t) => *t = line_breaks(t),
+            VCardValue::Component(parts) => {
+                for p in parts {
+                    *p = line_breaks(p);
+                }
+            }
+            _ => {}
+        }
+    }
+    for p in &mut e.params {
+        if let calcard::vcard::VCardParameterValue::Text(t) = &mut p.value {
+            *t = line_breaks(t);
+        }
+    }
+}
+
+/// The line kith keeps for a property it does not model: its vCard 4.0
+/// line, if that reads back as itself, and still unmodelled, from kith's
+/// export in both versions.
+/// calcard writes some odd input differently from how it read it (a
+/// parameter name with a comma or a space, a value of the wrong type for
+/// its property); such a line is taken as it reads back once written, if
+/// that is stable, and otherwise left out, so an export → import is a
+/// fixed point and never turns one line into another.
+fn kept_line(e: &VCardEntry) -> Option<String> {
+    // A name is letters, digits and dashes (RFC 6350 3.3): any other is
+    // written as it is and read back as something else (a dot makes a
+    // group), and cannot be escaped.
+    let name_ok =
+        |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !name_ok(e.name.as_str()) || e.group.as_deref().is_some_and(|g| !name_ok(g)) {
+        return None;
+    }
+    let mut e = e.clone();
+    e.params.retain(|p| match &p.name {
+        VCardParameterName::Other(n) => name_ok(n),
+        _ => true,
+    });
+    normalise_kept(&mut e);
+    let mut line = extra_line(&e);
+    for _ in 0..3 {
+        if line.is_empty() {
+            return None;
+        }
+        let again = reread(&line)?;
+        if again == line {
+            return Some(line);
+        }
+        line = again;
+    }
+    None
+}
+
+/// A kept line as an entry (the export reads them with this).
+pub fn kept_entry(line: &str) -> Option<VCardEntry> {
+    let text = format!("BEGIN:VCARD\r\nVERSION:4.0\r\n{line}\r\nEND:VCARD\r\n");
+    let mut entries = VCard::parse(&text).ok()?.entries.into_iter().filter(|e| {
+        !matches!(
+            e.name,
+            VCardProperty::Version | VCardProperty::Begin | VCardProperty::End
+        )
+    });
+    let e = entries.next()?;
+    entries.next().is_none().then_some(e)
+}
+
+/// A kept line as it comes back from an export in 4.0 and in 3.0, if it
+/// comes back one line and the same from both.
+fn reread(line: &str) -> Option<String> {
+    let entry = kept_entry(line)?;
+    let mut out: Option<String> = None;
+    for version in [VCardVersion::V4_0, VCardVersion::V3_0] {
+        let card = VCard {
+            entries: vec![entry.clone()],
+        };
+        let mut text = String::new();
+        card.write_to(&mut text, version).ok()?;
+        let mut back = VCard::parse(&text).ok()?.entries.into_iter().filter(|e| {
+            !matches!(
+                e.name,
+                VCardProperty::Version | VCardProperty::Begin | VCardProperty::End
+            )
+        });
+        let mut e = back.next()?;
+        if back.next().is_some() {
+            return None;
+        }
+        normalise_kept(&mut e);
+        // Read back on its own as a field (a date 3.0 reads and 4.0 did
+        // not), it would not come back as this line.
+        if modelled(&e) {
+            return None;
+        }
+        let l = extra_line(&e);
+        match &out {
+            Some(o) if *o != l => return None,
+            _ => out = Some(l),
+        }
+    }
+    out
+}
+
 /// Maps a parsed card to a contact.
 pub fn contact(vcard: &VCard) -> Contact {
+    map(vcard, true)
+}
+
+/// Whether kith would take this property into a field if it read it on
+/// its own (a birthday, an email …) rather than keep it as a line.
+fn modelled(e: &VCardEntry) -> bool {
+    let card = VCard {
+        entries: vec![e.clone()],
+    };
+    map(&card, false).extra.is_empty()
+}
+
+/// Maps a card; `check_kept` makes sure each kept line reads back as
+/// itself ([`kept_line`]), which reads the line again with this, unchecked.
+fn map(vcard: &VCard, check_kept: bool) -> Contact {
     let mut c = Contact::default();
     // Apple's labels, by group.
     let labels: HashMap<String, String> = vcard
@@ -268,6 +456,9 @@ pub fn contact(vcard: &VCard) -> Contact {
         .filter_map(|e| Some((e.group.clone()?.to_lowercase(), first_text(e))))
         .collect();
     let mut used_groups: HashSet<String> = HashSet::new();
+    // The first email, phone, address, IMPP or URL of each group: the
+    // group's kept properties go with it.
+    let mut handle_of: HashMap<String, (Set, usize)> = HashMap::new();
     let mut kept: Vec<&VCardEntry> = Vec::new();
     let mut fn_name = String::new();
     for e in &vcard.entries {
@@ -299,12 +490,18 @@ pub fn contact(vcard: &VCard) -> Contact {
             VCardProperty::Nickname => {
                 let n = texts(e)
                     .into_iter()
+                    .map(|s| one_space(&s))
                     .filter(|s| !s.is_empty())
                     .collect::<Vec<_>>()
                     .join(", ");
                 c.nickname = Some(n).filter(|n| !n.is_empty());
             }
-            VCardProperty::Photo => c.photo = Some(first_text(e)).filter(|p| !p.is_empty()),
+            // A data URI or a link has no white space: a line break in one
+            // would end the line the export writes it on.
+            VCardProperty::Photo => {
+                c.photo = Some(first_text(e).split_whitespace().collect::<String>())
+                    .filter(|p| !p.is_empty())
+            }
             VCardProperty::Bday => match date_of(e) {
                 Some(d) => c.birthday = Some(d),
                 None => used = false,
@@ -328,6 +525,7 @@ pub fn contact(vcard: &VCard) -> Contact {
                         value,
                         label: label(),
                         parts: Some(parts),
+                        extra: Vec::new(),
                     });
                 }
             }
@@ -377,7 +575,7 @@ pub fn contact(vcard: &VCard) -> Contact {
             }
             VCardProperty::Categories => {
                 for t in texts(e) {
-                    let t = t.trim().to_lowercase();
+                    let t = one_space(&t).to_lowercase();
                     if !t.is_empty() && !c.tags.contains(&t) {
                         c.tags.push(t);
                     }
@@ -391,10 +589,14 @@ pub fn contact(vcard: &VCard) -> Contact {
             }
             VCardProperty::Uid => c.uid = Some(first_text(e)).filter(|u| !u.is_empty()),
             VCardProperty::Kind => {
-                c.is_company = matches!(e.values.first(), Some(VCardValue::Kind(VCardKind::Org)))
+                // Only ever from a person to a company: a second KIND (one
+                // kith keeps as a line and writes after its own) must not
+                // undo the first.
+                let org = matches!(e.values.first(), Some(VCardValue::Kind(VCardKind::Org)))
                     || first_text(e).eq_ignore_ascii_case("org")
                     || first_text(e).eq_ignore_ascii_case("organization");
-                used = c.is_company || first_text(e).eq_ignore_ascii_case("individual");
+                c.is_company |= org;
+                used = org || first_text(e).eq_ignore_ascii_case("individual");
             }
             VCardProperty::Related => {
                 let v = first_text(e);
@@ -440,8 +642,9 @@ pub fn contact(vcard: &VCard) -> Contact {
                         None => used = false,
                     },
                     "X-ABSHOWAS" => {
-                        c.is_company = first_text(e).eq_ignore_ascii_case("company");
-                        used = c.is_company;
+                        let company = first_text(e).eq_ignore_ascii_case("company");
+                        c.is_company |= company;
+                        used = company;
                     }
                     "X-KITH-NAME-ONLY" => c.name_only = first_text(e).eq_ignore_ascii_case("true"),
                     "X-KITH-FACT" => {
@@ -449,7 +652,10 @@ pub fn contact(vcard: &VCard) -> Contact {
                         if f.is_empty() {
                             used = false
                         } else {
-                            c.facts.push((f, param(e, "X-LEARNED").map(str::to_string)));
+                            // An empty day is no day: the export leaves it
+                            // out, and the import then says today.
+                            let learned = param(e, "X-LEARNED").filter(|d| !d.trim().is_empty());
+                            c.facts.push((f, learned));
                         }
                     }
                     _ => used = false,
@@ -459,6 +665,12 @@ pub fn contact(vcard: &VCard) -> Contact {
         }
         if used {
             if let Some(g) = group {
+                if let Some(set) = Set::of(&e.name) {
+                    let len = set.of_contact(&mut c).len();
+                    if len > 0 {
+                        handle_of.entry(g.clone()).or_insert((set, len - 1));
+                    }
+                }
                 used_groups.insert(g);
             }
         } else {
@@ -476,9 +688,39 @@ pub fn contact(vcard: &VCard) -> Contact {
         {
             continue;
         }
-        let line = extra_line(e);
-        if !line.is_empty() {
-            c.extra.push(line);
+        let owner = e
+            .group
+            .as_ref()
+            .and_then(|g| handle_of.get(&g.to_lowercase()))
+            .copied();
+        match owner {
+            Some((set, i)) => {
+                let mut e = e.clone();
+                e.group = None;
+                let line = if check_kept {
+                    kept_line(&e)
+                } else {
+                    Some(extra_line(&e))
+                };
+                if let Some(line) = line
+                    && let Some(h) = set.of_contact(&mut c).get_mut(i)
+                {
+                    h.extra.push(line);
+                }
+            }
+            None => {
+                // Kept with its group name as it came: the export numbers
+                // its own groups around these, so the lines of one group
+                // stay together and read back the same.
+                let line = if check_kept {
+                    kept_line(e)
+                } else {
+                    Some(extra_line(e))
+                };
+                if let Some(line) = line {
+                    c.extra.push(line);
+                }
+            }
         }
     }
     c.name = if fn_name.is_empty() {
@@ -556,5 +798,56 @@ mod tests {
             "{:?}",
             parsed.skipped
         );
+    }
+
+    // Found by fuzzing the round trip (issue 17); the end-to-end checks
+    // are in tests/cli/contacts.rs with the inputs in tests/fixtures/vcard.
+
+    #[test]
+    fn a_folded_line_that_reads_begin_vcard_does_not_start_a_card() {
+        let text = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:A\r\nX-NOTE:long\r\n BEGIN:VCARD\r\nX-MORE:x\r\n END:VCARD\r\nEND:VCARD\r\n";
+        let parsed = parse("f.vcf", text);
+        assert_eq!(parsed.skipped, Vec::<String>::new());
+        assert_eq!(parsed.contacts.len(), 1);
+        assert_eq!(
+            parsed.contacts[0].extra,
+            ["X-NOTE:longBEGIN:VCARD", "X-MORE:xEND:VCARD"]
+        );
+    }
+
+    #[test]
+    fn line_breaks_read_as_newlines_whatever_the_card_used() {
+        let text = "BEGIN:VCARD\r\nVERSION:2.1\r\nN;ENCODING=QUOTED-PRINTABLE:Miggins;Edna=0D=0AMay;;;\r\nNOTE;ENCODING=QUOTED-PRINTABLE:one=0Dtwo\r\nTEL;TYPE=\"a\\rb\":1\r\nEND:VCARD\r\n";
+        let c = &parse("f.vcf", text).contacts[0];
+        assert_eq!(c.name_parts.as_ref().unwrap()[1], "Edna\nMay");
+        assert_eq!(c.name, "Edna\nMay Miggins");
+        assert_eq!(c.notes, ["one\ntwo"]);
+        assert_eq!(c.phones[0].label, "a\nb");
+    }
+
+    #[test]
+    fn a_second_kind_does_not_turn_a_company_into_a_person() {
+        let text = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Lagos Freight\r\nKIND:org\r\nKIND:indX\r\nEND:VCARD\r\n";
+        let c = &parse("f.vcf", text).contacts[0];
+        assert!(c.is_company);
+        assert_eq!(c.extra, ["KIND:indX"]);
+    }
+
+    #[test]
+    fn grouped_kept_lines_go_with_their_value_or_keep_their_group() {
+        let text = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Edna\r\nitem3.ADR:;;1 High St;Lewes;;;\r\nitem3.X-ABADR:gb\r\nitem3.X-ABLabel:Shop\r\nitem7.X-FOO:a\r\nitem7.X-ABLabel:Odd\r\nEND:VCARD\r\n";
+        let c = &parse("f.vcf", text).contacts[0];
+        assert_eq!(c.addresses[0].label, "shop");
+        assert_eq!(c.addresses[0].extra, ["X-ABADR:gb"]);
+        assert_eq!(c.extra, ["item7.X-FOO:a", "item7.X-ABLabel:Odd"]);
+    }
+
+    #[test]
+    fn kept_lines_that_cannot_be_written_back_as_they_are_are_left_out_or_fixed() {
+        let text = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:A\r\nEMAIL;typas no FN\\, no N:\r\nitem1.X.X-B:c\r\nX-OK;X-P=\"a,b\":v\r\nEND:VCARD\r\n";
+        let c = &parse("f.vcf", text).contacts[0];
+        // The parameter whose name holds a comma and a space is dropped,
+        // the name with a dot in it left out, the quoted value kept.
+        assert_eq!(c.extra, ["EMAIL:", "X-OK;X-P=\"a,b\":v"]);
     }
 }
