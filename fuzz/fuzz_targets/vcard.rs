@@ -1,7 +1,7 @@
 //! The vCard importer: any bytes are read, planned as an import and
-//! exported (4.0 and 3.0) without panicking; with KITH_FUZZ_ROUNDTRIP=1
-//! every exported card must also read back as one card holding the same
-//! record, company, notes and facts.
+//! exported (4.0 and 3.0) without panicking, and every exported card must
+//! read back as one card holding the same record (the properties kith
+//! keeps as lines included), company, notes and facts.
 
 #![no_main]
 
@@ -16,19 +16,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = import::detect(&text);
     let parsed = import::vcard::parse("in.vcf", &text);
-    // The round trip finds differences not fixed yet (a bare CR in a value
-    // is exported as a line break, fuzz/known/vcard-bare-cr-export; a name
-    // with a CR LF; kept lines with odd parameters; docs/RELIABILITY.md):
-    // on with KITH_FUZZ_ROUNDTRIP=1, off in CI until they are fixed.
-    let compare = std::env::var_os("KITH_FUZZ_ROUNDTRIP").is_some();
     with_ledger(|ledger| {
         for contact in parsed.contacts.into_iter().take(8) {
             let first = planned(ledger, contact);
             for version in [Version::V4, Version::V3] {
                 let out = card(&first, version);
-                if !compare {
-                    continue;
-                }
                 let again = import::vcard::parse("out.vcf", &out);
                 assert!(
                     again.skipped.is_empty() && again.contacts.len() == 1,

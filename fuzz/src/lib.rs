@@ -121,12 +121,6 @@ pub fn model_of(r: &Record, source: Option<&Record>) -> (Kind, Fields, Fields) {
         f.remove("created");
         // A new company record each time: compared by name instead.
         f.remove("company");
-        // Known and not fixed yet: properties kith keeps as lines do not
-        // always come back the same: an Apple group number is renumbered
-        // on export (`item3.X-ABADR:gb` loses its address), and odd
-        // parameters are quoted differently (docs/RELIABILITY.md, "Not yet
-        // guaranteed"). Compared: everything kith models.
-        f.remove("vcard");
         if f.get("uid").and_then(|u| u.as_str()) == source_uid.as_deref() {
             f.remove("uid");
         }
