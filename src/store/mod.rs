@@ -9,6 +9,13 @@
 //!
 //! The store owns durability, checksums and quarantine. It knows nothing of
 //! the index or of what the fields mean.
+//!
+//! Each store has a ledger id (`ledger.id`, 32 hex digits), made when the
+//! store is first opened and written into every chunk it writes: a chunk
+//! that says another ledger (copied in from another home or from a
+//! teammate's replica) is quarantined, never merged. A `ledger.id` that is
+//! lost or damaged is made again from the id most chunks carry, so losing
+//! it never makes a ledger's own chunks look foreign.
 
 pub mod chunk;
 pub mod doc;
@@ -96,6 +103,8 @@ pub struct Quarantined {
     pub file: PathBuf,
     pub moved_to: PathBuf,
     pub reason: String,
+    /// Whole and valid, but written into another ledger.
+    pub foreign: bool,
 }
 
 impl LoadReport {
@@ -320,6 +329,9 @@ pub struct Store {
     root: PathBuf,
     actor: ActorId,
     fs: Arc<dyn Fs>,
+    ledger: chunk::LedgerId,
+    /// Why this store must not be written to, when it must not.
+    read_only: Option<String>,
 }
 
 /// Held while a process writes; released when dropped or when the process dies.
@@ -341,13 +353,42 @@ impl Store {
         for dir in [root.join(Shared::DIR), root.join(Private::DIR)] {
             chunk::ensure_dir(&*fs, &dir)?;
         }
+        let ledger = establish_ledger_id(&*fs, root)?;
         let mut actor = device.to_vec();
         actor.extend_from_slice(&rand::random::<[u8; 8]>());
         Ok(Store {
             root: root.to_path_buf(),
             actor: ActorId::from(actor),
             fs,
+            ledger,
+            read_only: None,
         })
+    }
+
+    /// The id written into every chunk of this ledger.
+    pub fn ledger_id(&self) -> chunk::LedgerId {
+        self.ledger
+    }
+
+    /// From now on every write fails with `why` (one line saying what is
+    /// wrong and what to do); reading and quarantining go on.
+    pub fn set_read_only(&mut self, why: String) {
+        self.read_only = Some(why);
+    }
+
+    fn writable(&self) -> Result<()> {
+        match &self.read_only {
+            Some(why) => Err(Error::Invalid(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// The directory of each part of a shard, named by part.
+    pub fn part_dirs(&self, shard: &Shard) -> [(&'static str, PathBuf); 2] {
+        [
+            (Shared::DIR, self.shard_dir::<Shared>(shard)),
+            (Private::DIR, self.shard_dir::<Private>(shard)),
+        ]
     }
 
     /// The file system this store reads and writes through.
@@ -538,7 +579,27 @@ impl Store {
                     Err(e) => return Err(Error::io(&path, e)),
                 };
                 let mut panicked = false;
-                let verdict = chunk::decode(&path, &bytes).and_then(|(kind, payload)| {
+                let decoded = chunk::decode_full(&path, &bytes);
+                if let Ok(chunk::Decoded {
+                    ledger: Some(other),
+                    ..
+                }) = &decoded
+                    && *other != self.ledger
+                {
+                    // Whole and valid automerge: only the id tells it
+                    // does not belong here. Merging it would mix another
+                    // ledger's people into this one.
+                    let reason = format!(
+                        "it belongs to another ledger ({}; this ledger is {})",
+                        other.short(),
+                        self.ledger.short()
+                    );
+                    let mut q = self.quarantine::<P>(shard, &path, &reason)?;
+                    q.foreign = true;
+                    local_report.quarantined.push(q);
+                    continue;
+                }
+                let verdict = decoded.and_then(|chunk::Decoded { kind, payload, .. }| {
                     match load_guarded(&mut doc, payload) {
                         Ok(()) => Ok(kind),
                         Err(reason) => {
@@ -609,6 +670,7 @@ impl Store {
             file: path.to_path_buf(),
             moved_to,
             reason: reason.to_string(),
+            foreign: false,
         })
     }
 
@@ -671,11 +733,12 @@ impl Store {
         loaded: &mut Loaded<P>,
         kind: ChunkKind,
     ) -> Result<Written> {
+        self.writable()?;
         let bytes = match kind {
             ChunkKind::Snapshot => loaded.doc.save(),
             ChunkKind::Incremental => loaded.doc.save_incremental(),
         };
-        let (name, data) = chunk::encode(kind, &bytes);
+        let (name, data) = chunk::encode_for(kind, &self.ledger, &bytes);
         let target = dir.join(&name);
         let existed = loaded.files.iter().any(|(p, _)| p == &target);
         let path = match chunk::write_durable_with(&*self.fs, dir, &name, &data) {
@@ -794,8 +857,15 @@ impl Store {
                     Err(e) if e.kind() == io::ErrorKind::NotFound => continue 'retry,
                     Err(e) => return Err(Error::io(&path, e)),
                 };
-                let (_, payload) = chunk::decode(&path, &bytes)?;
-                out.push(payload.to_vec());
+                let d = chunk::decode_full(&path, &bytes)?;
+                if d.ledger.is_some_and(|l| l != self.ledger) {
+                    // Loading quarantines it; serve nothing of it.
+                    return Err(Error::BadChunk {
+                        path,
+                        reason: "it belongs to another ledger".into(),
+                    });
+                }
+                out.push(d.payload.to_vec());
             }
             return Ok(out);
         }
@@ -808,13 +878,15 @@ impl Store {
     /// Stores automerge changes that arrived from elsewhere (sync) as one
     /// incremental chunk of a part, durably. The caller holds the lock.
     pub fn append<P: Part>(&self, shard: &Shard, changes: &[u8]) -> Result<()> {
-        let (name, data) = chunk::encode(ChunkKind::Incremental, changes);
+        self.writable()?;
+        let (name, data) = chunk::encode_for(ChunkKind::Incremental, &self.ledger, changes);
         chunk::write_durable_with(&*self.fs, &self.shard_dir::<P>(shard), &name, &data).map(|_| ())
     }
 
     /// [`Store::append`] for many shards at once, made durable together.
     /// Each item is (shard, private part?, changes). The caller holds the lock.
     pub fn append_many(&self, items: &[(Shard, bool, Vec<u8>)]) -> Result<()> {
+        self.writable()?;
         let files: Vec<(PathBuf, Vec<u8>)> = items
             .iter()
             .map(|(shard, private, changes)| {
@@ -823,7 +895,7 @@ impl Store {
                 } else {
                     self.shard_dir::<Shared>(shard)
                 };
-                let (name, data) = chunk::encode(ChunkKind::Incremental, changes);
+                let (name, data) = chunk::encode_for(ChunkKind::Incremental, &self.ledger, changes);
                 (dir.join(name), data)
             })
             .collect();
@@ -868,6 +940,7 @@ impl Store {
     /// the ledger ([`Store::intents`]). Returns the intent's file, for
     /// [`Store::clear_intent`] once every shard is written.
     pub fn write_intent(&self, bytes: &[u8]) -> Result<PathBuf> {
+        self.writable()?;
         // Named by time, then content: intents are finished in the order
         // they were made.
         let nanos = std::time::SystemTime::now()
@@ -956,6 +1029,93 @@ impl Store {
     }
 }
 
+/// The file holding a store's ledger id.
+pub const LEDGER_ID_FILE: &str = "ledger.id";
+
+/// Reads the ledger id of the store at `root`, making it if the store has
+/// none: the id most of its chunks carry (`ledger.id` was lost or damaged),
+/// or a new one (a new ledger, or one whose chunks all predate ids). Two
+/// processes making it at once agree: the first link wins and both read it.
+fn establish_ledger_id(fs: &dyn Fs, root: &Path) -> Result<chunk::LedgerId> {
+    let path = root.join(LEDGER_ID_FILE);
+    let damaged = match fs.read(&path) {
+        Ok(bytes) => match std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(chunk::LedgerId::parse)
+        {
+            Some(id) => return Ok(id),
+            None => true,
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let (found, seen) = ledger_id_of_chunks(root);
+    let id = found.unwrap_or_else(chunk::LedgerId::random);
+    let text = format!("{}\n", id.hex());
+    if damaged {
+        tracing::warn!(file = %path.display(), from_chunks = seen, "ledger id damaged; written again");
+        chunk::write_durable_with(fs, root, LEDGER_ID_FILE, text.as_bytes())?;
+        return Ok(id);
+    }
+    // Not through `fs`: linking is how concurrent first opens agree, and
+    // the file is made again from the chunks if a crash loses it.
+    let tmp = chunk::write_durable_with(
+        fs,
+        root,
+        &format!(".{LEDGER_ID_FILE}.{}.new", std::process::id()),
+        text.as_bytes(),
+    )?;
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => chunk::sync_dir_with(fs, root)?,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::io(&path, e)),
+    }
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(chunk::LedgerId::parse)
+        .ok_or_else(|| Error::BadChunk {
+            path,
+            reason: "not a ledger id".into(),
+        })
+}
+
+/// The ledger id most chunks under `root` carry (None when none carries
+/// one), and how many chunks carried one. Reads only each chunk's header.
+fn ledger_id_of_chunks(root: &Path) -> (Option<chunk::LedgerId>, usize) {
+    use std::io::Read as _;
+    let mut counts: BTreeMap<chunk::LedgerId, usize> = BTreeMap::new();
+    for part in [Shared::DIR, Private::DIR] {
+        let Ok(shards) = std::fs::read_dir(root.join(part)) else {
+            continue;
+        };
+        for shard in shards.flatten() {
+            let Ok(files) = std::fs::read_dir(shard.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let name = file.file_name();
+                if chunk::kind_of_name(&name.to_string_lossy()).is_none() {
+                    continue;
+                }
+                let mut header = Vec::with_capacity(32);
+                let read = std::fs::File::open(file.path())
+                    .and_then(|f| f.take(32).read_to_end(&mut header));
+                if read.is_ok()
+                    && let Some(id) = chunk::ledger_of_header(&header)
+                {
+                    *counts.entry(id).or_default() += 1;
+                }
+            }
+        }
+    }
+    let seen = counts.values().sum();
+    let best = counts.into_iter().max_by_key(|(_, n)| *n).map(|(id, _)| id);
+    (best, seen)
+}
+
 /// What a store at `root` holds as its generation (empty if none).
 pub fn read_generation(root: &Path) -> Vec<u8> {
     std::fs::read(root.join("generation")).unwrap_or_default()
@@ -1013,5 +1173,68 @@ mod tests {
         store.clear_intent(&path).unwrap();
         store.clear_intent(&path).unwrap();
         assert!(store.intents().unwrap().is_empty());
+    }
+
+    fn one_person(name: &str) -> Vec<u8> {
+        use automerge::transaction::Transactable;
+        let mut doc = AutoCommit::new();
+        doc.put(automerge::ROOT, format!("people/{name}"), name)
+            .unwrap();
+        doc.save()
+    }
+
+    fn keys_of<P: Part>(loaded: Loaded<P>) -> Vec<String> {
+        use automerge::ReadDoc;
+        let doc = loaded.doc.into_automerge();
+        doc.keys(automerge::ROOT).collect()
+    }
+
+    /// Chunks written before ledger ids (version 1) load as this ledger's;
+    /// a version 2 chunk of another ledger is quarantined, never merged;
+    /// a lost `ledger.id` is made again from the chunks, so the ledger's
+    /// own chunks never look foreign.
+    #[test]
+    fn chunks_of_another_ledger_are_quarantined_and_old_chunks_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), [1; 8]).unwrap();
+        let id = store.ledger_id();
+        let shard = Shard::parse("ab").unwrap();
+        let sdir = dir.path().join("shared").join("ab");
+        std::fs::create_dir_all(&sdir).unwrap();
+        let (name, old) = chunk::encode(ChunkKind::Snapshot, &one_person("old"));
+        std::fs::write(sdir.join(name), old).unwrap();
+        let (name, own) = chunk::encode_for(ChunkKind::Incremental, &id, &one_person("own"));
+        std::fs::write(sdir.join(name), own).unwrap();
+        let other = chunk::LedgerId([9; 16]);
+        let (name, foreign) =
+            chunk::encode_for(ChunkKind::Incremental, &other, &one_person("stranger"));
+        std::fs::write(sdir.join(&name), foreign).unwrap();
+        let mut report = LoadReport::default();
+        let loaded = store.load::<Shared>(&shard, &mut report).unwrap();
+        let mut keys = keys_of(loaded);
+        keys.sort();
+        assert_eq!(keys, vec!["people/old", "people/own"]);
+        assert_eq!(report.quarantined.len(), 1);
+        assert!(report.quarantined[0].foreign);
+        assert!(report.quarantined[0].reason.contains("another ledger"));
+        assert!(!sdir.join(&name).exists());
+        // ledger.id lost: made again from the chunks, the same id.
+        drop(store);
+        std::fs::remove_file(dir.path().join(LEDGER_ID_FILE)).unwrap();
+        let again = Store::open(dir.path(), [1; 8]).unwrap();
+        assert_eq!(again.ledger_id(), id);
+        // Damaged: the same.
+        std::fs::write(dir.path().join(LEDGER_ID_FILE), b"zz").unwrap();
+        let again = Store::open(dir.path(), [1; 8]).unwrap();
+        assert_eq!(again.ledger_id(), id);
+        let mut report = LoadReport::default();
+        let loaded = again.load::<Shared>(&shard, &mut report).unwrap();
+        assert!(report.is_clean(), "{report:?}");
+        assert_eq!(keys_of(loaded).len(), 2);
+        // A new ledger whose chunks all predate ids gets a new one.
+        let fresh = tempfile::tempdir().unwrap();
+        let a = Store::open(fresh.path(), [1; 8]).unwrap().ledger_id();
+        assert_eq!(Store::open(fresh.path(), [2; 8]).unwrap().ledger_id(), a);
+        assert_ne!(a, id);
     }
 }
