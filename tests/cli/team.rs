@@ -644,60 +644,6 @@ fn the_demo_tours_a_team_of_two_on_loopback() {
     assert!(!home.path().join("ledger").exists());
 }
 
-/// Bytes straight onto a `/kith/sync/1` stream, for a hostile member.
-#[derive(Clone, Default)]
-struct RawCodec;
-
-#[async_trait::async_trait]
-impl libp2p::request_response::Codec for RawCodec {
-    type Protocol = libp2p::StreamProtocol;
-    type Request = Vec<u8>;
-    type Response = Vec<u8>;
-
-    async fn read_request<T>(&mut self, _: &Self::Protocol, io: &mut T) -> std::io::Result<Vec<u8>>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        use futures::AsyncReadExt;
-        let mut out = Vec::new();
-        io.take(1 << 20).read_to_end(&mut out).await?;
-        Ok(out)
-    }
-
-    async fn read_response<T>(&mut self, p: &Self::Protocol, io: &mut T) -> std::io::Result<Vec<u8>>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        self.read_request(p, io).await
-    }
-
-    async fn write_request<T>(
-        &mut self,
-        _: &Self::Protocol,
-        io: &mut T,
-        req: Vec<u8>,
-    ) -> std::io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        use futures::AsyncWriteExt;
-        io.write_all(&req).await?;
-        io.close().await
-    }
-
-    async fn write_response<T>(
-        &mut self,
-        p: &Self::Protocol,
-        io: &mut T,
-        res: Vec<u8>,
-    ) -> std::io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        self.write_request(p, io, res).await
-    }
-}
-
 /// Connects to `addr` with `key` and sends each payload on its own
 /// stream, reconnecting when dropped. Returns what happened to each.
 fn send_raw(key: libp2p::identity::Keypair, addr: &str, payloads: Vec<Vec<u8>>) -> Vec<String> {
@@ -721,7 +667,7 @@ fn send_raw(key: libp2p::identity::Keypair, addr: &str, payloads: Vec<Vec<u8>>) 
             .unwrap()
             .with_behaviour(|_| {
                 request_response::Behaviour::with_codec(
-                    RawCodec,
+                    crate::cli::attack::Raw,
                     [(libp2p::StreamProtocol::new("/kith/sync/1"), ProtocolSupport::Full)],
                     request_response::Config::default()
                         .with_request_timeout(Duration::from_secs(5)),
