@@ -717,8 +717,13 @@ impl Engine {
         // Into an empty replica, the whole document: automerge compresses
         // it (a 100,000-change history is 0.2 MB saved, 10.7 MB as
         // changes), and loading it later costs a fraction of the changes.
+        // Changes still waiting for their dependencies are left out: they
+        // were never checked (automerge's default keeps them).
         let bytes = if old_heads.is_empty() {
-            doc.save()
+            doc.save_with_options(automerge::SaveOptions {
+                deflate: true,
+                retain_orphans: false,
+            })
         } else {
             doc.save_after(old_heads)
         };
@@ -1709,5 +1714,34 @@ mod tests {
         let mut cut = raw[0].clone();
         cut.truncate(12);
         assert_eq!(queueable(&cut), (1, 12));
+    }
+
+    #[test]
+    fn a_first_pull_stores_what_was_checked_and_no_change_still_waiting() {
+        let (_dir, engine, alice) = setup();
+        let shard = Shard::parse("y5").unwrap();
+        let peer = Keypair::generate_ed25519().public().to_peer_id();
+        let (mut full, raw) = chain(3);
+        let mut first = AutoCommit::new();
+        first.load_incremental(&raw[0]).unwrap();
+        let proof = signed(&alice, &shard, &mut first);
+        // The first change and the third; the second never comes.
+        let mut p = pull(AutoCommit::new());
+        p.receive(answer(
+            full.get_heads(),
+            vec![raw[0].clone(), raw[2].clone()],
+        ))
+        .unwrap();
+        let kept = engine
+            .pull_finish(&peer, &ledger_of(&alice), &shard, p, vec![proof])
+            .unwrap()
+            .expect("the first change is signed");
+        let mut stored = AutoCommit::new();
+        stored.load_incremental(&kept.bytes).unwrap();
+        assert_eq!(stored.get_heads(), first.get_heads());
+        assert!(
+            stored.get_missing_deps(&[]).is_empty(),
+            "an orphan was stored"
+        );
     }
 }
