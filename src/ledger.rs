@@ -35,6 +35,46 @@ pub struct Device {
 }
 
 impl Device {
+    /// What a ledger runs as while `device.json` is damaged: it reads, and
+    /// its store refuses every write, so this id is never written.
+    fn unknown() -> Device {
+        Device {
+            id: "0000000000000000".into(),
+            name: "this device".into(),
+        }
+    }
+
+    /// Writes `device.json` afresh for `kith check --repair`: a new random
+    /// id (it only prefixes automerge actors, which each process makes
+    /// unique with random bytes of its own, so nothing depends on the old
+    /// one) and `name`. Replaces whatever is there.
+    pub fn rebuild(home: &Path, name: &str) -> Result<Device> {
+        let id: String = rand::random::<[u8; 8]>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let device = Device {
+            id,
+            name: name.to_string(),
+        };
+        let bytes = serde_json::to_vec_pretty(&device).unwrap_or_default();
+        chunk::write_durable(home, "device.json", &bytes)?;
+        Ok(device)
+    }
+
+    /// Why `device.json` in `home` does not read, or None if it reads (or
+    /// is not there yet).
+    pub fn damage(home: &Path) -> Option<String> {
+        let path = home.join("device.json");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str::<Device>(&text)
+                .err()
+                .map(|e| format!("{} is damaged ({e})", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => Some(format!("{} cannot be read ({e})", path.display())),
+        }
+    }
+
     fn bytes(&self) -> [u8; 8] {
         let mut out = [0u8; 8];
         for (i, b) in out.iter_mut().enumerate() {
@@ -96,6 +136,9 @@ pub struct Ledger {
     index: Index,
     pub settings: Settings,
     pub device: Device,
+    /// Set when `device.json` does not read: the ledger then reads but
+    /// refuses to write (it would not know which device writes).
+    pub device_damage: Option<String>,
     now: Timestamp,
     tz: jiff::tz::TimeZone,
     /// Problems found while loading shards, for the caller to report.
@@ -118,8 +161,23 @@ impl Ledger {
     ) -> Result<Ledger> {
         std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
         let settings = Settings::load(&home.join("config.toml"))?;
-        let device = Device::load_or_create(home)?;
-        let store = Store::open_with(&home.join("ledger"), device.bytes(), fs)?;
+        // A damaged device.json is not guessed afresh here (that would
+        // quietly give this device a new id): reading goes on, writing
+        // stops with a line saying what to do.
+        let (device, device_damage) = match Device::load_or_create(home) {
+            Ok(d) => (d, None),
+            Err(Error::Settings { path, reason }) => (
+                Device::unknown(),
+                Some(format!("{} is damaged ({reason})", path.display())),
+            ),
+            Err(e) => return Err(e),
+        };
+        let mut store = Store::open_with(&home.join("ledger"), device.bytes(), fs)?;
+        if let Some(damage) = &device_damage {
+            store.set_read_only(format!(
+                "{damage}: kith reads but will not write without it; `kith check --repair` makes it again"
+            ));
+        }
         let index = Index::open(&home.join("index.sqlite"))?;
         let mut ledger = Ledger {
             home: home.to_path_buf(),
@@ -127,13 +185,17 @@ impl Ledger {
             index,
             settings,
             device,
+            device_damage,
             now: opts.now,
             tz: opts.time_zone,
             report: LoadReport::default(),
         };
         ledger.refresh(opts.progress)?;
-        // A merge a crash cut short is finished before anyone reads it.
-        if let Err(e) = ledger.finish_intents() {
+        // A merge a crash cut short is finished before anyone reads it
+        // (once the ledger may be written).
+        if ledger.device_damage.is_none()
+            && let Err(e) = ledger.finish_intents()
+        {
             tracing::warn!(error = %e, "could not finish an interrupted write; kith check will retry");
         }
         Ok(ledger)
@@ -373,10 +435,43 @@ impl Ledger {
     /// Compares every shard on disk with what the index was derived from,
     /// re-deriving any that differ, and verifies every chunk's checksum.
     pub fn check(&mut self) -> Result<CheckReport> {
-        self.finish_intents()?;
+        self.check_with(false)
+    }
+
+    /// [`Ledger::check`]; with `repair`, the whole index is derived again
+    /// from the store (it is never the source of truth), unless a shard
+    /// directory is missing: then the index is the last place what it held
+    /// can still be read, and it is left as it is for those shards.
+    pub fn check_with(&mut self, repair: bool) -> Result<CheckReport> {
+        if self.device_damage.is_none() {
+            self.finish_intents()?;
+        }
         let _lock = self.store.lock()?;
         let versions = self.index.shard_versions()?;
         let mut report = CheckReport::default();
+        // A part the index was derived from whose directory is gone: not
+        // derived again (which would quietly drop what it held from the
+        // index too), but reported.
+        let mut gone = std::collections::BTreeSet::new();
+        for (name, version) in &versions {
+            let Some(shard) = Shard::parse(name) else {
+                continue;
+            };
+            for (part, dir) in self.store.part_dirs(&shard) {
+                let prefix = format!("{part}/");
+                let had = version
+                    .split(',')
+                    .filter(|n| n.starts_with(&prefix))
+                    .count();
+                if had > 0 && !self.store.fs().is_dir(&dir) {
+                    report.missing.push(MissingPart {
+                        dir: dir.clone(),
+                        chunks: had,
+                    });
+                    gone.insert(shard.clone());
+                }
+            }
+        }
         let mut stale = Vec::new();
         for shard in self.store.shards()? {
             report.shards += 1;
@@ -384,13 +479,21 @@ impl Ledger {
             let pair = self.store.load_pair(&shard, &mut load)?;
             drop(pair);
             let on_disk = self.store.shard_version(&shard)?;
-            if !load.is_clean() || versions.get(shard.name()) != Some(&on_disk) {
+            if (!load.is_clean() || versions.get(shard.name()) != Some(&on_disk))
+                && !gone.contains(&shard)
+            {
                 stale.push(shard);
             }
             self.report.absorb(load);
         }
-        report.reindexed = stale.len();
-        self.reindex_shards(&stale)?;
+        if repair && gone.is_empty() {
+            report.reindexed = report.shards;
+            report.index_rebuilt = true;
+            self.rebuild_locked(&|_, _| {})?;
+        } else {
+            report.reindexed = stale.len();
+            self.reindex_shards(&stale)?;
+        }
         report.temp_files_removed = self.store.sweep_temp_files()? + self.sweep_import_spools();
         report.people = self
             .index
@@ -614,6 +717,18 @@ pub struct CheckReport {
     pub reindexed: usize,
     pub temp_files_removed: usize,
     pub people: usize,
+    /// The whole index was derived again (`--repair`).
+    pub index_rebuilt: bool,
+    /// Shard parts the index was derived from whose directory is gone.
+    pub missing: Vec<MissingPart>,
+}
+
+/// A shard part's directory that is gone, and how many chunk files the
+/// index last saw in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MissingPart {
+    pub dir: PathBuf,
+    pub chunks: usize,
 }
 
 /// A field value as JSON: strings stay strings.

@@ -967,3 +967,171 @@ pub fn status(home: &Path, tz: &TimeZone) -> Result<Status> {
         members,
     })
 }
+
+/// One teammate's replica as `kith check` found it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaCheck {
+    /// The member's name, or their id when the roster does not say.
+    pub owner: String,
+    pub id: String,
+    pub home: PathBuf,
+    /// What is wrong with it, one line each; empty when it is whole.
+    pub problems: Vec<String>,
+    /// Removed so that the next sync fetches it again (`--repair`).
+    pub dropped: bool,
+    /// Why it was damaged but not dropped.
+    pub not_dropped: Option<String>,
+}
+
+/// Checks every teammate's replica held here: every chunk verified (bad
+/// ones quarantined, as in the own ledger), and chunks quarantined earlier
+/// count too, since a replica missing them is behind its owner. With
+/// `repair`, a damaged replica is removed with this home's sync state for
+/// it, so the next sync fetches it whole from peers; not while the daemon
+/// runs, which holds that state in memory and would write it back.
+pub fn check_replicas(opener: &Opener, repair: bool) -> Result<Vec<ReplicaCheck>> {
+    let dir = opener.home.join("replicas");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(&dir, e)),
+    };
+    let names: BTreeMap<String, String> = TeamDir::new(&opener.home)
+        .roster()
+        .map(|r| r.members().into_iter().map(|m| (m.id, m.name)).collect())
+        .unwrap_or_default();
+    let mut ids: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|id| crate::sync::replica_exists(&opener.home, id))
+        .collect();
+    ids.sort();
+    let mut out = Vec::new();
+    for id in ids {
+        let home = crate::sync::replica_home(&opener.home, &id)?;
+        let mut problems = replica_problems(opener, &home);
+        let mut dropped = false;
+        let mut not_dropped = None;
+        if repair && !problems.is_empty() {
+            if crate::sync::daemon::is_running(&opener.home) {
+                not_dropped = Some(
+                    "the daemon is running; stop it, run `kith check --repair` again, then start it"
+                        .to_string(),
+                );
+            } else {
+                match drop_replica(&opener.home, &id) {
+                    Ok(()) => dropped = true,
+                    Err(e) => problems.push(format!("could not be removed: {e}")),
+                }
+            }
+        }
+        out.push(ReplicaCheck {
+            owner: names.get(&id).cloned().unwrap_or_else(|| id.clone()),
+            id,
+            home,
+            problems,
+            dropped,
+            not_dropped,
+        });
+    }
+    Ok(out)
+}
+
+/// What is wrong with the replica in `home`, one line each.
+fn replica_problems(opener: &Opener, home: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut ledger = match opener.open_at(home, &|_, _| {}) {
+        Ok(l) => l,
+        Err(e) => return vec![format!("cannot be opened: {e}")],
+    };
+    // Set aside before this check (by any command that loaded it).
+    let qdir = ledger.store().quarantine_dir();
+    let earlier = std::fs::read_dir(&qdir)
+        .map(|d| d.flatten().count())
+        .unwrap_or(0);
+    match ledger.check() {
+        Ok(report) => {
+            for m in &report.missing {
+                problems.push(format!(
+                    "{} is missing (it held {} chunk files)",
+                    m.dir.display(),
+                    m.chunks
+                ));
+            }
+        }
+        Err(e) => problems.push(format!("cannot be checked: {e}")),
+    }
+    for q in &ledger.report.quarantined {
+        problems.push(format!(
+            "{} is damaged ({}); moved to {}",
+            q.file.display(),
+            q.reason,
+            q.moved_to.display()
+        ));
+    }
+    for shard in &ledger.report.incomplete {
+        problems.push(format!(
+            "{} holds changes that wait for a missing chunk",
+            home.join("ledger").join(shard).display()
+        ));
+    }
+    if earlier > 0 {
+        problems.push(format!(
+            "{earlier} damaged chunk files were set aside earlier in {}",
+            qdir.display()
+        ));
+    }
+    problems
+}
+
+/// Removes the replica of member `id` and what this home remembers of
+/// syncing it (its entries in the per-peer sync states, the heads cache,
+/// the team index), so the next sync fetches it again from scratch rather
+/// than trusting a state that says it is already here.
+pub fn drop_replica(home: &Path, id: &str) -> Result<()> {
+    let replica = crate::sync::replica_home(home, id)?;
+    // The ledger first: a replica without its `ledger/` is not held.
+    let ledger = replica.join("ledger");
+    let aside = replica.join(format!(".dropped-ledger-{}", std::process::id()));
+    match std::fs::rename(&ledger, &aside) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&ledger, e)),
+    }
+    crate::store::chunk::sync_dir(&replica)?;
+    std::fs::remove_dir_all(&replica).map_err(|e| Error::io(&replica, e))?;
+    let sync = home.join("sync");
+    if let Ok(entries) = std::fs::read_dir(&sync) {
+        let prefix = format!("{id}/");
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|x| x == "state") {
+                let Ok(bytes) = std::fs::read(&path) else {
+                    continue;
+                };
+                let Ok(mut states) =
+                    crate::sync::proto::decode::<BTreeMap<String, Vec<u8>>>(&bytes)
+                else {
+                    // Unreadable: the daemon starts that peer afresh anyway.
+                    let _ = std::fs::remove_file(&path);
+                    continue;
+                };
+                let before = states.len();
+                states.retain(|k, _| !k.starts_with(&prefix));
+                if states.len() != before {
+                    let bytes =
+                        crate::sync::proto::encode(&states).map_err(|e| Error::io(&path, e))?;
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    crate::store::chunk::write_durable(&sync, &name, &bytes)?;
+                }
+            }
+        }
+        match std::fs::remove_file(sync.join("heads.cache")) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&sync.join("heads.cache"), e)),
+        }
+    }
+    TeamIndex::remove(home);
+    Ok(())
+}
