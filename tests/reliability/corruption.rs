@@ -264,15 +264,31 @@ fn damaged_keys_are_named_and_the_ledger_still_reads() {
     assert_check_names(&home, &device, &id);
 }
 
-/// `device.json` says which device made each change; damaged, every
-/// command stops with one line naming it (it is not guessed afresh, which
-/// would give this device a new identity).
+/// `device.json` says which device writes: damaged, reading goes on
+/// (list, show, find, today, export), every write stops with one line
+/// naming it and saying what to do, `kith check` names it, and `kith check
+/// --repair` makes it again (a new device id; the name from the roster).
 #[test]
-fn a_damaged_device_json_is_named_in_one_line() {
-    let (home, _) = home_with_team();
+fn a_damaged_device_json_stops_writes_not_reads_and_repair_makes_it_again() {
+    let (home, id) = home_with_team();
     let device = home.path().join("device.json");
+    let before: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&device).unwrap()).unwrap();
     std::fs::write(&device, b"{\"id\": \"03f0").unwrap();
-    for args in [&["check"][..], &["list"][..]] {
+    for args in [
+        &["list"][..],
+        &["show", "edna"][..],
+        &["find", "miggins"][..],
+        &["today"][..],
+        &["export"][..],
+    ] {
+        let r = home.run(args);
+        assert_eq!(r.code, Some(0), "{args:?}: {}", r.stderr);
+        if args[0] != "today" {
+            assert!(r.stdout.contains("Edna"), "{args:?}: {}", r.stdout);
+        }
+    }
+    for args in [&["add", "Albert Miggins"][..], &["note", "edna", "met"][..]] {
         let r = home.run(args);
         assert_eq!(r.code, Some(1), "{args:?}: {}", r.stderr);
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
@@ -282,7 +298,231 @@ fn a_damaged_device_json_is_named_in_one_line() {
             "{}",
             r.stderr
         );
+        assert!(r.stderr.contains("kith check --repair"), "{}", r.stderr);
     }
+    assert_eq!(
+        strings(&home.json(&["list", "--json"]), Some("id")),
+        vec![id.clone()]
+    );
+    let r = home.run(&["check"]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&device.display().to_string()),
+        "{}",
+        r.stderr
+    );
+    let r = home.run(&["check", "--repair"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("repaired: ") && l.contains("device.json")),
+        "{}",
+        r.stdout
+    );
+    let after: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&device).unwrap()).unwrap();
+    assert_eq!(after["name"], before["name"], "the roster's name for it");
+    home.add(&["Albert Miggins"]);
+    assert_eq!(home.run(&["check"]).code, Some(0));
+    assert_eq!(home.show(&id)["name"], "Edna Miggins");
+}
+
+/// A chunk copied in from another ledger is whole and valid automerge:
+/// only its ledger id tells. It is named, quarantined, never merged, and
+/// `kith check` counts it; the ledger's own people still read.
+#[test]
+fn a_chunk_from_another_ledger_is_quarantined_not_merged() {
+    let (mine, other) = (Home::new(), Home::new());
+    let albert = mine.add(&["Albert Miggins"]);
+    let edna = other.add(&["Edna Miggins", "--email", "edna@miggins.co.uk"]);
+    let theirs = shared_chunk(&other, &edna);
+    let dir = mine.ledger().join("shared").join(shard_of(&edna));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copied = dir.join(theirs.file_name().unwrap());
+    std::fs::copy(&theirs, &copied).unwrap();
+    let r = mine.run(&["check"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains(&copied.display().to_string()))
+        .unwrap_or_else(|| panic!("the copied chunk is not named:\n{}", r.stderr));
+    assert!(line.contains("belongs to another ledger"), "{line}");
+    assert!(r.stdout.contains("(1 from another ledger)"), "{}", r.stdout);
+    assert!(!copied.exists());
+    assert!(quarantined(&mine, &copied).exists());
+    let listed = strings(&mine.json(&["list", "--json"]), Some("id"));
+    assert_eq!(listed, vec![albert.clone()], "edna was merged");
+    assert_eq!(mine.run(&["show", &edna]).code, Some(1));
+    assert_eq!(mine.show(&albert)["name"], "Albert Miggins");
+    // Reported once, and the ledger still writes.
+    let r = mine.run(&["check", "--json"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.stderr, "");
+    mine.add(&["Written After"]);
+    // The other ledger is untouched and reads its own chunk.
+    assert_eq!(other.show(&edna)["name"], "Edna Miggins");
+}
+
+/// A shard directory that goes missing is named by `kith check` (exit 1),
+/// not re-indexed away: what the index holds of it still lists, the rest
+/// reads and writes, and `--repair` says it cannot make it again.
+#[test]
+fn a_missing_shard_directory_is_named_and_the_rest_reads() {
+    let home = Home::new();
+    let mut ids: Vec<String> = Vec::new();
+    for i in 0..20 {
+        let id = home.add(&[
+            &format!("Person Number{i}"),
+            "--email",
+            &format!("p{i}@example.com"),
+        ]);
+        if ids.iter().all(|other| shard_of(other) != shard_of(&id)) {
+            ids.push(id);
+        }
+        if ids.len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(ids.len(), 3, "no three people in three shards");
+    let lost = home.ledger().join("shared").join(shard_of(&ids[0]));
+    std::fs::remove_dir_all(&lost).unwrap();
+    for _ in 0..2 {
+        let r = home.run(&["check"]);
+        assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(r.stderr.starts_with("kith: error: "), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("{} is missing", lost.display())),
+            "{}",
+            r.stderr
+        );
+    }
+    let r = home.run(&["check", "--repair", "--json"]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["missing"][0], lost.display().to_string(), "{report}");
+    // What is left reads; what the index held of the lost part still lists.
+    for id in &ids[1..] {
+        assert_eq!(home.show(id)["emails"].as_array().unwrap().len(), 1);
+    }
+    let listed = strings(&home.json(&["list", "--json"]), Some("id"));
+    assert!(ids.iter().all(|id| listed.contains(id)), "{listed:?}");
+    home.add(&["After The Loss"]);
+    assert!(names_listed(&home).contains(&"After The Loss".to_string()));
+}
+
+/// `kith check --repair` derives the index again from the store, even a
+/// healthy one, and says so; a ledger with nothing else wrong exits 0.
+#[test]
+fn check_repair_derives_the_index_again() {
+    let d = damaged_ledger();
+    let index = d.home.path().join("index.sqlite");
+    let r = d.home.run(&["check", "--repair"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_reported_and_quarantined(&d, &r);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("repaired: ") && l.contains(&index.display().to_string())),
+        "{}",
+        r.stdout
+    );
+    assert_intact_person_shows(&d);
+    let r = d.home.run(&["check", "--repair", "--json"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["repaired"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["damaged"].as_array().unwrap().len(), 0, "{report}");
+}
+
+/// Bob's replica of alice's ledger (synced by real daemons) is damaged:
+/// `kith check` names the file (exit 1), and `kith check --repair`, with
+/// the daemons stopped, removes the replica and bob's sync state for it
+/// (exit 0).
+#[test]
+fn a_damaged_replica_is_named_and_dropped_by_repair() {
+    use crate::cli::team::{Daemon, team_of, wait_until};
+    let (alice, bob) = (Home::new(), Home::new());
+    alice.ok(&["add", "Edna Miggins", "--email", "edna@miggins.co.uk"]);
+    for i in 0..6 {
+        alice.ok(&["add", &format!("Person Number{i}")]);
+    }
+    let a = team_of(&alice, &[(&bob, "bob")]);
+    let b = Daemon::start(&bob, &[]);
+    let alice_names = || {
+        let mut n = crate::common::names(&alice.json(&["list", "--json"]));
+        n.sort();
+        n
+    };
+    let bobs_copy = || {
+        let r = bob.run(&["list", "--team", "--json"]);
+        let listed: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_default();
+        let mut n: Vec<String> = listed
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .filter(|p| p["owner"] == "alice")
+            .filter_map(|p| p["name"].as_str().map(str::to_string))
+            .collect();
+        n.sort();
+        n
+    };
+    let want = alice_names();
+    assert_eq!(want.len(), 7);
+    assert!(
+        wait_until(30, || bobs_copy() == want),
+        "bob never had alice's ledger"
+    );
+    drop(b);
+    drop(a);
+    let replicas = bob.path().join("replicas");
+    let replica = std::fs::read_dir(&replicas)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .expect("a replica");
+    let chunks: Vec<PathBuf> = crate::common::files_under(&replica.join("ledger").join("shared"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "chunk"))
+        .collect();
+    let damaged = chunks.first().expect("a chunk").clone();
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let at = bytes.len() - 2;
+    bytes[at] ^= 0x10;
+    std::fs::write(&damaged, bytes).unwrap();
+    let r = bob.run(&["check"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    let last = r.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("kith: error: alice's replica is damaged"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&damaged.display().to_string()),
+        "{}",
+        r.stderr
+    );
+    // Bob's own ledger was not touched.
+    assert_eq!(bob.run(&["list"]).code, Some(0));
+    let r = bob.run(&["check", "--repair"]);
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("repaired: alice's replica") && l.contains("fetches it again")),
+        "{}",
+        r.stdout
+    );
+    assert!(!replica.exists(), "the replica is still there");
+    assert_eq!(bob.run(&["check"]).code, Some(0));
+    // Not yet: the daemons started again do not fetch the dropped replica
+    // within 30 s (see docs/RELIABILITY.md, not yet guaranteed).
 }
 
 /// A chunk whose checksum holds but whose payload makes automerge 0.12
