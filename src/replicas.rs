@@ -1129,7 +1129,7 @@ pub fn drop_replica(home: &Path, id: &str) -> Result<()> {
         match std::fs::remove_file(sync.join("heads.cache")) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&sync.join("heads.cache"), e)),
+            Err(e) => return Err(Error::io(sync.join("heads.cache"), e)),
         }
     }
     TeamIndex::remove(home);
