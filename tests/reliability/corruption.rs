@@ -441,9 +441,9 @@ fn check_repair_derives_the_index_again() {
 /// Bob's replica of alice's ledger (synced by real daemons) is damaged:
 /// `kith check` names the file (exit 1), and `kith check --repair`, with
 /// the daemons stopped, removes the replica and bob's sync state for it
-/// (exit 0).
+/// (exit 0); the daemons started again fetch it whole from alice.
 #[test]
-fn a_damaged_replica_is_named_and_dropped_by_repair() {
+fn a_damaged_replica_is_dropped_by_repair_and_fetched_again() {
     use crate::cli::team::{Daemon, team_of, wait_until};
     let (alice, bob) = (Home::new(), Home::new());
     alice.ok(&["add", "Edna Miggins", "--email", "edna@miggins.co.uk"]);
@@ -521,8 +521,16 @@ fn a_damaged_replica_is_named_and_dropped_by_repair() {
     );
     assert!(!replica.exists(), "the replica is still there");
     assert_eq!(bob.run(&["check"]).code, Some(0));
-    // Not yet: the daemons started again do not fetch the dropped replica
-    // within 30 s (see docs/RELIABILITY.md, not yet guaranteed).
+    // The daemons, started again, fetch the dropped replica from alice.
+    // Both listen on new ports, so bob is told where alice is.
+    let a = Daemon::start(&alice, &[]);
+    let _b = Daemon::start(&bob, &["--peer", &a.addr]);
+    assert!(
+        wait_until(30, || bobs_copy() == want),
+        "bob's dropped copy of alice's ledger was not fetched again: {:?}",
+        bobs_copy()
+    );
+    assert_eq!(bob.run(&["check"]).code, Some(0));
 }
 
 /// A chunk whose checksum holds but whose payload makes automerge 0.12
