@@ -71,21 +71,16 @@ impl libp2p::request_response::Codec for Raw {
     }
 }
 
-/// A well-formed `Request::Offer` frame.
-fn offer_frame() -> Vec<u8> {
-    let body = kith::sync::proto::encode(&kith::sync::proto::Request::Offer).unwrap();
-    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-    frame.extend_from_slice(&body);
-    frame
-}
-
-/// One connection attempt with `key`: dial, send an Offer on
-/// `/kith/sync/1`, and say what came of it (at most 5 s).
-async fn attempt(key: libp2p::identity::Keypair, addr: libp2p::Multiaddr) -> String {
-    use futures::StreamExt;
+/// A libp2p client that speaks `/kith/sync/1` through [`Raw`] over TCP with
+/// `key`'s identity; `idle_timeout` keeps a quiet connection open longer
+/// than libp2p's default. Build it inside the tokio runtime that drives it.
+pub fn raw_swarm(
+    key: libp2p::identity::Keypair,
+    request_timeout: Duration,
+    idle_timeout: Option<Duration>,
+) -> libp2p::Swarm<libp2p::request_response::Behaviour<Raw>> {
     use libp2p::request_response::{self, ProtocolSupport};
-    use libp2p::swarm::SwarmEvent;
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+    libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
             libp2p::tcp::Config::default(),
@@ -100,11 +95,32 @@ async fn attempt(key: libp2p::identity::Keypair, addr: libp2p::Multiaddr) -> Str
                     libp2p::StreamProtocol::new("/kith/sync/1"),
                     ProtocolSupport::Full,
                 )],
-                request_response::Config::default().with_request_timeout(Duration::from_secs(4)),
+                request_response::Config::default().with_request_timeout(request_timeout),
             )
         })
         .unwrap()
-        .build();
+        .with_swarm_config(|c| match idle_timeout {
+            Some(t) => c.with_idle_connection_timeout(t),
+            None => c,
+        })
+        .build()
+}
+
+/// A well-formed `Request::Offer` frame.
+fn offer_frame() -> Vec<u8> {
+    let body = kith::sync::proto::encode(&kith::sync::proto::Request::Offer).unwrap();
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// One connection attempt with `key`: dial, send an Offer on
+/// `/kith/sync/1`, and say what came of it (at most 5 s).
+async fn attempt(key: libp2p::identity::Keypair, addr: libp2p::Multiaddr) -> String {
+    use futures::StreamExt;
+    use libp2p::request_response;
+    use libp2p::swarm::SwarmEvent;
+    let mut swarm = raw_swarm(key, Duration::from_secs(4), None);
     if let Err(e) = swarm.dial(addr) {
         return format!("refused: {e}");
     }
@@ -322,7 +338,7 @@ fn flood_offers(
     secs: u64,
 ) -> (usize, usize) {
     use futures::StreamExt;
-    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::request_response;
     use libp2p::swarm::SwarmEvent;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -330,28 +346,7 @@ fn flood_offers(
         .unwrap();
     let addr: libp2p::Multiaddr = addr.parse().unwrap();
     rt.block_on(async move {
-        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
-            .with_tokio()
-            .with_tcp(
-                libp2p::tcp::Config::default(),
-                libp2p::noise::Config::new,
-                libp2p::yamux::Config::default,
-            )
-            .unwrap()
-            .with_behaviour(|_| {
-                request_response::Behaviour::with_codec(
-                    Raw,
-                    [(
-                        libp2p::StreamProtocol::new("/kith/sync/1"),
-                        ProtocolSupport::Full,
-                    )],
-                    request_response::Config::default()
-                        .with_request_timeout(Duration::from_secs(3)),
-                )
-            })
-            .unwrap()
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-            .build();
+        let mut swarm = raw_swarm(key, Duration::from_secs(3), Some(Duration::from_secs(60)));
         swarm.dial(addr).unwrap();
         let deadline = tokio::time::sleep(Duration::from_secs(secs));
         tokio::pin!(deadline);
@@ -613,35 +608,14 @@ fn scripted_member(
     stop: Arc<AtomicBool>,
 ) -> Seen {
     use futures::StreamExt;
-    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::request_response;
     use libp2p::swarm::SwarmEvent;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async move {
-        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
-            .with_tokio()
-            .with_tcp(
-                libp2p::tcp::Config::default(),
-                libp2p::noise::Config::new,
-                libp2p::yamux::Config::default,
-            )
-            .unwrap()
-            .with_behaviour(|_| {
-                request_response::Behaviour::with_codec(
-                    Raw,
-                    [(
-                        libp2p::StreamProtocol::new("/kith/sync/1"),
-                        ProtocolSupport::Full,
-                    )],
-                    request_response::Config::default()
-                        .with_request_timeout(Duration::from_secs(20)),
-                )
-            })
-            .unwrap()
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(150)))
-            .build();
+        let mut swarm = raw_swarm(key, Duration::from_secs(20), Some(Duration::from_secs(150)));
         swarm
             .dial(addr.parse::<libp2p::Multiaddr>().unwrap())
             .unwrap();

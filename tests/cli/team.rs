@@ -648,7 +648,7 @@ fn the_demo_tours_a_team_of_two_on_loopback() {
 /// stream, reconnecting when dropped. Returns what happened to each.
 fn send_raw(key: libp2p::identity::Keypair, addr: &str, payloads: Vec<Vec<u8>>) -> Vec<String> {
     use futures::StreamExt;
-    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::request_response;
     use libp2p::swarm::SwarmEvent;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -657,24 +657,7 @@ fn send_raw(key: libp2p::identity::Keypair, addr: &str, payloads: Vec<Vec<u8>>) 
         .unwrap();
     let addr: libp2p::Multiaddr = addr.parse().unwrap();
     rt.block_on(async move {
-        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
-            .with_tokio()
-            .with_tcp(
-                libp2p::tcp::Config::default(),
-                libp2p::noise::Config::new,
-                libp2p::yamux::Config::default,
-            )
-            .unwrap()
-            .with_behaviour(|_| {
-                request_response::Behaviour::with_codec(
-                    crate::cli::attack::Raw,
-                    [(libp2p::StreamProtocol::new("/kith/sync/1"), ProtocolSupport::Full)],
-                    request_response::Config::default()
-                        .with_request_timeout(Duration::from_secs(5)),
-                )
-            })
-            .unwrap()
-            .build();
+        let mut swarm = crate::cli::attack::raw_swarm(key, Duration::from_secs(5), None);
         let mut outcomes = Vec::new();
         for payload in payloads {
             swarm.dial(addr.clone()).unwrap();
