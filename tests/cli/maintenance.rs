@@ -116,11 +116,18 @@ fn compact_folds_chunks_and_keeps_everything() {
 
 #[test]
 fn check_notices_chunks_that_arrived_from_elsewhere() {
-    // Chunk files copied in from another replica (as sync will do) are
-    // picked up by check.
+    // A copy of the home (a backup restored on a second machine, say) is
+    // written to, and its new chunk files are copied back, as a file sync
+    // would: check picks them up. Chunks of another ledger are not taken
+    // (`reliability::corruption::a_chunk_from_another_ledger_is_quarantined_not_merged`).
     let a = Home::new();
-    let b = Home::new();
     a.add(&["Alice Anderson"]);
+    let b = Home::new();
+    for f in crate::common::files_under(a.path()) {
+        let to = b.path().join(f.strip_prefix(a.path()).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &to).unwrap();
+    }
     let bob = b.add(&["Bob Brown", "--email", "bob@example.com"]);
     for f in b.chunk_files() {
         let rel = f.strip_prefix(b.ledger()).unwrap();
@@ -131,6 +138,7 @@ fn check_notices_chunks_that_arrived_from_elsewhere() {
     let report = a.json(&["check", "--json"]);
     assert!(report["reindexed"].as_u64().unwrap() >= 1, "{report}");
     assert_eq!(report["people"], 2);
+    assert_eq!(report["quarantined"], serde_json::json!([]), "{report}");
     assert_eq!(a.show("bob@example.com")["id"], bob.as_str());
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use super::team::{Daemon, team_hits};
+use super::team::{Daemon, expand_automerge_file, expand_frames, team_hits};
 use crate::common::netns::Host::{self, *};
 use crate::common::netns::Internet;
 use crate::common::{Home, files_under};
@@ -718,54 +718,7 @@ fn texts_under(dir: &Path) -> Vec<(String, String)> {
         let bytes = std::fs::read(&file).unwrap_or_default();
         let name = file.display().to_string();
         out.push((name.clone(), String::from_utf8_lossy(&bytes).into_owned()));
-        // Chunk files: 49 bytes of header, then automerge data.
-        if bytes.starts_with(b"KITHCHK1") && bytes.len() > 49 {
-            out.push((name, dump_automerge(&bytes[49..])));
-        }
-    }
-    out
-}
-
-/// Every recorded frame (4-byte length, then the frame) as text, with the
-/// automerge changes of each sync response dumped.
-fn frames_text(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    let mut rest = bytes;
-    while rest.len() >= 4 {
-        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-        let frame = &rest[4..4 + len.min(rest.len() - 4)];
-        rest = &rest[(4 + len).min(rest.len())..];
-        out.push_str(&String::from_utf8_lossy(frame));
-        if let Ok(kith::sync::proto::Response::Sync { msg: Some(m), .. }) =
-            kith::sync::proto::decode::<kith::sync::proto::Response>(frame)
-            && let Ok(message) = automerge::sync::Message::decode(&m)
-        {
-            for change in message.changes.iter() {
-                out.push_str(&dump_automerge(change));
-            }
-        }
-    }
-    out
-}
-
-fn dump_automerge(bytes: &[u8]) -> String {
-    use automerge::ReadDoc;
-    let mut doc = automerge::AutoCommit::new();
-    if doc.load_incremental(bytes).is_err() {
-        return String::new();
-    }
-    let mut out = String::new();
-    for key in doc.keys(automerge::ROOT) {
-        out.push_str(&key);
-        if let Ok(Some((value, obj))) = doc.get(automerge::ROOT, key.as_str()) {
-            out.push_str(&format!("{value:?}"));
-            for k in doc.keys(&obj) {
-                out.push_str(&k);
-                if let Ok(Some((v, _))) = doc.get(&obj, k.as_str()) {
-                    out.push_str(&format!("{v:?}"));
-                }
-            }
-        }
+        out.push((name, expand_automerge_file(&bytes)));
     }
     out
 }
@@ -827,7 +780,7 @@ fn private_stays_private() {
         frames.len()
     );
     let mut texts = texts_under(office.home.path());
-    texts.push(("the office's frames".into(), frames_text(&frames)));
+    texts.push(("the office's frames".into(), expand_frames(&frames)));
     texts.extend(texts_under(bob.path()));
     for (place, text) in &texts {
         assert!(!text.contains(&canary), "the private canary is in {place}");
@@ -835,7 +788,7 @@ fn private_stays_private() {
     // The search itself works: the shared fact is there, in the office's
     // frames and on its disk.
     let office_texts = texts_under(office.home.path());
-    assert!(frames_text(&frames).contains("likes tea"));
+    assert!(expand_frames(&frames).contains("likes tea"));
     assert!(office_texts.iter().any(|(_, t)| t.contains("likes tea")));
 }
 

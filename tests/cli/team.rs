@@ -312,7 +312,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// Every recorded frame decoded; every automerge change in it loaded and
 /// dumped as text (values are compressed inside changes, so a byte search
 /// alone could miss them).
-fn expand_frames(bytes: &[u8]) -> String {
+pub fn expand_frames(bytes: &[u8]) -> String {
     let mut out = String::new();
     let mut rest = bytes;
     while rest.len() >= 4 {
@@ -332,15 +332,17 @@ fn expand_frames(bytes: &[u8]) -> String {
     out
 }
 
-fn expand_automerge_file(bytes: &[u8]) -> String {
-    // Chunk files: 49 bytes of header, then automerge data.
-    if bytes.starts_with(b"KITHCHK1") && bytes.len() > 49 {
-        return dump_automerge(&bytes[49..]);
+/// A chunk file's automerge changes dumped as text (empty for anything
+/// that is not a whole chunk), read through the store's own decoder so
+/// that every chunk format is expanded.
+pub fn expand_automerge_file(bytes: &[u8]) -> String {
+    match kith::store::chunk::decode(Path::new("scanned"), bytes) {
+        Ok((_, payload)) => dump_automerge(payload),
+        Err(_) => String::new(),
     }
-    String::new()
 }
 
-fn dump_automerge(bytes: &[u8]) -> String {
+pub fn dump_automerge(bytes: &[u8]) -> String {
     let mut doc = automerge::AutoCommit::new();
     if doc.load_incremental(bytes).is_err() {
         return String::new();
@@ -423,8 +425,8 @@ fn forge_rename(shared: &Path, name: &str) {
         let mut doc = automerge::AutoCommit::new();
         for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
             let bytes = std::fs::read(f.path()).unwrap();
-            if bytes.starts_with(b"KITHCHK1") {
-                doc.load_incremental(&bytes[49..]).unwrap();
+            if let Ok((_, payload)) = kith::store::chunk::decode(&f.path(), &bytes) {
+                doc.load_incremental(payload).unwrap();
             }
         }
         let Some(change) = doc.get_changes(&[]).first().cloned() else {
