@@ -1106,6 +1106,9 @@ impl Node {
         if let Err(e) = self.ctx.engine.flush_states() {
             tracing::warn!("saving sync state: {e}");
         }
+        if self.ctx.engine.close_idle_ledgers(LEDGER_IDLE) > 0 {
+            release_freed_memory();
+        }
         if self.ctx.engine.team_index_stale() {
             let engine = self.ctx.engine.clone();
             tokio::task::spawn_blocking(move || {
@@ -1819,5 +1822,21 @@ pub async fn join(ticket: &Ticket, request: JoinRequest, timeout: Duration) -> R
             }
             _ = &mut deadline => return Err(Error::invalid(format!("could not join: {last_error}"))),
         }
+    }
+}
+
+/// How long a ledger opened to store batches stays open with nothing to
+/// store (see `Engine::close_idle_ledgers`).
+const LEDGER_IDLE: Duration = Duration::from_secs(5);
+
+/// Hands memory freed by closing ledgers back to the system. glibc keeps
+/// freed heap in its arenas otherwise, and a daemon's RSS would stay at its
+/// peak for ever.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns unused heap pages; it has no
+    // preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
