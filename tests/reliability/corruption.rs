@@ -26,8 +26,9 @@ fn shared_chunk(h: &Home, id: &str) -> PathBuf {
     files.into_iter().next().unwrap()
 }
 
-fn damaged_ledger() -> Damaged {
-    let home = Home::new();
+/// Adds people until three of them sit in three different shards, and
+/// returns those three ids.
+fn three_people_in_three_shards(home: &Home) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
     for i in 0..20 {
         let id = home.add(&[
@@ -43,6 +44,12 @@ fn damaged_ledger() -> Damaged {
         }
     }
     assert_eq!(ids.len(), 3, "no three people in three shards");
+    ids
+}
+
+fn damaged_ledger() -> Damaged {
+    let home = Home::new();
+    let ids = three_people_in_three_shards(&home);
     let flipped = shared_chunk(&home, &ids[0]);
     let truncated = shared_chunk(&home, &ids[1]);
     let mut bytes = std::fs::read(&flipped).unwrap();
@@ -372,21 +379,7 @@ fn a_chunk_from_another_ledger_is_quarantined_not_merged() {
 #[test]
 fn a_missing_shard_directory_is_named_and_the_rest_reads() {
     let home = Home::new();
-    let mut ids: Vec<String> = Vec::new();
-    for i in 0..20 {
-        let id = home.add(&[
-            &format!("Person Number{i}"),
-            "--email",
-            &format!("p{i}@example.com"),
-        ]);
-        if ids.iter().all(|other| shard_of(other) != shard_of(&id)) {
-            ids.push(id);
-        }
-        if ids.len() == 3 {
-            break;
-        }
-    }
-    assert_eq!(ids.len(), 3, "no three people in three shards");
+    let ids = three_people_in_three_shards(&home);
     let lost = home.ledger().join("shared").join(shard_of(&ids[0]));
     std::fs::remove_dir_all(&lost).unwrap();
     for _ in 0..2 {
