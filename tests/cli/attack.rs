@@ -768,6 +768,44 @@ impl Stage {
         })
     }
 
+    /// Waits (60 s at most) for the daemon to log REFUSAL, checks that
+    /// bob's edit still reaches alice, lets mallory announce for 2 s more,
+    /// then stops her and the RSS sampler: the refusal line names her and
+    /// nothing of hers was pulled after it. Returns the time from STARTED
+    /// to the refusal, the peak RSS in KiB and what mallory saw.
+    fn expect_refusal(
+        &self,
+        refusal: &str,
+        started: Instant,
+        mallory: std::thread::JoinHandle<Seen>,
+        sampler: std::thread::JoinHandle<u64>,
+        (announce, stop, done): (&AtomicBool, &AtomicBool, &AtomicBool),
+    ) -> (Duration, u64, Seen) {
+        let caught = wait_until(60, || self.a.log().contains(refusal));
+        let refused = Instant::now();
+        let took = started.elapsed();
+        assert!(caught, "the daemon never refused mallory: {}", self.a.log());
+        assert!(
+            self.honest_edit_arrives("Hilda Honest"),
+            "bob's edit did not reach alice: {}",
+            self.a.log()
+        );
+        announce.store(true, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_secs(2));
+        stop.store(true, Ordering::Relaxed);
+        let seen = mallory.join().unwrap();
+        done.store(true, Ordering::Relaxed);
+        let peak = sampler.join().unwrap();
+        let log = self.a.log();
+        let line = log.lines().find(|l| l.contains(refusal)).unwrap();
+        assert!(
+            line.contains(&self.mallory_peer()),
+            "the line names mallory: {line}"
+        );
+        assert_refused_after(&seen, refused, &log);
+        (took, peak, seen)
+    }
+
     fn mallory_peer(&self) -> String {
         self.device.public().to_peer_id().to_string()
     }
@@ -844,31 +882,13 @@ fn a_member_sending_changes_without_their_dependencies_is_refused_within_bounded
     let sampler = sample_rss(pid, done.clone());
     let started = Instant::now();
     let mallory = s.mallory(script, announce.clone(), stop.clone());
-    let caught = wait_until(60, || s.a.log().contains("whose dependencies never came"));
-    let refused = Instant::now();
-    let took = started.elapsed();
-    assert!(caught, "the daemon never refused mallory: {}", s.a.log());
-    assert!(
-        s.honest_edit_arrives("Hilda Honest"),
-        "bob's edit did not reach alice: {}",
-        s.a.log()
+    let (took, peak, seen) = s.expect_refusal(
+        "whose dependencies never came",
+        started,
+        mallory,
+        sampler,
+        (&announce, &stop, &done),
     );
-    announce.store(true, Ordering::Relaxed);
-    std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::Relaxed);
-    let seen = mallory.join().unwrap();
-    done.store(true, Ordering::Relaxed);
-    let peak = sampler.join().unwrap();
-    let log = s.a.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("whose dependencies never came"))
-        .unwrap();
-    assert!(
-        line.contains(&s.mallory_peer()),
-        "the line names mallory: {line}"
-    );
-    assert_refused_after(&seen, refused, &log);
     assert!(
         peak < baseline + SYNC_ATTACK_HEADROOM_KIB,
         "RSS {baseline} KiB before, {peak} KiB at peak"
@@ -1002,30 +1022,13 @@ fn a_member_sending_the_same_changes_again_and_again_is_refused() {
     again.store(true, Ordering::Relaxed);
     announce.store(true, Ordering::Relaxed);
     let started = Instant::now();
-    let caught = wait_until(60, || s.a.log().contains("only changes already here"));
-    let refused = Instant::now();
-    let took = started.elapsed();
-    assert!(caught, "the daemon never refused mallory: {}", s.a.log());
-    assert!(
-        s.honest_edit_arrives("Hilda Honest"),
-        "bob's edit did not reach alice: {}",
-        s.a.log()
+    let (took, peak, _) = s.expect_refusal(
+        "only changes already here",
+        started,
+        mallory,
+        sampler,
+        (&announce, &stop, &done),
     );
-    std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::Relaxed);
-    let seen = mallory.join().unwrap();
-    done.store(true, Ordering::Relaxed);
-    let peak = sampler.join().unwrap();
-    let log = s.a.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("only changes already here"))
-        .unwrap();
-    assert!(
-        line.contains(&s.mallory_peer()),
-        "the line names mallory: {line}"
-    );
-    assert_refused_after(&seen, refused, &log);
     // The replica holds exactly what mallory signed, once.
     assert_eq!(replica_heads(&s.alice, &s.owner, &s.shard), heads);
     assert!(
