@@ -188,7 +188,10 @@ fn types(e: &VCardEntry) -> Vec<String> {
                 out.extend(line_breaks(t).split(',').map(|s| s.trim().to_lowercase()));
             }
         } else if bare && let VCardParameterName::Other(n) = &p.name {
-            out.push(line_breaks(&n.to_lowercase()));
+            // Trimmed as TYPE values are: a label read from a bare
+            // parameter is written back as X-ABLabel, whose value is
+            // trimmed on reading (a leading no-break space included).
+            out.push(line_breaks(&n.to_lowercase()).trim().to_string());
         }
     }
     out
