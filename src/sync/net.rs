@@ -367,15 +367,34 @@ pub async fn run(
     node.generation = engine_store_generation(&engine);
     node.reach_out();
     let started = Instant::now();
+    // A write to the own ledger replaces `ledger/generation`, and the
+    // roster lives in `team/`: the daemon wakes on those (inotify), so an
+    // edit leaves at once and an idle daemon does nothing. The 50 ms tick
+    // runs only until the first dials went out, or for good where the
+    // system gives no watcher; the 1 s tick looks again anyway, in case a
+    // change came before a directory was watched.
+    let home = engine.home().to_path_buf();
+    let watched = [home.join("ledger"), home.join("team")];
+    let mut watch = crate::watch::DirWatch::new();
+    for dir in &watched {
+        watch.watch(dir);
+    }
+    let wake = watch.wake();
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let mut slow = tokio::time::interval(Duration::from_secs(1));
     tokio::pin!(shutdown);
     loop {
+        let poll = !watch.is_live() || !node.reaching_out;
         tokio::select! {
             event = node.swarm.select_next_some() => node.on_event(event, &on_listen),
             Some(cmd) = cmd_rx.recv() => node.on_cmd(cmd),
-            _ = tick.tick() => node.on_tick(),
+            _ = wake.notified() => node.on_tick(),
+            _ = tick.tick(), if poll => node.on_tick(),
             _ = slow.tick() => {
+                for dir in &watched {
+                    watch.watch(dir);
+                }
+                node.on_tick();
                 node.on_slow_tick();
                 if config.once && node.finished(started, config.wait) {
                     break;

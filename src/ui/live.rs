@@ -12,20 +12,35 @@ use futures::Stream;
 
 use super::state::AppState;
 
-/// How often the watcher looks. A look is a few small file reads, so a
-/// page is at most this late.
+/// How often the watcher looks when it was not woken: where the system
+/// gives no file watcher this is how late a page can be; otherwise it only
+/// catches a replica that arrived before its directory was watched.
 const POLL: Duration = Duration::from_millis(200);
+const POLL_WHEN_WOKEN: Duration = Duration::from_secs(2);
 
-/// Starts the watcher: it compares the ledger's change fingerprint with the
-/// last one it saw and, when it moved, tells every open page.
+/// Starts the watcher: woken by a change in the ledger, the team folder or
+/// a replica (inotify), or by its poll, it compares the change fingerprint
+/// with the last one it saw and, when it moved, tells every open page.
 pub fn spawn_watcher(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let home = state.home().to_path_buf();
+        let mut watch = crate::watch::DirWatch::new();
+        let wake = watch.wake();
+        watch_dirs(&mut watch, &home);
+        let poll = if watch.is_live() {
+            POLL_WHEN_WOKEN
+        } else {
+            POLL
+        };
         let mut last = crate::watch::fingerprint(&home);
-        let mut tick = tokio::time::interval(POLL);
+        let mut tick = tokio::time::interval(poll);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tick.tick() => {}
+            }
+            watch_dirs(&mut watch, &home);
             let home = home.clone();
             let Ok(now) =
                 tokio::task::spawn_blocking(move || crate::watch::fingerprint(&home)).await
@@ -38,6 +53,22 @@ pub fn spawn_watcher(state: AppState) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// The directories whose files [`crate::watch::fingerprint`] reads: the
+/// own ledger, the team folder, and each replica's ledger (new replicas
+/// appear in `replicas/`).
+fn watch_dirs(watch: &mut crate::watch::DirWatch, home: &std::path::Path) {
+    watch.watch(&home.join("ledger"));
+    watch.watch(&home.join("team"));
+    let replicas = home.join("replicas");
+    if watch.watch(&replicas)
+        && let Ok(entries) = std::fs::read_dir(&replicas)
+    {
+        for dir in entries.flatten() {
+            watch.watch(&dir.path().join("ledger"));
+        }
+    }
 }
 
 /// `GET /events`: one `change` event each time the ledger changes. The
