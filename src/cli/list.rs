@@ -1,10 +1,13 @@
 //! `kith list`: people, filtered by tag or company; or companies.
 
+use std::io::{BufWriter, Write};
+
 use clap::Args;
 use kith::model::Kind;
 use kith::ops::ListFilter;
 use kith::replicas::{Listed, TeamListFilter, TeamListed, list_team};
 use kith::view::{self, Detail};
+use serde::ser::{SerializeSeq, Serializer};
 
 use super::{Env, print_json};
 
@@ -67,15 +70,27 @@ pub fn run(env: &Env, args: ListArgs) -> anyhow::Result<()> {
         removed: args.removed,
         limit: args.limit,
     };
-    let views = ledger
-        .list_people(&filter)?
-        .iter()
-        .map(|p| view::person(index, p, Detail::Summary))
-        .collect::<kith::Result<Vec<_>>>()?;
+    // One lock on stdout and one buffer for the whole listing: a line per
+    // person through println! cost a write(2) each.
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
     if args.json {
-        return print_json(&views);
+        // Streamed a person at a time, byte for byte what
+        // serde_json::to_string_pretty gives for the whole list.
+        let mut json = serde_json::Serializer::with_formatter(
+            &mut out,
+            serde_json::ser::PrettyFormatter::new(),
+        );
+        let mut seq = json.serialize_seq(None)?;
+        ledger.list_summaries(&filter, |p| {
+            seq.serialize_element(&p).map_err(anyhow::Error::from)
+        })?;
+        seq.end()?;
+        writeln!(out)?;
+        out.flush()?;
+        return Ok(());
     }
-    for p in &views {
+    ledger.list_summaries(&filter, |p| {
         let at = match (&p.title, &p.company) {
             (Some(t), Some(c)) => format!("{t}, {c}"),
             (None, Some(c)) => c.clone(),
@@ -87,13 +102,16 @@ pub fn run(env: &Env, args: ListArgs) -> anyhow::Result<()> {
         } else {
             format!("  #{}", p.tags.join(" #"))
         };
-        println!(
+        writeln!(
+            out,
             "{:<28} {at}{}  {}",
             p.name,
             s.dim(&tags),
             s.dim(p.id.short())
-        );
-    }
+        )
+        .map_err(anyhow::Error::from)
+    })?;
+    out.flush()?;
     Ok(())
 }
 
