@@ -68,6 +68,36 @@ pub fn default_kith(target: &Path) -> PathBuf {
     guess
 }
 
+// ---------------------------------------------------------------- flags
+
+/// A bench's flags after `--`: `--flag value` or `--flag=value`.
+pub struct Flags(std::iter::Skip<std::env::Args>);
+
+impl Flags {
+    pub fn from_env() -> Flags {
+        Flags(std::env::args().skip(1))
+    }
+
+    /// The next argument, split at its first `=` when it is a `--flag=value`.
+    pub fn next_flag(&mut self) -> Option<(String, Option<String>)> {
+        let arg = self.0.next()?;
+        Some(match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg, None),
+        })
+    }
+
+    /// A flag's value: the inline one, else the next argument.
+    pub fn value(&mut self, inline: Option<String>) -> Option<String> {
+        inline.or_else(|| self.0.next())
+    }
+}
+
+/// Whether a comparison is left in by `--only` (empty: everything).
+pub fn wanted(only: &[String], what: &str) -> bool {
+    only.is_empty() || only.iter().any(|o| o == what)
+}
+
 // ---------------------------------------------------------------- random
 
 /// SplitMix64: deterministic, no crate needed.
