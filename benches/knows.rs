@@ -858,7 +858,7 @@ fn ask(sources: &[Source<'_>], today: jiff::civil::Date, c: &Value) -> usize {
         "intro-path" => kith::knows::intro_paths(sources, query, today, limit)
             .expect("intro_paths")
             .len(),
-        _ => kith::knows::who_wants(sources, query, today, limit)
+        _ => kith::knows::who_wants(sources, None, query, today, limit)
             .expect("who_wants")
             .len(),
     }

@@ -1029,8 +1029,11 @@ const INTERACTION_HALF_LIFE: f64 = 180.0;
 
 /// The people most likely to care about `topic`, with the evidence: their
 /// tags, facts and notes about them, and interactions that mention it.
+/// `sources` are read one by one; `team`, if given, holds the other
+/// replicas, read as each would be on its own.
 pub fn who_wants(
     sources: &[Source<'_>],
+    team: Option<TeamPart<'_>>,
     topic: &str,
     today: Date,
     limit: usize,
@@ -1039,17 +1042,41 @@ pub fn who_wants(
     if topic.is_empty() {
         return Err(Error::invalid("say what topic to look for"));
     }
+    let asked = Asked::new(sources, team);
+    let _snapshot = asked.team.map(TeamIndex::snapshot).transpose()?;
+    let started = std::time::Instant::now();
+    // Each ledger's evidence in the order reading it alone gives: records
+    // are met, and grouped, in that order.
+    let mut found: Vec<(Record, Evidence)> = Vec::new();
+    for (i, source) in sources.iter().enumerate() {
+        let mut records: HashMap<Id, Record> = HashMap::new();
+        for (id, e) in evidence_in(source, &topic, today)? {
+            let r = match records.get(&id) {
+                Some(r) => r.clone(),
+                None => match record(source.index, i, &id)? {
+                    Some(r) => {
+                        records.insert(id, r.clone());
+                        r
+                    }
+                    None => continue,
+                },
+            };
+            found.push((r, e));
+        }
+    }
+    let own = started.elapsed();
+    if let Some(team) = asked.team {
+        found.extend(team_evidence(&asked, team, &topic, today)?);
+    }
+    let read = started.elapsed();
     let mut records = Vec::new();
     let mut evidence: HashMap<(usize, Id), Vec<Evidence>> = HashMap::new();
-    for (i, source) in sources.iter().enumerate() {
-        for (id, e) in evidence_in(source, &topic, today)? {
-            if !evidence.contains_key(&(i, id.clone()))
-                && let Some(r) = record(source.index, i, &id)?
-            {
-                records.push(r);
-            }
-            evidence.entry((i, id)).or_default().push(e);
+    for (r, e) in found {
+        let key = (r.source, r.id.clone());
+        if !evidence.contains_key(&key) {
+            records.push(r);
         }
+        evidence.entry(key).or_default().push(e);
     }
     let mut wants: Vec<Want> = group(records)
         .into_iter()
@@ -1064,17 +1091,14 @@ pub fn who_wants(
                 .collect();
             ev.sort_by(|a, b| b.points.total_cmp(&a.points).then(b.date.cmp(&a.date)));
             let total: f64 = ev.iter().map(|e| e.points).sum();
-            let best = records
-                .iter()
-                .find(|r| sources[r.source].mine)
-                .unwrap_or(&records[0]);
+            let best = shown(&asked, &records);
             Want {
                 name: best.name.clone(),
                 company: records.iter().find_map(|r| r.company.clone()),
                 score: total.round().clamp(0.0, 100.0) as u8,
                 ids: records
                     .iter()
-                    .map(|r| (sources[r.source].owner.clone(), r.id.clone()))
+                    .map(|r| (asked.owners[r.source].owner.clone(), r.id.clone()))
                     .collect(),
                 evidence: ev,
             }
@@ -1082,8 +1106,122 @@ pub fn who_wants(
         .collect();
     wants.sort_by(|a, b| b.score.cmp(&a.score).then(a.name.cmp(&b.name)));
     wants.truncate(limit);
+    tracing::debug!(?own, ?read, ranked = ?started.elapsed(), "who-wants");
     Ok(wants)
 }
+
+/// The evidence in every replica of the team index, in source order and,
+/// within a replica, in the order reading it alone gives: its tags as its
+/// index holds them, then at most 2,000 matching items in index order.
+fn team_evidence(
+    asked: &Asked<'_>,
+    team: &TeamIndex,
+    topic: &str,
+    today: Date,
+) -> Result<Vec<(Record, Evidence)>> {
+    // Per source: tags, then items.
+    let mut by_source: BTreeMap<usize, (Vec<(Record, Evidence)>, Vec<(Record, Evidence)>)> =
+        BTreeMap::new();
+    let make = |source: usize, kind, text: String, date: Option<String>, points| {
+        let owner = &asked.owners[source];
+        Evidence {
+            owner: owner.owner.clone(),
+            owner_id: owner.owner_id.clone(),
+            kind,
+            text,
+            date,
+            private: false,
+            points,
+        }
+    };
+    let like = format!("%{}%", topic.replace(['%', '_'], ""));
+    let sql = format!(
+        "SELECT {TEAM_RECORD}, g.tag FROM tag_rows g JOIN people p ON p.person = g.person
+         WHERE g.tag IN (SELECT tag FROM tag_names WHERE tag LIKE ?1) ORDER BY g.rowid"
+    );
+    for (owner, mut r, tag) in team.rows(&sql, [&like], |row| {
+        let (owner, r) = team_record(row)?;
+        Ok((owner, r, row.get::<_, String>(11)?))
+    })? {
+        let Some(&source) = asked.team_sources.get(&owner) else {
+            continue;
+        };
+        r.source = source;
+        let e = make(source, "tag", tag, None, TAG_POINTS);
+        by_source.entry(source).or_default().0.push((r, e));
+    }
+    if let Some(fts) = crate::index::search::word_query(topic, true) {
+        // The per-replica limit of `evidence_in`, counted over every
+        // matching item, deleted or not, as there. Two plain queries, the
+        // matching items then whom they are about, each led by the word
+        // index (CROSS JOIN) so SQLite never scans a whole table.
+        let mut counted: HashMap<i64, usize> = HashMap::new();
+        let mut items: HashMap<i64, (String, String, Option<String>)> = HashMap::new();
+        for (item, owner, kind, text, date, shown) in team.rows(
+            "SELECT i.item, i.owner, i.kind, i.text, i.date, i.private = 0 AND i.deleted = 0
+             FROM item_texts t CROSS JOIN items i ON i.item = t.rowid
+             WHERE item_texts MATCH ?1 ORDER BY i.item",
+            [&fts],
+            |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                    row.get::<_, bool>(5)?,
+                ))
+            },
+        )? {
+            let n = counted.entry(owner).or_default();
+            *n += 1;
+            if *n <= ITEM_LIMIT && shown {
+                items.insert(item, (kind, text, date));
+            }
+        }
+        let sql = format!(
+            "SELECT {TEAM_RECORD}, ip.item FROM item_texts t
+               CROSS JOIN item_people ip ON ip.item = t.rowid
+               CROSS JOIN people p ON p.person = ip.person
+             WHERE item_texts MATCH ?1 ORDER BY ip.item, ip.seq"
+        );
+        for (owner, mut r, item) in team.rows(&sql, [&fts], |row| {
+            let (owner, r) = team_record(row)?;
+            Ok((owner, r, row.get::<_, i64>(11)?))
+        })? {
+            let (Some(&source), Some((kind, text, date))) =
+                (asked.team_sources.get(&owner), items.get(&item))
+            else {
+                continue;
+            };
+            r.source = source;
+            let (kind, points) = match kind.as_str() {
+                "fact" => ("fact", FACT_POINTS),
+                "note" => ("note", NOTE_POINTS),
+                _ => ("interaction", interaction_points(date.as_deref(), today)),
+            };
+            let e = make(source, kind, text.clone(), date.clone(), points);
+            by_source.entry(source).or_default().1.push((r, e));
+        }
+    }
+    Ok(by_source
+        .into_values()
+        .flat_map(|(tags, items)| tags.into_iter().chain(items))
+        .collect())
+}
+
+/// An interaction's points on `today`: fading with its age.
+fn interaction_points(date: Option<&str>, today: Date) -> f64 {
+    let age = date
+        .and_then(|d| d.parse::<Date>().ok())
+        .map(|d| (today - d).get_days().max(0) as f64)
+        .unwrap_or(0.0);
+    INTERACTION_POINTS * 0.5f64.powf(age / INTERACTION_HALF_LIFE)
+}
+
+/// At most this many matching facts, notes and interactions are read per
+/// ledger.
+const ITEM_LIMIT: usize = 2000;
 
 /// Every piece of evidence in one ledger, by the person it is about.
 fn evidence_in(source: &Source<'_>, topic: &str, today: Date) -> Result<Vec<(Id, Evidence)>> {
@@ -1112,7 +1250,7 @@ fn evidence_in(source: &Source<'_>, topic: &str, today: Date) -> Result<Vec<(Id,
         return Ok(out);
     };
     let items = index.query_entities(
-        "SELECT e.json FROM texts t JOIN entities e ON e.rowid = t.rowid WHERE texts MATCH ?1 AND e.kind IN ('fact', 'note', 'interaction') LIMIT 2000",
+        &format!("SELECT e.json FROM texts t JOIN entities e ON e.rowid = t.rowid WHERE texts MATCH ?1 AND e.kind IN ('fact', 'note', 'interaction') LIMIT {ITEM_LIMIT}"),
         [fts],
     )?;
     for item in items {
@@ -1136,12 +1274,7 @@ fn evidence_in(source: &Source<'_>, topic: &str, today: Date) -> Result<Vec<(Id,
             .or(item.str("learned"))
             .map(|d| d.chars().take(10).collect::<String>());
         let points = if item.kind == Kind::Interaction {
-            let age = date
-                .as_deref()
-                .and_then(|d| d.parse::<Date>().ok())
-                .map(|d| (today - d).get_days().max(0) as f64)
-                .unwrap_or(0.0);
-            points * 0.5f64.powf(age / INTERACTION_HALF_LIFE)
+            interaction_points(date.as_deref(), today)
         } else {
             points
         };

@@ -383,7 +383,8 @@ pub struct TeamEvent {
     pub event: Event,
 }
 
-/// The own ledger and the team index: what `who-knows` reads, without
+/// The own ledger and the team index: what `who-knows` and `who-wants
+/// --team` read, without
 /// opening every replica (docs/ARCHITECTURE.md, "The team index").
 pub struct TeamIndexed<L = Ledger> {
     team: TeamLedgers<L>,
@@ -528,12 +529,12 @@ pub fn who_wants<L: Borrow<Ledger>>(
     team: bool,
     limit: usize,
 ) -> Result<Vec<knows::Want>> {
-    let team = if team {
-        TeamLedgers::open(opener, own, None)?
-    } else {
-        TeamLedgers::own(opener, own)
-    };
-    knows::who_wants(&team.sources(), topic, team.today, limit)
+    if team {
+        let team = TeamIndexed::open(opener, own)?;
+        return knows::who_wants(&team.sources(), team.team(), topic, team.today(), limit);
+    }
+    let own = TeamLedgers::own(opener, own);
+    knows::who_wants(&own.sources(), None, topic, own.today, limit)
 }
 
 /// Copies `person` from a teammate's replica into `own`, with what `choice`

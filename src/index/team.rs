@@ -32,7 +32,7 @@ use crate::strength::{Summary, Touch};
 /// Bump when the schema or what is copied changes (the encoding of
 /// `strength::Summary` included): the file is rebuilt. The ledger index's
 /// version is part of it, since rows are copied from those indexes.
-const SCHEMA_VERSION: &str = "7";
+const SCHEMA_VERSION: &str = "8";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,6 +50,14 @@ CREATE INDEX emails_person ON emails(person);
 CREATE TABLE tags(tag TEXT NOT NULL, person INTEGER NOT NULL, owner INTEGER NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL, company TEXT, company_key TEXT, emails TEXT NOT NULL, interactions INTEGER NOT NULL, summary BLOB, last_channel TEXT, PRIMARY KEY(tag, person)) WITHOUT ROWID;
 CREATE INDEX tags_person ON tags(person);
 CREATE VIRTUAL TABLE names USING fts5(text, content='', contentless_delete=1, tokenize='trigram remove_diacritics 1');
+CREATE TABLE tag_rows(tag TEXT NOT NULL, person INTEGER NOT NULL);
+CREATE INDEX tag_rows_tag ON tag_rows(tag);
+CREATE INDEX tag_rows_person ON tag_rows(person);
+CREATE TABLE tag_names(tag TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE items(item INTEGER PRIMARY KEY, owner INTEGER NOT NULL, source INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, date TEXT, private INTEGER NOT NULL, deleted INTEGER NOT NULL);
+CREATE INDEX items_owner ON items(owner);
+CREATE TABLE item_people(item INTEGER NOT NULL, seq INTEGER NOT NULL, person INTEGER NOT NULL, PRIMARY KEY(item, seq)) WITHOUT ROWID;
+CREATE VIRTUAL TABLE item_texts USING fts5(text, content='', contentless_delete=1, detail=none, tokenize='unicode61 remove_diacritics 2');
 ";
 
 /// Separates fields, and records, in the packed columns (`emails`,
@@ -94,6 +102,83 @@ INSERT OR IGNORE INTO tags(tag, person, owner, id, name, name_key, company, comp
   SELECT g.tag, t.person, t.owner, t.id, t.name, t.name_key, t.company, t.company_key, t.emails, t.interactions, t.summary, t.last_channel
   FROM r.tags g JOIN people t ON t.owner = ?1 AND t.id = g.id;
 ";
+
+/// SQL reading a field of the entity `e.json` as `Entity::get` does: the
+/// private value when the field is there, else the shared one.
+fn json_get(field: &str) -> String {
+    format!(
+        "CASE WHEN json_type(e.json, '$.private.{field}') IS NOT NULL \
+         THEN json_extract(e.json, '$.private.{field}') ELSE json_extract(e.json, '$.shared.{field}') END"
+    )
+}
+
+/// SQL for the JSON type of `json_get(field)` (NULL when absent).
+fn json_type_of(field: &str) -> String {
+    format!(
+        "coalesce(json_type(e.json, '$.private.{field}'), json_type(e.json, '$.shared.{field}'))"
+    )
+}
+
+/// SQL for `Entity::str(field)`: a non-empty string, else NULL.
+fn json_str(field: &str) -> String {
+    let get = json_get(field);
+    format!(
+        "CASE WHEN {} = 'text' AND {get} <> '' THEN {get} END",
+        json_type_of(field)
+    )
+}
+
+/// Copies one replica's facts, notes and interactions (`who-wants` reads
+/// them): each with the text its ledger's word index holds for it, in the
+/// order of that index, so the first 2,000 matches per replica are the
+/// ones reading the replica on its own gives.
+fn copy_items_sql() -> String {
+    format!(
+        "INSERT INTO items(owner, source, kind, text, date, private, deleted)
+         SELECT ?1, e.rowid, e.kind,
+           CASE e.kind WHEN 'interaction' THEN {summary} ELSE {text} END,
+           substr(coalesce({at}, {learned}), 1, 10),
+           CASE e.kind WHEN 'interaction' THEN json_type(e.json, '$.private.summary') IS NOT NULL
+             ELSE json_type(e.json, '$.private.text') IS NOT NULL END,
+           coalesce({deleted}, 'null') <> 'null'
+         FROM r.entities e
+         WHERE e.kind IN ('fact', 'note', 'interaction')
+           AND (CASE e.kind WHEN 'interaction' THEN {summary} ELSE {text} END) IS NOT NULL
+         ORDER BY e.rowid",
+        summary = json_str("summary"),
+        text = json_str("text"),
+        at = json_str("at"),
+        learned = json_str("learned"),
+        deleted = json_type_of("deleted"),
+    )
+}
+
+/// Who each copied item is about: the live people an interaction
+/// involves, in its order, or a fact's or note's subject. CROSS JOIN keeps
+/// SQLite from reading every person of the replica for each item.
+fn copy_item_people_sql() -> [String; 2] {
+    let people = "CASE WHEN json_type(e.json, '$.private.people') IS NOT NULL \
+                  THEN '$.private.people' ELSE '$.shared.people' END";
+    [
+        format!(
+            "INSERT INTO item_people(item, seq, person)
+             SELECT i.item, j.key, t.person
+             FROM items i JOIN r.entities e ON e.rowid = i.source
+               CROSS JOIN json_each(e.json, {people}) j
+               CROSS JOIN people t ON t.owner = ?1 AND t.id = j.value
+             WHERE i.owner = ?1 AND i.kind = 'interaction' AND i.deleted = 0 AND i.private = 0
+               AND json_type(e.json, {people}) = 'array' AND j.type = 'text'"
+        ),
+        format!(
+            "INSERT INTO item_people(item, seq, person)
+             SELECT i.item, 0, t.person
+             FROM items i JOIN r.entities e ON e.rowid = i.source
+               JOIN people t ON t.owner = ?1 AND t.id = {subject}
+             WHERE i.owner = ?1 AND i.kind IN ('fact', 'note') AND i.deleted = 0 AND i.private = 0",
+            subject = json_str("subject")
+        ),
+    ]
+}
 
 /// What one refresh did.
 #[derive(Debug, Default)]
@@ -319,6 +404,7 @@ impl TeamIndex {
                 "INSERT INTO names(rowid, text) SELECT person, lower(name) FROM people WHERE owner = ?1",
                 [owner],
             )?;
+            copy_wants(tx, owner)?;
             Ok(owner)
         })
     }
@@ -462,8 +548,41 @@ fn summarize(tx: &rusqlite::Transaction<'_>, owner: i64) -> rusqlite::Result<()>
     Ok(())
 }
 
+/// Copies what `who-wants` reads: tags in the replica's order, and its
+/// facts, notes and interactions with their words and whom they are about.
+fn copy_wants(tx: &rusqlite::Transaction<'_>, owner: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO tag_rows(tag, person)
+         SELECT g.tag, t.person FROM r.tags g JOIN people t ON t.owner = ?1 AND t.id = g.id ORDER BY g.rowid",
+        [owner],
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO tag_names(tag) SELECT DISTINCT tag FROM r.tags",
+        [],
+    )?;
+    tx.execute(&copy_items_sql(), [owner])?;
+    // As the ledger index: a text that is only white space is not indexed.
+    let mut read = tx.prepare("SELECT item, text FROM items WHERE owner = ?1")?;
+    let mut write = tx.prepare("INSERT INTO item_texts(rowid, text) VALUES(?1, ?2)")?;
+    let mut rows = read.query([owner])?;
+    while let Some(row) = rows.next()? {
+        let text = row.get_ref(1)?.as_str().unwrap_or("");
+        if !text.trim().is_empty() {
+            write.execute(params![row.get::<_, i64>(0)?, text])?;
+        }
+    }
+    for sql in copy_item_people_sql() {
+        tx.execute(&sql, [owner])?;
+    }
+    Ok(())
+}
+
 fn clear_owner(tx: &rusqlite::Transaction<'_>, owner: i64) -> rusqlite::Result<()> {
     for sql in [
+        "DELETE FROM item_texts WHERE rowid IN (SELECT item FROM items WHERE owner = ?1)",
+        "DELETE FROM item_people WHERE item IN (SELECT item FROM items WHERE owner = ?1)",
+        "DELETE FROM items WHERE owner = ?1",
+        "DELETE FROM tag_rows WHERE person IN (SELECT person FROM people WHERE owner = ?1)",
         "DELETE FROM names WHERE rowid IN (SELECT person FROM people WHERE owner = ?1)",
         "DELETE FROM emails WHERE person IN (SELECT person FROM people WHERE owner = ?1)",
         "DELETE FROM tags WHERE person IN (SELECT person FROM people WHERE owner = ?1)",

@@ -282,6 +282,27 @@ fn the_team_answers_who_knows_intro_path_and_who_wants() {
         .find(|w| w["name"] == "Sam Baker")
         .expect("alice's own private fact counts for her");
     assert_eq!(sam["evidence"][0]["private"], true, "{sam}");
+    // A teammate's new evidence is in the next question: bob's replica
+    // changed, so carol's team index copies it again (her daemon, or the
+    // question itself) before answering; never the answer of before.
+    bob.ok(&["note", "daisy", "loves Rioja too", "--shared"]);
+    assert!(
+        wait_until(30, || {
+            let r = carol.run(&["who-wants", "rioja", "--team", "--json"]);
+            r.code == Some(0)
+                && json(&r.stdout).as_array().is_some_and(|w| {
+                    w.iter()
+                        .any(|w| w["name"] == "Daisy Miggins" && w["evidence"][0]["owner"] == "bob")
+                })
+        }),
+        "bob's new note about Daisy never reached carol's who-wants --team"
+    );
+    let out = carol.ok(&["who-wants", "rioja", "--team"]);
+    assert_no_canary("who-wants --team (human)", &out);
+    assert!(
+        out.contains("loves Rioja too") && out.contains("[bob]"),
+        "{out}"
+    );
 
     // Who added what about Edna, across the team.
     let out = carol.ok(&["history", "edna", "--team", "--json"]);
