@@ -100,12 +100,41 @@ impl Statement {
     /// The claim and its signer, if the signature holds.
     pub fn verified(&self) -> Option<(PeerId, Claim)> {
         let signer: PeerId = self.signer.parse().ok()?;
-        let message = [STATEMENT_DOMAIN, self.body.as_bytes()].concat();
-        if !identity::verify(&signer, &message, &self.sig) {
+        if !self.signature_holds(&signer) {
             return None;
         }
         let claim = serde_json::from_str(&self.body).ok()?;
         Some((signer, claim))
+    }
+
+    /// Whether `sig` is `signer`'s over the body, remembered per exact
+    /// (signer, body, signature) for the life of the process: a daemon
+    /// asks the roster who may connect and where the relays are every
+    /// second, and each answer checks every statement again (about 50 µs
+    /// each), which was most of an idle daemon's CPU. A statement altered
+    /// in any byte is a different key, so it is checked afresh.
+    fn signature_holds(&self, signer: &PeerId) -> bool {
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock};
+        type Key = (String, String, Vec<u8>);
+        /// A roster holds at most [`MAX_STATEMENTS`]; past twice that the
+        /// memo starts again rather than grow.
+        const MEMO_CAP: usize = 2 * MAX_STATEMENTS;
+        static MEMO: OnceLock<Mutex<HashMap<Key, bool>>> = OnceLock::new();
+        let memo = MEMO.get_or_init(Default::default);
+        let key = (self.signer.clone(), self.body.clone(), self.sig.clone());
+        if let Some(ok) = memo.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return ok;
+        }
+        let message = [STATEMENT_DOMAIN, self.body.as_bytes()].concat();
+        let ok = identity::verify(signer, &message, &self.sig);
+        if let Ok(mut m) = memo.lock() {
+            if m.len() >= MEMO_CAP {
+                m.clear();
+            }
+            m.insert(key, ok);
+        }
+        ok
     }
 
     /// The id a genesis statement gives its team.
