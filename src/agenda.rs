@@ -161,23 +161,37 @@ impl Ledger {
             .join(",");
         let column = format!("{field}_md");
         let from = today.month() as i64 * 100 + today.day() as i64;
-        let filter = format!("FROM people WHERE {column} IN ({list}) AND deleted = 0");
-        let total = self
-            .index()
-            .count_with(&format!("SELECT count(*) {filter}"), [])?;
-        // Calendar order from today, wrapping at the year's end.
+        let total = self.index().count_with(
+            &format!("SELECT count(*) FROM people WHERE {column} IN ({list}) AND deleted = 0"),
+            [],
+        )?;
+        // Calendar order from today, wrapping at the year's end, then by
+        // name: one month-day at a time through the index on (month-day,
+        // deleted, name), which stops at `limit` people instead of reading
+        // and sorting everyone born in the window (1,400 people in a week
+        // at 100,000).
+        days.sort_by_key(|&d| if d >= from { d - from } else { d + 1300 - from });
+        days.dedup();
         let sql = format!(
-            "SELECT id, name, {field} {filter}
-             ORDER BY CASE WHEN {column} >= {from} THEN {column} - {from} ELSE {column} + 1300 - {from} END, name
-             LIMIT ?1"
+            "SELECT id, name, {field} FROM people WHERE {column} = ?1 AND deleted = 0 ORDER BY name LIMIT ?2"
         );
-        let rows = self.index().rows(&sql, [limit as i64], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-            ))
-        })?;
+        let mut rows = Vec::new();
+        for day in days {
+            if rows.len() >= limit {
+                break;
+            }
+            rows.extend(self.index().rows(
+                &sql,
+                rusqlite::params![day, (limit - rows.len()) as i64],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                },
+            )?);
+        }
         let mut out = Vec::new();
         for (id, name, date) in rows {
             let (Ok(id), Some(date)) = (

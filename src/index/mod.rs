@@ -22,20 +22,20 @@ use crate::error::{Error, Result};
 use crate::model::{Entity, Id, Kind, PartialDate, Shard};
 
 /// Bump when the schema or what is derived changes: the index is rebuilt.
-pub(crate) const SCHEMA_VERSION: &str = "14";
+pub(crate) const SCHEMA_VERSION: &str = "15";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE shards(shard TEXT PRIMARY KEY, version TEXT NOT NULL DEFAULT '', dirty INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE entities(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, json TEXT NOT NULL);
 CREATE TABLE people(id TEXT PRIMARY KEY, name TEXT NOT NULL, name_key TEXT NOT NULL, sort_key TEXT NOT NULL, company TEXT, birthday TEXT, birthday_md INTEGER, anniversary TEXT, anniversary_md INTEGER, cadence INTEGER, since TEXT, deleted INTEGER NOT NULL, last TEXT, touch_due TEXT);
-CREATE INDEX people_touch ON people(touch_due, deleted);
+CREATE INDEX people_touch ON people(touch_due, name) WHERE deleted = 0;
 CREATE INDEX people_removed ON people(id) WHERE deleted = 1;
 CREATE INDEX people_name ON people(name_key);
 CREATE INDEX people_sort ON people(sort_key);
 CREATE INDEX people_company ON people(company);
-CREATE INDEX people_birthday ON people(birthday_md, deleted);
-CREATE INDEX people_anniversary ON people(anniversary_md, deleted);
+CREATE INDEX people_birthday ON people(birthday_md, deleted, name);
+CREATE INDEX people_anniversary ON people(anniversary_md, deleted, name);
 CREATE INDEX people_cadence ON people(cadence);
 CREATE TABLE companies(id TEXT PRIMARY KEY, name TEXT NOT NULL, name_key TEXT NOT NULL, domain TEXT, deleted INTEGER NOT NULL);
 CREATE INDEX companies_name ON companies(name_key);

@@ -102,11 +102,10 @@ async fn people(
                 };
                 let page = l.people_page(&filter, query.after.as_deref(), PAGE)?;
                 Results::Listed {
-                    people: page
-                        .people
-                        .iter()
-                        .map(|p| view::person(index, p, Detail::Summary).map(Row::person))
-                        .collect::<crate::Result<_>>()?,
+                    people: view::summaries(index, page.people)?
+                        .into_iter()
+                        .map(Row::person)
+                        .collect(),
                     next: page.next,
                     total: page.total,
                 }
