@@ -1722,13 +1722,22 @@ fn growth(s: &mut String, datas: &[Data], pairs: &[Pair], syncs: &[Sync]) {
     }
 }
 
-/// Time against size, log-log, kith solid beside its peer dashed, one
-/// panel per peer.
+/// One line pair of the plot: panel, key, "kith label / other label", and
+/// (size, kith ms, other ms) points.
+type Series<'a> = (
+    &'a str,
+    String,
+    String,
+    Vec<(usize, Option<f64>, Option<f64>)>,
+);
+
+/// Time against size, log-log, kith (thick) beside its peer (thin), one
+/// panel per peer. No dashes: some SVG rasterisers join a dashed path to
+/// its key sample.
 fn plot(o: &Opts, pairs: &[Pair], syncs: &[Sync], svg: &Path) -> Res<()> {
     let dir = o.out.join("plot");
     fresh_dir(&dir)?;
-    let mut series: Vec<(&str, String, String, Vec<(usize, Option<f64>, Option<f64>)>)> =
-        Vec::new();
+    let mut series: Vec<Series> = Vec::new();
     for p in pairs {
         let key = format!("{}: {}", p.peer, p.what);
         match series.iter_mut().find(|s| s.1 == key) {
@@ -1759,12 +1768,12 @@ fn plot(o: &Opts, pairs: &[Pair], syncs: &[Sync], svg: &Path) -> Res<()> {
     let mut gp = String::new();
     let _ = writeln!(
         gp,
-        "set terminal svg size 1500,560 dynamic font 'sans,11' background '#ffffff'\nset output '{}'",
+        "set terminal svg size 1500,700 dynamic font 'sans,11' background '#ffffff'\nset output '{}'",
         svg.display()
     );
     let _ = writeln!(
         gp,
-        "set logscale xy\nset grid\nset xlabel 'people in the address book'\nset ylabel 'ms (median of whole processes)'\nset key top left font ',9' noenhanced\nset xtics ('1k' 1000, '10k' 10000, '100k' 100000)\nset xrange [700:140000]\nset multiplot layout 1,3 title 'kith (solid) beside each peer (dashed), same machine, same run'"
+        "set logscale xy\nset grid\nset xlabel 'people in the address book'\nset ylabel 'ms (median of whole processes)'\nset key below left vertical font ',9' noenhanced\nset xtics ('1k' 1000, '10k' 10000, '100k' 100000)\nset xrange [700:140000]\nset multiplot layout 1,3 title 'kith (thick line, filled points) beside each peer (thin line, open points), same machine, same run'"
     );
     for (panel, title) in [
         ("khard", "khard 0.18 on a vCard directory"),
@@ -1787,7 +1796,7 @@ fn plot(o: &Opts, pairs: &[Pair], syncs: &[Sync], svg: &Path) -> Res<()> {
             let (kl, ol) = label.split_once(" / ").unwrap_or((label, ""));
             let c = i + 1;
             plots.push(format!(
-                "'{f}' using 1:2 with linespoints lc {c} lw 2 pt 7 dt 1 title '{kl}', '{f}' using 1:3 with linespoints lc {c} lw 2 pt 6 dt 2 title '{ol}'",
+                "'{f}' using 1:2 with linespoints lc {c} lw 2 pt 7 dt 1 title '{kl}', '{f}' using 1:3 with linespoints lc {c} lw 1 pt 6 dt 1 title '{ol}'",
                 f = file.display(),
                 kl = kl.replace('\'', ""),
                 ol = ol.replace('\'', "")
