@@ -194,3 +194,23 @@ fn limit_caps_each_list_and_counts_the_rest() {
     let text = h.ok(&["today", "--limit", "2"]);
     assert!(text.contains("…and 3 more (--limit to see them)"), "{text}");
 }
+
+#[test]
+fn the_first_birthdays_across_the_new_year_come_by_day_then_name() {
+    let h = Home::new();
+    // Listed a day at a time with --limit: the last days of December first,
+    // then January, each day by name, and the total counts everyone.
+    h.add(&["Zoe Early", "--birthday", "--12-31"]);
+    h.add(&["Anna Later", "--birthday", "--01-01"]);
+    h.add(&["Bob Later", "--birthday", "--01-01"]);
+    h.add(&["Carl Last", "--birthday", "--01-02"]);
+    h.add(&["Ada Before", "--birthday", "--12-29"]);
+    let t = h.json_at("2026-12-30", &["today", "--limit", "3", "--json"]);
+    assert_eq!(t["occasions_total"], 4);
+    assert_eq!(
+        strings(&t["occasions"], Some("person")),
+        ["Zoe Early", "Anna Later", "Bob Later"]
+    );
+    let t = h.json_at("2026-12-30", &["today", "--limit", "1", "--json"]);
+    assert_eq!(strings(&t["occasions"], Some("person")), ["Zoe Early"]);
+}
