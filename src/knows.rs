@@ -1120,8 +1120,8 @@ fn team_evidence(
     today: Date,
 ) -> Result<Vec<(Record, Evidence)>> {
     // Per source: tags, then items.
-    let mut by_source: BTreeMap<usize, (Vec<(Record, Evidence)>, Vec<(Record, Evidence)>)> =
-        BTreeMap::new();
+    type Found = Vec<(Record, Evidence)>;
+    let mut by_source: BTreeMap<usize, (Found, Found)> = BTreeMap::new();
     let make = |source: usize, kind, text: String, date: Option<String>, points| {
         let owner = &asked.owners[source];
         Evidence {
