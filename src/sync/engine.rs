@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use automerge::sync::{Message, State as SyncState, SyncDoc};
 use automerge::{AutoCommit, ChangeHash};
@@ -112,6 +112,8 @@ pub struct Engine {
     ledgers: Mutex<HashMap<String, (Ledger, Instant)>>,
     /// A replica changed since the team index was last brought up to date.
     team_index_stale: AtomicBool,
+    /// When a teammate's change was last stored in a replica.
+    replica_changed_at: Mutex<Instant>,
     /// The team index is being brought up to date (by one thread at a time).
     team_index_busy: AtomicBool,
 }
@@ -135,6 +137,7 @@ impl Engine {
             }),
             // Replicas may have changed while no daemon ran.
             team_index_stale: AtomicBool::new(true),
+            replica_changed_at: Mutex::new(Instant::now()),
             team_index_busy: AtomicBool::new(false),
             ledgers: Mutex::new(HashMap::new()),
         })
@@ -793,6 +796,9 @@ impl Engine {
             self.with_ledger(&home, |l| l.absorb(batch))?;
             if owner != me {
                 self.team_index_stale.store(true, Ordering::SeqCst);
+                if let Ok(mut at) = self.replica_changed_at.lock() {
+                    *at = Instant::now();
+                }
             }
             for a in &items {
                 n += 1;
@@ -811,6 +817,21 @@ impl Engine {
     /// Whether the team index has replica changes to take in.
     pub fn team_index_stale(&self) -> bool {
         self.team_index_stale.load(Ordering::SeqCst)
+    }
+
+    /// Whether to bring the team index up to date now: it is stale and no
+    /// teammate's change was stored for `quiet`. Copying a replica holds
+    /// its write lock (a replica of 10,000 people for about a second), so
+    /// a refresh started while edits stream in made the next edit wait
+    /// for it. A team question asked meanwhile brings the replicas it
+    /// reads up to date itself.
+    pub fn team_index_due(&self, quiet: Duration) -> bool {
+        self.team_index_stale()
+            && self
+                .replica_changed_at
+                .lock()
+                .map(|at| at.elapsed() >= quiet)
+                .unwrap_or(true)
     }
 
     /// Copies every replica that changed into the team index, so team

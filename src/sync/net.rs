@@ -493,6 +493,10 @@ struct Node {
     announce_rate: HashMap<PeerId, (Instant, u32, bool)>,
 }
 
+/// How long replicas must have had no change stored before the daemon
+/// brings the team index up to date (see `Engine::team_index_due`).
+const TEAM_INDEX_QUIET: Duration = Duration::from_secs(2);
+
 /// Offers and change announcements answered per peer per second; more are
 /// dropped unanswered. An honest peer sends one per session and one per
 /// edit; each costs us a look at every shard.
@@ -1064,6 +1068,10 @@ impl Node {
                 }
             }
             self.versions = now;
+            tracing::debug!(
+                shards = changed.values().map(Vec::len).sum::<usize>(),
+                "own ledger changed"
+            );
             let me = self.engine().me();
             for (part, shards) in changed {
                 let ledger = LedgerRef {
@@ -1128,7 +1136,7 @@ impl Node {
         if self.ctx.engine.close_idle_ledgers(LEDGER_IDLE) > 0 {
             release_freed_memory();
         }
-        if self.ctx.engine.team_index_stale() {
+        if self.ctx.engine.team_index_due(TEAM_INDEX_QUIET) {
             let engine = self.ctx.engine.clone();
             tokio::task::spawn_blocking(move || {
                 if let Err(e) = engine.refresh_team_index() {
