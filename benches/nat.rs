@@ -711,7 +711,7 @@ fn edits(net: &Internet, alice: &Member, peer: &Member, n: usize, seed: u64) -> 
     }
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        // Spread the edits over the daemon's 50 ms tick.
+        // Edits 100–300 ms apart, as a person types them.
         std::thread::sleep(Duration::from_millis(100 + rng.below(200) as u64));
         let mut generation = replica.generation();
         let (id, add_ms, t1) = add(&format!("Nat Bench {i:03} {}", rng.id()))?;

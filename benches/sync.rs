@@ -820,7 +820,7 @@ fn render_latency(s: &mut String, edits: &[Edit], quiet: Option<&str>, err: Opti
     }
     let _ = writeln!(
         s,
-        "- alice runs `kith add \"Sync Bench …\"` while both daemons run (100–300 ms apart, so edits fall anywhere in the daemon's 50 ms tick); the bench polls bob's `replicas/<alice>/ledger/generation` every 1 ms and asks the replica index for the new id when it changes (and every 50 ms: the file is rewritten just after the index commit, so now and then the index answers first and that edit has no `generation` figure)\n"
+        "- alice runs `kith add \"Sync Bench …\"` while both daemons run (100–300 ms apart; the daemon wakes on the ledger's generation file through inotify); the bench polls bob's `replicas/<alice>/ledger/generation` every 1 ms and asks the replica index for the new id when it changes (and every 50 ms: the file is rewritten just after the index commit, so now and then the index answers first and that edit has no `generation` figure)\n"
     );
     let sorted = |f: &dyn Fn(&Edit) -> Option<f64>| {
         let mut v: Vec<f64> = edits.iter().filter_map(f).collect();

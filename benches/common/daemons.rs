@@ -537,7 +537,7 @@ pub fn propagation(
         if !bob_daemon.alive() {
             return Err(format!("bob's daemon exited: {}", bob_daemon.log_tail()));
         }
-        // Spread the edits over the daemon's 50 ms tick.
+        // Edits 100–300 ms apart, as a person types them.
         std::thread::sleep(Duration::from_millis(100 + rng.below(200) as u64));
         let mut generation = fs::read(&gen_file).unwrap_or_default();
         let name = format!("Sync Bench {i:03} {}", rng.id());
