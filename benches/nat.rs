@@ -425,22 +425,7 @@ impl Daemon {
 
     /// SIGTERM, then a bounded wait; SIGKILL past 15 s.
     fn terminate(&mut self) -> Option<i32> {
-        if let Ok(Some(s)) = self.child.try_wait() {
-            return s.code();
-        }
-        // SAFETY: kill(2) on our own child, not yet reaped.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(15) {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                return s.code();
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        eprintln!("{}'s daemon ignored SIGTERM for 15 s: killed", self.name);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        None
+        bench::terminate(&mut self.child, &self.name, Duration::from_secs(15))
     }
 }
 

@@ -288,22 +288,7 @@ impl Daemon {
 
     /// SIGTERM, then wait (bounded) for the exit; SIGKILL past 20 s.
     pub fn terminate(&mut self) -> Option<i32> {
-        if let Ok(Some(s)) = self.child.try_wait() {
-            return s.code();
-        }
-        // SAFETY: kill(2) on our own child, which has not been reaped.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                return s.code();
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        eprintln!("daemon {} ignored SIGTERM for 20 s: killed", self.name);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        None
+        crate::common::terminate(&mut self.child, &self.name, Duration::from_secs(20))
     }
 
     pub fn stop(mut self) -> Res<()> {

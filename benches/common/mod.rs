@@ -1182,3 +1182,27 @@ pub fn loadavg() -> String {
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
 }
+
+/// Stops a child daemon: SIGTERM, then a bounded wait; SIGKILL past
+/// `grace`. Its exit code, or None if it had to be killed.
+pub fn terminate(child: &mut std::process::Child, name: &str, grace: Duration) -> Option<i32> {
+    if let Ok(Some(s)) = child.try_wait() {
+        return s.code();
+    }
+    // SAFETY: kill(2) on our own child, which has not been reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let start = Instant::now();
+    while start.elapsed() < grace {
+        if let Ok(Some(s)) = child.try_wait() {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!(
+        "daemon {name} ignored SIGTERM for {} s: killed",
+        grace.as_secs()
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
