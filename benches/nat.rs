@@ -698,26 +698,17 @@ fn edits(net: &Internet, alice: &Member, peer: &Member, n: usize, seed: u64) -> 
     for i in 0..n {
         // Edits 100–300 ms apart, as a person types them.
         std::thread::sleep(Duration::from_millis(100 + rng.below(200) as u64));
-        let mut generation = replica.generation();
+        let generation = replica.generation();
         let (id, add_ms, t1) = add(&format!("Nat Bench {i:03} {}", rng.id()))?;
-        let (mut gen_at, mut arrived) = (None, None);
-        let mut k = 0u64;
-        while t1.elapsed() < ARRIVE {
-            let g = replica.generation();
-            let changed = g != generation;
-            if changed {
-                gen_at.get_or_insert_with(Instant::now);
-                generation = g;
-            }
-            // The index is asked when the nudge file changes, and every
-            // 50 polls regardless, in case a nudge was missed.
-            if (changed || k.is_multiple_of(50)) && replica.has(&id) {
-                arrived = Some(Instant::now());
-                break;
-            }
-            k += 1;
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        let (gen_at, arrived) = bench::await_arrival(
+            generation,
+            {
+                let path = replica.generation.clone();
+                move || fs::read(&path).unwrap_or_default()
+            },
+            || replica.has(&id),
+            ARRIVE.saturating_sub(t1.elapsed()),
+        );
         let ms = |a: Instant| a.duration_since(t1).as_secs_f64() * 1e3;
         let link = link_to(&daemon_file(&peer.home), &alice.device);
         if arrived.is_none() {

@@ -524,7 +524,7 @@ pub fn propagation(
         }
         // Edits 100–300 ms apart, as a person types them.
         std::thread::sleep(Duration::from_millis(100 + rng.below(200) as u64));
-        let mut generation = fs::read(&gen_file).unwrap_or_default();
+        let generation = fs::read(&gen_file).unwrap_or_default();
         let name = format!("Sync Bench {i:03} {}", rng.id());
         let t0 = Instant::now();
         let r = k.run(alice_home, &["add", &name], Duration::from_secs(30));
@@ -533,25 +533,12 @@ pub fn propagation(
             return Err(format!("kith add failed: {}", r.stderr.trim()));
         }
         let id = r.stdout.trim().to_string();
-        let mut gen_at = None;
-        let mut arrived = None;
-        let mut n = 0u64;
-        while t1.elapsed() < limit {
-            let g = fs::read(&gen_file).unwrap_or_default();
-            let changed = g != generation;
-            if changed {
-                gen_at.get_or_insert_with(Instant::now);
-                generation = g;
-            }
-            // The index is asked when the nudge file changes, and every
-            // 50 ms regardless, in case a nudge was missed.
-            if (changed || n.is_multiple_of(50)) && idx.has(&id) {
-                arrived = Some(Instant::now());
-                break;
-            }
-            n += 1;
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        let (gen_at, arrived) = crate::common::await_arrival(
+            generation,
+            || fs::read(&gen_file).unwrap_or_default(),
+            || idx.has(&id),
+            limit,
+        );
         let ms = |a: Instant, b: Instant| a.duration_since(b).as_secs_f64() * 1e3;
         edits.push(Edit {
             add_ms: ms(t1, t0),

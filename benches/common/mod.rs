@@ -1206,3 +1206,33 @@ pub fn terminate(child: &mut std::process::Child, name: &str, grace: Duration) -
     let _ = child.wait();
     None
 }
+
+/// Polls every millisecond, until `limit`, for an edit to arrive at a
+/// peer: `generation` reads the peer's replica nudge file (starting from
+/// `seen`), `has` asks its index. The index is asked when the nudge file
+/// changes, and every 50 polls regardless, in case a nudge was missed.
+/// Returns when the nudge file first changed and when the edit arrived.
+pub fn await_arrival(
+    mut seen: Vec<u8>,
+    mut generation: impl FnMut() -> Vec<u8>,
+    mut has: impl FnMut() -> bool,
+    limit: Duration,
+) -> (Option<Instant>, Option<Instant>) {
+    let start = Instant::now();
+    let mut gen_at = None;
+    let mut n = 0u64;
+    while start.elapsed() < limit {
+        let g = generation();
+        let changed = g != seen;
+        if changed {
+            gen_at.get_or_insert_with(Instant::now);
+            seen = g;
+        }
+        if (changed || n.is_multiple_of(50)) && has() {
+            return (gen_at, Some(Instant::now()));
+        }
+        n += 1;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (gen_at, None)
+}
