@@ -63,7 +63,6 @@
 
 use std::fmt::Write as _;
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -362,16 +361,7 @@ impl Daemon {
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {name}'s daemon: {e}"))?;
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            // Drained to the end, so the daemon never blocks on a full pipe.
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.trim().to_string());
-                }
-            }
-        });
+        let rx = bench::listening_lines(&mut child);
         Ok(Daemon {
             child,
             name: name.to_string(),

@@ -1236,3 +1236,23 @@ pub fn await_arrival(
     }
     (gen_at, None)
 }
+
+/// Drains a spawned daemon's stdout on a thread of its own (so the daemon
+/// never blocks on a full pipe), sending each address it says it listens
+/// on.
+pub fn listening_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                let _ = tx.send(addr.trim().to_string());
+            }
+        }
+    });
+    rx
+}
