@@ -84,7 +84,7 @@ mod common {
 #[allow(dead_code)]
 mod netns;
 
-use bench::{Rng, default_kith, git_state, loadavg, target_dir};
+use bench::{Rng, default_kith, git_state, loadavg, poll, target_dir};
 use netns::Host::{self, *};
 use netns::Internet;
 use netns_env::Home;
@@ -565,20 +565,6 @@ impl Member {
 
     fn daemon(&self, net: &Internet, o: &Opts, dirs: &Dirs) -> Res<Daemon> {
         Daemon::spawn(net, o, dirs, self.host, &self.home, &self.name, &[])
-    }
-}
-
-/// Polls `f` every `every` until it returns Some or `limit` passes.
-fn poll<T>(limit: Duration, every: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if start.elapsed() >= limit {
-            return None;
-        }
-        std::thread::sleep(every);
     }
 }
 

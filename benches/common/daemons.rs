@@ -435,20 +435,6 @@ pub fn copy_home(from: &Path, to: &Path) -> Res<()> {
     }
 }
 
-/// Polls `f` every `every` until it returns Some or `limit` passes.
-pub fn poll<T>(limit: Duration, every: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if start.elapsed() >= limit {
-            return None;
-        }
-        std::thread::sleep(every);
-    }
-}
-
 pub fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;

@@ -1256,3 +1256,17 @@ pub fn listening_lines(child: &mut std::process::Child) -> std::sync::mpsc::Rece
     });
     rx
 }
+
+/// Polls `f` every `every` until it returns Some or `limit` passes.
+pub fn poll<T>(limit: Duration, every: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(every);
+    }
+}
