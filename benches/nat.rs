@@ -84,7 +84,7 @@ mod common {
 #[allow(dead_code)]
 mod netns;
 
-use bench::{Rng, default_kith, git_state, loadavg, poll, target_dir};
+use bench::{Rng, default_kith, git_state, loadavg, median, pct, poll, target_dir};
 use netns::Host::{self, *};
 use netns::Internet;
 use netns_env::Home;
@@ -1178,27 +1178,6 @@ fn crowd(o: &Opts, dirs: &Dirs) -> Res<Crowd> {
 }
 
 // ---------------------------------------------------------------- report
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    if s.is_empty() {
-        return f64::NAN;
-    }
-    if s.len() % 2 == 1 {
-        s[s.len() / 2]
-    } else {
-        (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0
-    }
-}
 
 fn verdict(ok: bool) -> &'static str {
     if ok { "meets" } else { "**misses**" }
