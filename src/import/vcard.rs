@@ -534,7 +534,9 @@ fn map(vcard: &VCard, check_kept: bool) -> Contact {
             }
             VCardProperty::Tel => {
                 let v = first_text(e);
-                let v = v.strip_prefix("tel:").unwrap_or(&v).to_string();
+                // Trimmed after the scheme too: "tel: 0123" would be written
+                // back without the space and read as another number.
+                let v = v.strip_prefix("tel:").unwrap_or(&v).trim().to_string();
                 if v.is_empty() {
                     used = false
                 } else {

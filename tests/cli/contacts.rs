@@ -989,6 +989,8 @@ fn fuzz_findings_read_back_the_same_after_export_and_import() {
         "fuzz_tag_tabs.vcf",
         // A 2.1 bare parameter (the label) starting with a no-break space.
         "fuzz_label_no_break_space.vcf",
+        // A tel: URI with a space after the scheme.
+        "fuzz_tel_uri_space.vcf",
     ] {
         let path = fixtures.join(file);
         let first = Home::new();
