@@ -385,7 +385,6 @@ impl Ledger {
             return Ok(());
         }
         let _lock = self.store.lock()?;
-        self.store.begin_generation()?;
         // A first sync into an empty replica loads like a first import:
         // secondary indexes are built once at the end.
         let bulk = self.index.count("SELECT count(*) FROM entities")? == 0;
@@ -395,7 +394,12 @@ impl Ledger {
         let mut shards: Vec<Shard> = items.iter().map(|(s, _, _)| s.clone()).collect();
         shards.sort();
         shards.dedup();
+        // Marks first, then the generation: the team index copies this
+        // replica without its lock, and takes a copy as current only if
+        // it saw no dirty mark and the same generation before and after
+        // (`TeamIndex::copy`), which holds only in this order.
         self.index.mark_dirty(&shards)?;
+        self.store.begin_generation()?;
         self.store.append_many(&items)?;
         self.reindex_shards(&shards)?;
         if bulk {

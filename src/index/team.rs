@@ -7,13 +7,16 @@
 //!
 //! Like the ledger index it is derived and disposable: deleting it only
 //! costs a rebuild. Freshness: each replica's store keeps a generation
-//! file that every write to the replica replaces, durably, before it
-//! changes anything (`Store::begin_generation`). The team index records,
-//! per replica, the generation its rows were copied at, and only while
-//! holding that replica's write lock, so no write is half done. A reader
-//! that finds a different generation copies that replica again. A write
-//! that dies half-way has already replaced the generation, so its replica
-//! is copied again once its own index is repaired.
+//! file that every write to the replica replaces, durably, after marking
+//! its shards dirty and before it changes anything (`Ledger::absorb`). The
+//! team index records, per replica, the generation its rows were copied
+//! at, and only when the copy's snapshot held no dirty shard and the
+//! generation was the same before and after it (`TeamIndex::copy`), so no
+//! write is half in a copy taken as current. A reader that finds a
+//! different generation copies that replica again. A write that dies
+//! half-way has already replaced the generation and left its marks, so its
+//! replica is copied again once its own index is repaired. The copy takes
+//! no lock on the replica: a teammate's edit is never kept waiting by it.
 //!
 //! The verified roster is cached here too, keyed by a hash of the roster
 //! file: checking every signature again on each question costs more than
@@ -347,51 +350,84 @@ impl TeamIndex {
     }
 
     /// Copies one replica's rows again. True when the copy is known
-    /// current (the replica's write lock was free); false when a writer
-    /// held it, and the copy is to be made again next time.
+    /// current; false when a write was under way, and the copy is to be
+    /// made again next time.
+    ///
+    /// The copy takes no lock on the replica, so a teammate's edit
+    /// arriving meanwhile is stored at once (holding the write lock made
+    /// it wait for the whole copy, seconds at 100,000 people). It is known
+    /// current by this rule: a replica's writer marks its shards dirty in
+    /// the index, then replaces the generation durably, then writes, then
+    /// clears the marks (`Ledger::absorb`). The copy reads the generation
+    /// (g1), copies from one snapshot of the replica's index that must
+    /// hold no dirty mark, and reads the generation again (g2). With
+    /// g1 = g2, every write that replaced the generation before g1 had
+    /// marked its shards before it, so a clean snapshot taken after holds
+    /// its rows; a write that replaces it later changes what the next
+    /// refresh reads. A writer that died leaves its marks until the
+    /// replica's index is repaired, so nothing is recorded current before.
     pub fn copy(&mut self, member: &str, ledger: &Ledger) -> Result<bool> {
-        let lock = ledger.store().try_lock()?;
-        let generation = match &lock {
-            Some(_) => {
-                let mut now = crate::store::read_generation(ledger.store().root());
-                if now.is_empty() {
-                    // Written before kith kept generations: start one, as a
-                    // writer would, so this copy can be known current.
-                    ledger.store().begin_generation()?;
-                    now = crate::store::read_generation(ledger.store().root());
-                }
-                now
+        let store = ledger.store();
+        let mut before = crate::store::read_generation(store.root());
+        if before.is_empty() {
+            // Written before kith kept generations: start one, as a writer
+            // would, so this copy can be known current.
+            if let Some(_lock) = store.try_lock()? {
+                store.begin_generation()?;
             }
-            None => Vec::new(),
-        };
+            before = crate::store::read_generation(store.root());
+        }
         let source = ledger.index().path().to_string_lossy().into_owned();
         self.conn
             .execute("ATTACH DATABASE ?1 AS r", [&source])
             .map_err(|e| self.err(e))?;
-        let copied = self.copy_attached(member, &generation);
+        let copied = self.copy_attached(member, &before, store.root());
         let detached = self
             .conn
             .execute_batch("DETACH DATABASE r")
             .map_err(|e| self.err(e));
-        drop(lock);
-        let owner = copied?;
+        let (owner, generation) = copied?;
         detached?;
-        self.owners
-            .insert(member.to_string(), (owner, generation.clone()));
-        Ok(!generation.is_empty())
+        let current = !generation.is_empty();
+        self.owners.insert(member.to_string(), (owner, generation));
+        Ok(current)
     }
 
-    fn copy_attached(&mut self, member: &str, generation: &[u8]) -> Result<i64> {
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO owners(member, generation) VALUES(?1, ?2)
-                 ON CONFLICT(member) DO UPDATE SET generation = ?2",
-                params![member, generation],
+    /// Copies the attached replica `r` in one transaction and records the
+    /// generation it is current at: `before` if the snapshot held no dirty
+    /// shard and the generation is still `before` after it, else none.
+    fn copy_attached(
+        &mut self,
+        member: &str,
+        before: &[u8],
+        root: &Path,
+    ) -> Result<(i64, Vec<u8>)> {
+        let path = self.path.clone();
+        let wrap = |source| Error::Index {
+            path: path.clone(),
+            source,
+        };
+        // Deferred, not immediate: an immediate transaction would take a
+        // write lock on the attached replica index too, and its writer
+        // would wait for the copy. The first read of `r` fixes the
+        // snapshot every later statement copies from.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
+            .map_err(wrap)?;
+        let run = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<(i64, bool)> {
+            let clean: bool = tx.query_row(
+                "SELECT NOT EXISTS(SELECT 1 FROM r.shards WHERE dirty = 1)",
+                [],
+                |r| r.get(0),
             )?;
-            let owner: i64 =
-                tx.query_row("SELECT owner FROM owners WHERE member = ?1", [member], |r| {
-                    r.get(0)
-                })?;
+            let owner: i64 = tx.query_row(
+                "INSERT INTO owners(member, generation) VALUES(?1, x'')
+                 ON CONFLICT(member) DO UPDATE SET generation = x''
+                 RETURNING owner",
+                [member],
+                |r| r.get(0),
+            )?;
             clear_owner(tx, owner)?;
             for statement in COPY.split(';').filter(|s| !s.trim().is_empty()) {
                 tx.execute(statement, [owner])?;
@@ -405,8 +441,22 @@ impl TeamIndex {
                 [owner],
             )?;
             copy_wants(tx, owner)?;
-            Ok(owner)
-        })
+            Ok((owner, clean))
+        };
+        let (owner, clean) = run(&tx).map_err(wrap)?;
+        let after = crate::store::read_generation(root);
+        let generation = if clean && after == before {
+            before.to_vec()
+        } else {
+            Vec::new()
+        };
+        tx.execute(
+            "UPDATE owners SET generation = ?2 WHERE owner = ?1",
+            params![owner, generation],
+        )
+        .map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+        Ok((owner, generation))
     }
 
     /// Runs `f` in one write transaction, committed if it succeeds.

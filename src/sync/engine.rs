@@ -820,11 +820,11 @@ impl Engine {
     }
 
     /// Whether to bring the team index up to date now: it is stale and no
-    /// teammate's change was stored for `quiet`. Copying a replica holds
-    /// its write lock (a replica of 10,000 people for about a second), so
-    /// a refresh started while edits stream in made the next edit wait
-    /// for it. A team question asked meanwhile brings the replicas it
-    /// reads up to date itself.
+    /// teammate's change was stored for `quiet`. Copying a replica no
+    /// longer holds its lock, but it still takes a core and the disk for
+    /// about a second per 10,000 people, and a copy made while edits
+    /// stream in is out of date at once. A team question asked meanwhile
+    /// brings the replicas it reads up to date itself.
     pub fn team_index_due(&self, quiet: Duration) -> bool {
         self.team_index_stale()
             && self

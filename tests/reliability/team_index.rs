@@ -94,22 +94,58 @@ fn a_write_that_died_half_way_is_still_noticed() {
     assert_eq!(names(&index), ["Albert Miggins", "Edna Miggins"]);
 }
 
+/// Sets or clears every shard's dirty mark in a replica's index, as a
+/// writer does before and after it writes.
+fn mark_dirty(home: &Path, dirty: bool) {
+    let index = rusqlite::Connection::open(home.join("index.sqlite")).unwrap();
+    index
+        .execute("UPDATE shards SET dirty = ?1", [dirty])
+        .unwrap();
+}
+
 #[test]
 fn a_replica_being_written_is_copied_again_when_the_writer_is_done() {
     let s = setup();
+    let home = &s.replicas[0].1;
     refresh(&s);
-    add(&s.replicas[0].1, "Albert Miggins");
-    let writer = open(&s.replicas[0].1).unwrap();
+    add(home, "Albert Miggins");
+    // A writer half-way: lock held, shards marked, generation replaced.
+    let writer = open(home).unwrap();
     let lock = writer.store().lock().unwrap();
+    mark_dirty(home, true);
+    writer.store().begin_generation().unwrap();
     let (index, busy) = refresh(&s);
     assert_eq!(busy.busy, ["alice"]);
     // Copied as it stood: the answer is as fresh as it can be.
     assert_eq!(names(&index), ["Albert Miggins", "Edna Miggins"]);
+    drop(index);
+    let (_, still) = refresh(&s);
+    assert_eq!(
+        still.busy,
+        ["alice"],
+        "taken as current while a write is under way"
+    );
+    mark_dirty(home, false);
     drop(lock);
     let (_, done) = refresh(&s);
     assert_eq!(done.copied, ["alice"], "not copied again after the writer");
     let (_, settled) = refresh(&s);
     assert!(settled.copied.is_empty() && settled.busy.is_empty());
+}
+
+/// A teammate's edit must not wait for the team index: the copy takes no
+/// lock on the replica, and a held lock with nothing marked (a writer not
+/// yet started, or one that has only locked) does not make it stale.
+#[test]
+fn a_copy_takes_no_lock_on_the_replica() {
+    let s = setup();
+    let home = &s.replicas[0].1;
+    let writer = open(home).unwrap();
+    let lock = writer.store().lock().unwrap();
+    let (index, report) = refresh(&s);
+    assert_eq!(report.copied, ["alice"]);
+    assert_eq!(names(&index), ["Edna Miggins"]);
+    drop(lock);
 }
 
 #[test]
