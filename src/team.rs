@@ -16,7 +16,7 @@
 //! team/lock          flock for read-modify-write of the files above
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -482,20 +482,6 @@ impl Roster {
         self.members()
             .into_iter()
             .find(|m| m.removed.is_none() && m.devices.iter().any(|d| d.id == device))
-    }
-
-    /// Devices allowed to connect: those of current members, and this
-    /// person's own (certified by `me`), whether or not in a team.
-    pub fn allowed_devices(&self, me: &PeerId) -> HashSet<PeerId> {
-        let mut out: HashSet<PeerId> = self
-            .members()
-            .into_iter()
-            .filter(|m| m.removed.is_none())
-            .flat_map(|m| m.devices.into_iter())
-            .filter_map(|d| d.id.parse().ok())
-            .collect();
-        out.extend(self.own_devices(me));
-        out
     }
 
     /// Devices `me` has certified as theirs.
