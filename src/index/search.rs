@@ -297,21 +297,38 @@ impl Index {
                 }
             }
         }
-        // Whether each hit is removed, and its sort key, from the columns:
-        // no record needs parsing for that.
-        let mut keyed = Vec::with_capacity(best.len());
-        for hit in best.into_values() {
-            let row = self.rows(
-                "SELECT sort_key, deleted FROM people WHERE id = ?1
-                 UNION ALL SELECT name_key, deleted FROM companies WHERE id = ?1",
-                [hit.id.as_str()],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
-            )?;
-            let Some((sort_key, removed)) = row.into_iter().next() else {
-                continue;
-            };
-            if removed == 0 || deleted {
-                keyed.push((std::cmp::Reverse((hit.score * 1e6) as i64), sort_key, hit));
+        // Best score first; whether a hit is removed, and its sort key (the
+        // order among equal scores), come from the columns, and only for the
+        // hits that can still be among the first `limit`: a whole group of
+        // equal scores at a time, until `limit` live hits are in hand. Reading
+        // them for every hit took two page reads each (600 hits for "find
+        // cornwall" at 100,000 people) to show 20.
+        let score_key = |h: &Hit| std::cmp::Reverse((h.score * 1e6) as i64);
+        let mut ranked: Vec<Hit> = best.into_values().collect();
+        ranked.sort_by_key(score_key);
+        let mut keyed = Vec::with_capacity(limit.min(ranked.len()));
+        let mut ranked = ranked.into_iter().peekable();
+        while keyed.len() < limit
+            && let Some(first) = ranked.next()
+        {
+            let group_key = score_key(&first);
+            let mut group = vec![first];
+            while let Some(next) = ranked.next_if(|h| score_key(h) == group_key) {
+                group.push(next);
+            }
+            for hit in group {
+                let row = self.rows(
+                    "SELECT sort_key, deleted FROM people WHERE id = ?1
+                     UNION ALL SELECT name_key, deleted FROM companies WHERE id = ?1",
+                    [hit.id.as_str()],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+                )?;
+                let Some((sort_key, removed)) = row.into_iter().next() else {
+                    continue;
+                };
+                if removed == 0 || deleted {
+                    keyed.push((score_key(&hit), sort_key, hit));
+                }
             }
         }
         keyed.sort_by(|a, b| (&a.0, &a.1, &a.2.id).cmp(&(&b.0, &b.1, &b.2.id)));

@@ -145,3 +145,26 @@ fn names_match_without_their_accents() {
     // Typed with the accents, too.
     assert_eq!(h.show("Zoë")["name"], "Zoë Ångström");
 }
+
+#[test]
+fn the_limit_takes_the_best_live_hits_and_ties_go_by_sort_name() {
+    let h = Home::new();
+    h.ok(&["add", "Cleo Cornwall"]);
+    h.ok(&["add", "Bea Cornwall"]);
+    h.ok(&["add", "Al Cornwall"]);
+    h.ok(&["add", "Dot Penrose"]);
+    h.ok(&["fact", "dot", "Spent last summer in Cornwall"]);
+    h.ok(&["rm", "al cornwall"]);
+    // Al would tie with Bea and Cleo and sort first, but is removed: the
+    // one hit shown is Bea, the first live one of the tie by sort name.
+    assert_eq!(
+        names(&h.json(&["find", "cornwall", "--limit", "1", "--json"])),
+        ["Bea Cornwall"]
+    );
+    assert_eq!(
+        names(&h.json(&["find", "cornwall", "--limit", "3", "--json"])),
+        ["Bea Cornwall", "Cleo Cornwall", "Dot Penrose"]
+    );
+    let out = h.ok(&["find", "cornwall", "--limit", "2"]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+}
