@@ -787,17 +787,20 @@ impl Ledger {
         Ok(self
             .list_people_json(f)?
             .iter()
-            .filter_map(|j| serde_json::from_str(j).ok())
+            .filter_map(|(j, _)| serde_json::from_str(j).ok())
             .collect())
     }
 
     /// The records of the people matching the filter, by sort name, as
-    /// the index holds them (one query). People with the same sort name
-    /// come in the order the index got them, as in [`Ledger::people_page`].
-    fn list_people_json(&self, f: &ListFilter) -> Result<Vec<String>> {
+    /// the index holds them, each with its last contact (one query; the
+    /// record is found by the person's rowid, which is its own). People
+    /// with the same sort name come in the order the index got them, as in
+    /// [`Ledger::people_page`].
+    fn list_people_json(&self, f: &ListFilter) -> Result<Vec<(String, Option<String>)>> {
         let limit = f.limit.map(|l| l as i64).unwrap_or(-1);
         let company = f.company.as_ref().map(|c| c.to_string());
-        let json = |r: &rusqlite::Row<'_>| r.get::<_, String>(0);
+        let json =
+            |r: &rusqlite::Row<'_>| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?));
         let removed = f.removed as i64;
         // One statement per filter rather than "?2 IS NULL OR company = ?2",
         // and `+p.deleted` so no index is chosen for that column: for "the
@@ -806,14 +809,14 @@ impl Ledger {
         // the sort index (0.1 ms).
         match (&f.tag, company) {
             (Some(tag), company) => self.index().rows(
-                "SELECT e.json FROM tags t JOIN people p ON p.id = t.id JOIN entities e ON e.id = p.id \
+                "SELECT e.json, p.last FROM tags t JOIN people p ON p.id = t.id JOIN entities e ON e.rowid = p.rowid \
                  WHERE t.tag = ?1 AND +p.deleted = ?2 AND (?3 IS NULL OR p.company = ?3) \
                  ORDER BY p.sort_key, p.rowid LIMIT ?4",
                 rusqlite::params![tag.trim().to_lowercase(), removed, company, limit],
                 json,
             ),
             (None, Some(company)) => self.index().rows(
-                "SELECT e.json FROM people p JOIN entities e ON e.id = p.id \
+                "SELECT e.json, p.last FROM people p JOIN entities e ON e.rowid = p.rowid \
                  WHERE p.company = ?1 AND +p.deleted = ?2 ORDER BY p.sort_key, p.rowid LIMIT ?3",
                 rusqlite::params![company, removed, limit],
                 json,
@@ -821,13 +824,13 @@ impl Ledger {
             // The few removed people are found through their own index
             // and sorted (`+` keeps the sort index from being read whole).
             (None, None) if f.removed => self.index().rows(
-                "SELECT e.json FROM people p JOIN entities e ON e.id = p.id \
+                "SELECT e.json, p.last FROM people p JOIN entities e ON e.rowid = p.rowid \
                  WHERE p.deleted = 1 ORDER BY +p.sort_key, p.rowid LIMIT ?1",
                 [limit],
                 json,
             ),
             (None, None) => self.index().rows(
-                "SELECT e.json FROM people p JOIN entities e ON e.id = p.id \
+                "SELECT e.json, p.last FROM people p JOIN entities e ON e.rowid = p.rowid \
                  WHERE +p.deleted = 0 ORDER BY p.sort_key, p.rowid LIMIT ?1",
                 [limit],
                 json,
@@ -839,19 +842,27 @@ impl Ledger {
     /// handed to `each` one at a time. They are read with one query and
     /// completed a batch at a time ([`view::summaries`]), so a thousand
     /// people cost a few queries, and only a batch of them is held as views
-    /// while `each` writes them out. Returns how many there were.
+    /// while `each` writes them out. Without `facts`, the views' facts are
+    /// left empty, for output that does not show them. Returns how many
+    /// there were.
     pub fn list_summaries<E: From<Error>>(
         &self,
         f: &ListFilter,
+        facts: bool,
         mut each: impl FnMut(PersonView) -> std::result::Result<(), E>,
     ) -> std::result::Result<usize, E> {
         let rows = self.list_people_json(f)?;
         for batch in rows.chunks(SUMMARY_BATCH) {
             let people = batch
                 .iter()
-                .filter_map(|j| serde_json::from_str(j).ok())
+                .filter_map(|(j, last)| {
+                    Some(view::Listed {
+                        person: serde_json::from_str(j).ok()?,
+                        last_contact: last.clone(),
+                    })
+                })
                 .collect();
-            for person in view::summaries(self.index(), people)? {
+            for person in view::listed_summaries(self.index(), people, facts)? {
                 each(person)?;
             }
         }
@@ -894,7 +905,7 @@ impl Ledger {
         let company = f.company.as_ref().map(|c| c.to_string());
         let tag = f.tag.as_ref().map(|t| t.trim().to_lowercase());
         let rows = self.index().rows(
-            "SELECT e.json, p.sort_key, p.rowid FROM people p JOIN entities e ON e.id = p.id \
+            "SELECT e.json, p.sort_key, p.rowid FROM people p JOIN entities e ON e.rowid = p.rowid \
              WHERE p.deleted = ?1 AND (?2 IS NULL OR p.company = ?2) \
              AND (?3 IS NULL OR p.id IN (SELECT id FROM tags WHERE tag = ?3)) \
              AND (p.sort_key, p.rowid) > (?4, ?5) \

@@ -151,7 +151,7 @@ fn name_of(index: &Index, id: &str) -> String {
 
 fn items(index: &Index, subject: &Id, kind: Kind) -> Result<Vec<ItemView>> {
     let rows = index.query_entities(
-        "SELECT e.json FROM items i JOIN entities e ON e.id = i.id WHERE i.subject = ?1 AND i.kind = ?2 ORDER BY i.at, i.id",
+        "SELECT e.json FROM items i JOIN entities e ON e.rowid = i.rowid WHERE i.subject = ?1 AND i.kind = ?2 ORDER BY i.at, i.id",
         rusqlite::params![subject.as_str(), kind.name()],
     )?;
     Ok(rows.into_iter().map(item_view).collect())
@@ -261,13 +261,50 @@ pub fn summaries(index: &Index, people: Vec<Entity>) -> Result<Vec<PersonView>> 
     let mut people = people.into_iter().peekable();
     while people.peek().is_some() {
         let batch: Vec<Entity> = people.by_ref().take(BATCH).collect();
-        out.extend(summary_batch(index, &batch)?);
+        out.extend(summary_batch(index, &batch, None, true)?);
     }
     Ok(out)
 }
 
-/// One batch of [`summaries`].
-fn summary_batch(index: &Index, people: &[Entity]) -> Result<Vec<PersonView>> {
+/// What a listing read with each person besides the record.
+pub struct Listed {
+    pub person: Entity,
+    /// `people.last`, read in the same query as the record.
+    pub last_contact: Option<String>,
+}
+
+/// People as [`summaries`] gives them, for a listing that read each
+/// person's last contact with the record. Without `facts` the facts are
+/// left empty, for output that does not show them (`kith list` as text):
+/// reading them was a third of the page reads per person.
+pub fn listed_summaries(
+    index: &Index,
+    people: Vec<Listed>,
+    facts: bool,
+) -> Result<Vec<PersonView>> {
+    let mut out = Vec::with_capacity(people.len());
+    let mut people = people.into_iter().peekable();
+    while people.peek().is_some() {
+        let mut last = std::collections::HashMap::new();
+        let mut batch = Vec::with_capacity(BATCH);
+        for p in people.by_ref().take(BATCH) {
+            if let Some(l) = p.last_contact {
+                last.insert(p.person.id.as_str().to_string(), l);
+            }
+            batch.push(p.person);
+        }
+        out.extend(summary_batch(index, &batch, Some(last), facts)?);
+    }
+    Ok(out)
+}
+
+/// One batch of [`summaries`]; `last` when the caller read them already.
+fn summary_batch(
+    index: &Index,
+    people: &[Entity],
+    last: Option<std::collections::HashMap<String, String>>,
+    with_facts: bool,
+) -> Result<Vec<PersonView>> {
     use std::collections::HashMap;
     let ids = Json::from(
         people
@@ -293,22 +330,30 @@ fn summary_batch(index: &Index, people: &[Entity]) -> Result<Vec<PersonView>> {
     )? {
         names.entry(id).or_insert(name);
     }
-    let mut last: HashMap<String, String> = index
-        .rows(
-            "SELECT id, last FROM people WHERE id IN (SELECT value FROM json_each(?1)) AND last IS NOT NULL",
+    let mut last: HashMap<String, String> = match last {
+        Some(last) => last,
+        None => index
+            .rows(
+                "SELECT id, last FROM people WHERE id IN (SELECT value FROM json_each(?1)) AND last IS NOT NULL",
+                [&ids],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )?
+            .into_iter()
+            .collect(),
+    };
+    let mut facts: HashMap<String, Vec<ItemView>> = HashMap::new();
+    let fact_rows = if with_facts {
+        index.rows(
+            "SELECT i.subject, e.json FROM items i JOIN entities e ON e.rowid = i.rowid
+         WHERE i.subject IN (SELECT value FROM json_each(?1)) AND i.kind = 'fact'
+         ORDER BY i.subject, i.at, i.id",
             [&ids],
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
         )?
-        .into_iter()
-        .collect();
-    let mut facts: HashMap<String, Vec<ItemView>> = HashMap::new();
-    for (subject, json) in index.rows(
-        "SELECT i.subject, e.json FROM items i JOIN entities e ON e.id = i.id
-         WHERE i.subject IN (SELECT value FROM json_each(?1)) AND i.kind = 'fact'
-         ORDER BY i.subject, i.at, i.id",
-        [&ids],
-        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-    )? {
+    } else {
+        Vec::new()
+    };
+    for (subject, json) in fact_rows {
         if let Ok(fact) = serde_json::from_str::<Entity>(&json) {
             facts.entry(subject).or_default().push(item_view(fact));
         }
@@ -387,7 +432,7 @@ fn summary_of(
 /// Relationships from both sides, each read from this person's side.
 pub fn relationships(index: &Index, id: &Id) -> Result<Vec<RelationshipView>> {
     let links = index.query_entities(
-        "SELECT e.json FROM items i JOIN entities e ON e.id = i.id WHERE i.kind = 'link' AND (i.subject = ?1 OR i.other = ?1) ORDER BY i.at, i.id",
+        "SELECT e.json FROM items i JOIN entities e ON e.rowid = i.rowid WHERE i.kind = 'link' AND (i.subject = ?1 OR i.other = ?1) ORDER BY i.at, i.id",
         [id.as_str()],
     )?;
     Ok(links
@@ -418,7 +463,7 @@ pub fn relationships(index: &Index, id: &Id) -> Result<Vec<RelationshipView>> {
 pub fn company(index: &Index, e: &Entity, detail: Detail) -> Result<CompanyView> {
     let people = index
         .query_entities(
-            "SELECT e.json FROM people p JOIN entities e ON e.id = p.id WHERE p.company = ?1 AND p.deleted = 0 ORDER BY p.sort_key LIMIT 500",
+            "SELECT e.json FROM people p JOIN entities e ON e.rowid = p.rowid WHERE p.company = ?1 AND p.deleted = 0 ORDER BY p.sort_key LIMIT 500",
             [e.id.as_str()],
         )?
         .into_iter()

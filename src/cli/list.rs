@@ -82,7 +82,7 @@ pub fn run(env: &Env, args: ListArgs) -> anyhow::Result<()> {
             serde_json::ser::PrettyFormatter::new(),
         );
         let mut seq = json.serialize_seq(None)?;
-        ledger.list_summaries(&filter, |p| {
+        ledger.list_summaries(&filter, true, |p| {
             seq.serialize_element(&p).map_err(anyhow::Error::from)
         })?;
         seq.end()?;
@@ -90,7 +90,8 @@ pub fn run(env: &Env, args: ListArgs) -> anyhow::Result<()> {
         out.flush()?;
         return Ok(());
     }
-    ledger.list_summaries(&filter, |p| {
+    // The lines show no facts: they are not read.
+    ledger.list_summaries(&filter, false, |p| {
         let at = match (&p.title, &p.company) {
             (Some(t), Some(c)) => format!("{t}, {c}"),
             (None, Some(c)) => c.clone(),
