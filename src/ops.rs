@@ -809,7 +809,7 @@ impl Ledger {
         // the sort index (0.1 ms).
         match (&f.tag, company) {
             (Some(tag), company) => self.index().rows(
-                "SELECT e.json, p.last FROM tags t JOIN people p ON p.id = t.id JOIN entities e ON e.rowid = p.rowid \
+                "SELECT e.json, p.last FROM tags t JOIN people p ON p.rowid = t.row JOIN entities e ON e.rowid = t.row \
                  WHERE t.tag = ?1 AND +p.deleted = ?2 AND (?3 IS NULL OR p.company = ?3) \
                  ORDER BY p.sort_key, p.rowid LIMIT ?4",
                 rusqlite::params![tag.trim().to_lowercase(), removed, company, limit],

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::model::{Entity, Id, Kind, PartialDate, Shard};
 
 /// Bump when the schema or what is derived changes: the index is rebuilt.
-pub(crate) const SCHEMA_VERSION: &str = "16";
+pub(crate) const SCHEMA_VERSION: &str = "17";
 
 /// `entities` holds each record's two parts as JSON, and its kind as a
 /// number ([`kind_code`]); `kind` and `json` (the record as
@@ -31,8 +31,10 @@ pub(crate) const SCHEMA_VERSION: &str = "16";
 /// table: 82 MB of 303 at 100,000 people with 1,000,000 interactions.
 ///
 /// A person's row in `people`, and a fact's, note's or link's in `items`,
-/// has the rowid of its record in `entities`, so lists reach the record
-/// without another lookup by id.
+/// has the rowid of its record in `entities`, and `tags.row` is the tagged
+/// record's, so lists reach the person and the record without a lookup by
+/// id: `list --tag` reads the tag's index entries in order, then one
+/// `people` row and one record per person.
 const SCHEMA: &str = r#"
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE shards(shard TEXT PRIMARY KEY, version TEXT NOT NULL DEFAULT '', dirty INTEGER NOT NULL DEFAULT 0);
@@ -48,8 +50,8 @@ CREATE INDEX people_anniversary ON people(anniversary_md, deleted, name);
 CREATE INDEX people_cadence ON people(cadence);
 CREATE TABLE companies(id TEXT PRIMARY KEY, name TEXT NOT NULL, name_key TEXT NOT NULL, domain TEXT, deleted INTEGER NOT NULL);
 CREATE INDEX companies_name ON companies(name_key);
-CREATE TABLE tags(tag TEXT NOT NULL, id TEXT NOT NULL);
-CREATE INDEX tags_tag ON tags(tag);
+CREATE TABLE tags(tag TEXT NOT NULL, id TEXT NOT NULL, row INTEGER NOT NULL);
+CREATE INDEX tags_tag ON tags(tag, row);
 CREATE INDEX tags_id ON tags(id);
 CREATE TABLE emails(email TEXT NOT NULL, id TEXT NOT NULL, domain TEXT NOT NULL);
 CREATE INDEX emails_email ON emails(email);
@@ -609,7 +611,7 @@ impl Index {
                     params![rowid, names.to_lowercase()],
                 )?;
                 self.refresh_touch(id)?;
-                self.put_tags(id, entity)?;
+                self.put_tags(id, rowid, entity)?;
                 for e in entity.set_values("emails") {
                     self.exec(
                         "INSERT INTO emails VALUES(?1, ?2, ?3)",
@@ -639,7 +641,7 @@ impl Index {
                     "INSERT INTO names(rowid, text) VALUES(?1, ?2)",
                     params![rowid, name.to_lowercase()],
                 )?;
-                self.put_tags(id, entity)?;
+                self.put_tags(id, rowid, entity)?;
                 self.put_handles(id, entity)?;
                 self.put_text(rowid, &format!("{name} {}", text_of("domain")))?;
             }
@@ -702,11 +704,11 @@ impl Index {
         Ok(())
     }
 
-    fn put_tags(&mut self, id: &str, entity: &Entity) -> Result<()> {
+    fn put_tags(&mut self, id: &str, rowid: i64, entity: &Entity) -> Result<()> {
         for t in entity.set_values("tags") {
             self.exec(
-                "INSERT INTO tags VALUES(?1, ?2)",
-                params![t.value.to_lowercase(), id],
+                "INSERT INTO tags(tag, id, row) VALUES(?1, ?2, ?3)",
+                params![t.value.to_lowercase(), id, rowid],
             )?;
         }
         Ok(())
@@ -894,6 +896,8 @@ mod tests {
                 }
                 if private {
                     e.private.insert("summary".into(), "tea at 4".into());
+                    e.private
+                        .insert("tags".into(), serde_json::json!({"Tea": {}}));
                 }
                 records.push(e);
             }
@@ -916,11 +920,13 @@ mod tests {
             assert_eq!(json, serde_json::to_string(e).expect("json"));
             assert_eq!(index.entity(&e.id).expect("read").as_ref(), Some(e));
         }
-        // A person's and a fact's rows share their record's rowid.
+        // A person's and a fact's rows share their record's rowid; a tag
+        // row holds its record's.
         let unlinked: i64 = index
             .count(
                 "SELECT (SELECT count(*) FROM people p LEFT JOIN entities e ON e.rowid = p.rowid WHERE e.id IS NOT p.id)
-                      + (SELECT count(*) FROM items i LEFT JOIN entities e ON e.rowid = i.rowid WHERE e.id IS NOT i.id)",
+                      + (SELECT count(*) FROM items i LEFT JOIN entities e ON e.rowid = i.rowid WHERE e.id IS NOT i.id)
+                      + (SELECT count(*) FROM tags t LEFT JOIN entities e ON e.rowid = t.row WHERE e.id IS NOT t.id)",
             )
             .expect("count");
         assert_eq!(unlinked, 0);
