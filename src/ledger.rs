@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::model::{Entity, Id, Kind, Privacy, Shard};
 use crate::settings::Settings;
-use crate::store::{Change, LoadReport, Store, chunk};
+use crate::store::{Change, LoadReport, Store, WriteLock, chunk};
 
 /// This device: an id that prefixes every automerge actor it writes with,
 /// and a name people recognise in `kith history`.
@@ -190,6 +190,12 @@ impl Ledger {
             tz: opts.time_zone,
             report: LoadReport::default(),
         };
+        // An edit a crash cut short is taken back before anything is read
+        // or derived from its half (unless a live writer holds the lock:
+        // then it is that writer's, or that writer took it back first).
+        if let Err(e) = ledger.take_back_unfinished_if_free() {
+            tracing::warn!(error = %e, "could not take back an interrupted edit; the next write will retry");
+        }
         ledger.refresh(opts.progress)?;
         // A merge a crash cut short is finished before anyone reads it
         // (once the ledger may be written).
@@ -239,7 +245,7 @@ impl Ledger {
     /// writer left dirty.
     fn refresh(&mut self, progress: &dyn Fn(usize, usize)) -> Result<()> {
         if !self.index.is_built() {
-            let _lock = self.store.lock()?;
+            let _lock = self.lock_for_write()?;
             // Another process may have built it while we waited.
             self.index = Index::open(&self.home.join("index.sqlite"))?;
             if !self.index.is_built() {
@@ -262,8 +268,52 @@ impl Ledger {
 
     /// Throws the index away and derives it again from every shard.
     pub fn rebuild_index(&mut self, progress: &dyn Fn(usize, usize)) -> Result<()> {
-        let _lock = self.store.lock()?;
+        let _lock = self.lock_for_write()?;
         self.rebuild_locked(progress)
+    }
+
+    /// Takes the write lock, then takes back any edit that died before it
+    /// was whole (see `store`'s header), so that nothing is written on top
+    /// of half an edit.
+    fn lock_for_write(&mut self) -> Result<WriteLock> {
+        let lock = self.store.lock()?;
+        if self.store.has_unfinished()? {
+            self.take_back_unfinished()?;
+        }
+        Ok(lock)
+    }
+
+    /// [`Ledger::take_back_unfinished`] if there is anything to take back
+    /// and nobody holds the write lock.
+    fn take_back_unfinished_if_free(&mut self) -> Result<usize> {
+        if !self.store.has_unfinished()? {
+            return Ok(0);
+        }
+        match self.store.try_lock()? {
+            Some(_lock) => self.take_back_unfinished(),
+            None => Ok(0),
+        }
+    }
+
+    /// Takes back the edit whose undo record is still there: it was never
+    /// acknowledged, and may be half on disk. Its shards are marked dirty
+    /// first (a crash while taking back leaves them to be derived again),
+    /// then derived again. Returns how many edits (0 or 1). Call with the
+    /// lock held.
+    fn take_back_unfinished(&mut self) -> Result<usize> {
+        let Some(undo) = self.store.unfinished()? else {
+            return Ok(0);
+        };
+        let shards = undo.shards();
+        self.index.mark_dirty(&shards)?;
+        self.store.roll_back(&undo)?;
+        tracing::warn!(
+            shards = shards.len(),
+            "took back an edit that a crash cut short (it had not been acknowledged)"
+        );
+        self.reindex_shards(&shards)?;
+        self.store.touch_generation();
+        Ok(1)
     }
 
     fn rebuild_locked(&mut self, progress: &dyn Fn(usize, usize)) -> Result<()> {
@@ -347,11 +397,20 @@ impl Ledger {
         if work.is_empty() {
             return Ok(());
         }
-        let _lock = self.store.lock()?;
+        let _lock = self.lock_for_write()?;
         let shards: Vec<Shard> = work.iter().map(|(s, _)| s.clone()).collect();
         self.index.mark_dirty(&shards)?;
         let message = json!({ "device": self.device.name, "what": what }).to_string();
         let time = self.now.as_second();
+        // An edit of several shards is all or nothing through an undo
+        // record (see `store`'s header); one shard's two parts are covered
+        // by `save_pair` itself. The chunks compactions replace are
+        // removed only once the record is gone.
+        let undo = match shards.len() {
+            1 => None,
+            _ => Some(self.store.begin_undo(&shards)?),
+        };
+        let retired = std::sync::Mutex::new(Vec::new());
         // A bulk batch need not survive power loss: its shards are marked
         // dirty durably, so a lost batch is derived again.
         let bulk = shards.len() > 8;
@@ -360,10 +419,35 @@ impl Ledger {
         } else {
             self.index.begin()?;
         }
+        let covered = undo.as_ref().map(|_| &retired);
         let edit = |store: &Store, shard: Shard, changes: &[Change]| {
-            edit_shard(store, shard, changes, &message, time)
+            edit_shard(store, shard, changes, &message, time, covered)
         };
         let result = pipeline(&self.store, &mut self.index, work, edit, on_done);
+        let retired = retired.into_inner().unwrap_or_else(|e| e.into_inner());
+        // Once the record is gone the edit is whole and acknowledged: from
+        // there on it is never taken back (a snapshot's replaced chunks may
+        // already be gone).
+        let result = match (result, &undo) {
+            (Ok(report), Some(undo)) => self.store.end_undo(undo, &retired).map(|()| report),
+            (result, _) => result,
+        };
+        if let (Err(e), Some(undo)) = (&result, &undo) {
+            // Take the whole edit back: its shards dirty again (dropping
+            // the index rows of the half that landed), its chunks removed,
+            // the shards derived again from what is left.
+            tracing::debug!(error = %e, "taking back an edit of several shards");
+            let marked = self.index.mark_dirty(&shards);
+            self.store.roll_back_or_leave(undo);
+            if marked.is_ok()
+                && let Err(e) = self.reindex_shards(&shards)
+            {
+                tracing::warn!(error = %e, "could not derive the index again after a failed edit");
+            }
+            self.store.touch_generation();
+            return result.map(drop);
+        }
+        let reversioned = self.reversion(&retired);
         // Whatever landed is committed either way; failed shards stay dirty.
         let committed = if bulk {
             self.index.commit_unsynced()
@@ -372,7 +456,23 @@ impl Ledger {
         };
         self.store.touch_generation();
         self.report.absorb(result?);
-        committed
+        reversioned.and(committed)
+    }
+
+    /// After the chunks a compaction replaced are removed, the index holds
+    /// the shard's version as it now is on disk.
+    fn reversion(&mut self, retired: &[PathBuf]) -> Result<()> {
+        let mut shards: Vec<Shard> = retired
+            .iter()
+            .filter_map(|p| p.parent()?.file_name()?.to_str().and_then(Shard::parse))
+            .collect();
+        shards.sort();
+        shards.dedup();
+        for shard in shards {
+            let version = self.store.shard_version(&shard)?;
+            self.index.set_shard_clean(&shard, &version)?;
+        }
+        Ok(())
     }
 
     /// Stores automerge changes that arrived by sync, durably and under the
@@ -384,7 +484,7 @@ impl Ledger {
         if items.is_empty() {
             return Ok(());
         }
-        let _lock = self.store.lock()?;
+        let _lock = self.lock_for_write()?;
         // A first sync into an empty replica loads like a first import:
         // secondary indexes are built once at the end.
         let bulk = self.index.count("SELECT count(*) FROM entities")? == 0;
@@ -450,7 +550,7 @@ impl Ledger {
         if self.device_damage.is_none() {
             self.finish_intents()?;
         }
-        let _lock = self.store.lock()?;
+        let _lock = self.lock_for_write()?;
         let versions = self.index.shard_versions()?;
         let mut report = CheckReport::default();
         // A part the index was derived from whose directory is gone: not
@@ -527,7 +627,7 @@ impl Ledger {
 
     /// Folds each shard's chunks into one snapshot.
     pub fn compact(&mut self) -> Result<usize> {
-        let _lock = self.store.lock()?;
+        let _lock = self.lock_for_write()?;
         let mut report = LoadReport::default();
         let n = self.store.compact_all(&mut report)?;
         self.report.absorb(report);
@@ -632,12 +732,17 @@ fn derive_whole(store: &Store, shard: Shard, _: &[Change]) -> Result<ShardOutcom
 
 /// Loads a shard, applies changes, saves durably, and hands over the
 /// entities the changes touched (all of them if loading found damage).
+///
+/// With `covered`, an undo record of the whole edit is already there: the
+/// chunks this shard's snapshots replace are handed over, to be removed
+/// once every shard of the edit is on disk.
 fn edit_shard(
     store: &Store,
     shard: Shard,
     changes: &[Change],
     message: &str,
     time: i64,
+    covered: Option<&std::sync::Mutex<Vec<PathBuf>>>,
 ) -> Result<ShardOutcome> {
     let mut report = LoadReport::default();
     let only_creates = changes.iter().all(|c| matches!(c, Change::Create { .. }));
@@ -653,7 +758,15 @@ fn edit_shard(
     pair.apply_all(changes)?;
     pair.shared.doc.commit(message, time);
     pair.private.doc.commit(message, time);
-    store.save_pair(&mut pair)?;
+    match covered {
+        Some(retired) => {
+            let replaced = store.save_pair_covered(&mut pair)?;
+            if let Ok(mut all) = retired.lock() {
+                all.extend(replaced);
+            }
+        }
+        None => store.save_pair(&mut pair)?,
+    }
     let whole = !report.is_clean();
     let entities = if whole {
         pair.entities()?

@@ -10,6 +10,19 @@
 //! The store owns durability, checksums and quarantine. It knows nothing of
 //! the index or of what the fields mean.
 //!
+//! An edit that writes more than one chunk (both parts of a shard, or
+//! several shards) is all or nothing against a crash, a power cut or an I/O
+//! error through an undo record (the file `undo`): before its first chunk
+//! is renamed into place, the names of the chunks each part it touches
+//! holds are written down durably ([`Store::begin_undo`]); once every chunk
+//! is durable the record is cleared, durably, before the edit is
+//! acknowledged ([`Store::end_undo`]), and only then are the chunks its
+//! snapshots replaced removed. A record still there names an edit that
+//! never finished: the next writer, under the lock, removes every chunk of
+//! those parts it does not list ([`Store::roll_back`]). That is exact
+//! because writers hold the lock and each one takes back what was left
+//! before writing anything. One chunk needs no record: a rename is atomic.
+//!
 //! Each store has a ledger id (`ledger.id`, 32 hex digits), made when the
 //! store is first opened and written into every chunk it writes: a chunk
 //! that says another ledger (copied in from another home or from a
@@ -30,12 +43,19 @@ use std::time::{Duration, Instant};
 
 use automerge::{ActorId, AutoCommit};
 use serde_json::Value as Json;
+use sha2::Digest as _;
 
 use crate::error::{Error, Result};
 use crate::model::{Fields, Id, Kind, Privacy, Shard};
 use chunk::ChunkKind;
 pub use doc::{Part, Private, ShardDoc, Shared};
 pub use fs::{Fs, StdFs};
+
+/// The undo record of the edit of several chunks under way, if any (see
+/// the module header); empty when none is.
+pub const UNDO_FILE: &str = "undo";
+/// How an undo record begins: then the SHA-256 of its JSON, then the JSON.
+const UNDO_MAGIC: &[u8; 8] = b"KITHUND1";
 
 /// Compact a shard once it has this many incremental chunks.
 const COMPACT_AFTER: usize = 16;
@@ -134,6 +154,43 @@ struct Written {
     kind: ChunkKind,
     /// The same bytes were already there (a rename onto identical content).
     existed: bool,
+}
+
+/// How to take back an edit of several chunks that did not finish: the
+/// chunk files each part directory it may write held before it began
+/// ([`Store::begin_undo`]). Every chunk not listed there is the edit's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undo {
+    /// Part directory (`shared/ab`, relative to the store) → chunk files.
+    before: BTreeMap<String, Vec<String>>,
+}
+
+/// An undo record as written: what [`Undo::before`] holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct UndoRecord {
+    before: BTreeMap<String, Vec<String>>,
+}
+
+impl Undo {
+    /// The shards the edit touched.
+    pub fn shards(&self) -> Vec<Shard> {
+        let mut out: Vec<Shard> = self
+            .before
+            .keys()
+            .filter_map(|dir| part_dir(dir).map(|(_, shard)| shard))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// `shared/ab` or `private/ab` as (part, shard); anything else (a damaged
+/// or forged record) is None and never touched.
+fn part_dir(dir: &str) -> Option<(&'static str, Shard)> {
+    let (part, shard) = dir.split_once('/')?;
+    let part = [Shared::DIR, Private::DIR].into_iter().find(|p| *p == part)?;
+    Some((part, Shard::parse(shard)?))
 }
 
 /// Both parts of one shard, loaded for reading or editing.
@@ -676,10 +733,33 @@ impl Store {
 
     /// Makes the pair's new changes durable: one incremental chunk per part
     /// that changed, or a snapshot of a part with many chunks (compaction).
-    /// All or nothing against I/O errors: if the second part cannot be
-    /// written, the first part's new chunk is removed again, and the chunks
-    /// a compaction replaces are only removed once both parts are written.
+    /// All or nothing: when both parts changed, an undo record covers the
+    /// two chunks (see the module header), so a crash or power cut between
+    /// them is taken back by the next writer; an I/O error takes the first
+    /// back at once. The chunks a compaction replaces are removed only
+    /// once both parts are on disk and the record is gone.
     pub fn save_pair(&self, pair: &mut ShardPair) -> Result<()> {
+        if !(pair.shared.doc.has_unsaved() && pair.private.doc.has_unsaved()) {
+            let retired = self.save_pair_covered(pair)?;
+            self.retire(&retired);
+            return Ok(());
+        }
+        let undo = self.begin_undo(std::slice::from_ref(&pair.shard))?;
+        let saved = self
+            .save_pair_covered(pair)
+            .and_then(|retired| self.end_undo(&undo, &retired));
+        if saved.is_err() {
+            self.roll_back_or_leave(&undo);
+        }
+        saved
+    }
+
+    /// [`Store::save_pair`] for an edit an undo record already covers
+    /// ([`Store::begin_undo`]): removes nothing, and returns the chunks its
+    /// snapshots replaced, for [`Store::end_undo`] to remove once the whole
+    /// edit is on disk. Takes back its own first chunk if the second
+    /// cannot be written.
+    pub fn save_pair_covered(&self, pair: &mut ShardPair) -> Result<Vec<PathBuf>> {
         let shared = self.write_part(&pair.shard, &mut pair.shared)?;
         let private = match self.write_part(&pair.shard, &mut pair.private) {
             Ok(w) => w,
@@ -690,18 +770,19 @@ impl Store {
                 return Err(e);
             }
         };
+        let mut retired = Vec::new();
         if let Some(w) = shared {
-            self.finish_part(&mut pair.shared, w)?;
+            retired.extend(self.finish_part(&mut pair.shared, w, true)?);
         }
         if let Some(w) = private {
-            self.finish_part(&mut pair.private, w)?;
+            retired.extend(self.finish_part(&mut pair.private, w, true)?);
         }
-        Ok(())
+        Ok(retired)
     }
 
     pub fn save<P: Part>(&self, shard: &Shard, loaded: &mut Loaded<P>) -> Result<()> {
         match self.write_part(shard, loaded)? {
-            Some(w) => self.finish_part(loaded, w),
+            Some(w) => self.finish_part(loaded, w, false).map(drop),
             None => Ok(()),
         }
     }
@@ -770,35 +851,48 @@ impl Store {
     }
 
     /// Records a written chunk as the part's own; after a snapshot, removes
-    /// the chunks it was made from (and only those).
-    fn finish_part<P: Part>(&self, loaded: &mut Loaded<P>, w: Written) -> Result<()> {
+    /// the chunks it was made from (and only those), or with `defer`
+    /// returns them for the caller to remove once its edit is whole.
+    fn finish_part<P: Part>(
+        &self,
+        loaded: &mut Loaded<P>,
+        w: Written,
+        defer: bool,
+    ) -> Result<Vec<PathBuf>> {
         loaded.doc.mark_saved();
         if w.kind == ChunkKind::Incremental {
             loaded.files.push((w.path, w.kind));
-            return Ok(());
+            return Ok(Vec::new());
+        }
+        let replaced: Vec<PathBuf> = loaded
+            .files
+            .drain(..)
+            .map(|(old, _)| old)
+            .filter(|old| *old != w.path)
+            .collect();
+        loaded.files.push((w.path, w.kind));
+        if defer {
+            return Ok(replaced);
         }
         let mut removed = false;
-        for (old, _) in loaded.files.drain(..) {
-            if old != w.path {
-                match self.fs.remove_file(&old) {
-                    Ok(()) => removed = true,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(Error::io(&old, e)),
-                }
+        for old in &replaced {
+            match self.fs.remove_file(old) {
+                Ok(()) => removed = true,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(old, e)),
             }
         }
         if removed {
             chunk::sync_dir_with(&*self.fs, &w.dir)?;
         }
-        loaded.files.push((w.path, w.kind));
-        Ok(())
+        Ok(Vec::new())
     }
 
     /// Writes the whole document as one snapshot, durably, then removes the
     /// chunks it was loaded from (and only those).
     fn compact<P: Part>(&self, dir: &Path, loaded: &mut Loaded<P>) -> Result<()> {
         let w = self.write_chunk(dir, loaded, ChunkKind::Snapshot)?;
-        self.finish_part(loaded, w)
+        self.finish_part(loaded, w, false).map(drop)
     }
 
     /// Folds every shard's chunks into one snapshot per part.
@@ -989,6 +1083,174 @@ impl Store {
         chunk::sync_dir_with(&*self.fs, &self.intent_dir())
     }
 
+    fn undo_file(&self) -> PathBuf {
+        self.root.join(UNDO_FILE)
+    }
+
+    /// Writes down, durably, the chunk files both parts of each of
+    /// `shards` hold now, before an edit of several chunks writes any: if
+    /// the edit does not finish, every chunk not listed is its own and
+    /// [`Store::roll_back`] removes it. Call with the write lock held, once
+    /// any record left before is taken back, and finish with
+    /// [`Store::end_undo`] or [`Store::roll_back`].
+    pub fn begin_undo(&self, shards: &[Shard]) -> Result<Undo> {
+        self.writable()?;
+        let mut before = BTreeMap::new();
+        for shard in shards {
+            for (part, dir) in self.part_dirs(shard) {
+                let names = list_chunks(&*self.fs, &dir)?
+                    .into_iter()
+                    .map(|(name, _)| name)
+                    .collect();
+                before.insert(format!("{part}/{}", shard.name()), names);
+            }
+        }
+        let record = UndoRecord { before };
+        let json = serde_json::to_vec(&record)
+            .map_err(|e| Error::invalid(format!("cannot write an undo record: {e}")))?;
+        let mut bytes = Vec::with_capacity(UNDO_MAGIC.len() + 32 + json.len());
+        bytes.extend_from_slice(UNDO_MAGIC);
+        bytes.extend_from_slice(&sha2::Sha256::digest(&json));
+        bytes.extend_from_slice(&json);
+        self.write_undo(&bytes)?;
+        Ok(Undo {
+            before: record.before,
+        })
+    }
+
+    /// Overwrites the undo file in place and fsyncs it: one fsync, where a
+    /// new file each time would need its directory's too. Only the first
+    /// write in a ledger creates it (and fsyncs the directory). A power cut
+    /// during the write leaves it torn, which reads as no record: no chunk
+    /// of the edit was renamed into place before it was durable.
+    fn write_undo(&self, bytes: &[u8]) -> Result<()> {
+        let path = self.undo_file();
+        let new = !self.fs.exists(&path);
+        self.fs
+            .replace(&path, bytes)
+            .and_then(|()| self.fs.sync_file(&path))
+            .map_err(|e| Error::io(&path, e))?;
+        if new {
+            chunk::sync_dir_with(&*self.fs, &self.root)?;
+        }
+        Ok(())
+    }
+
+    /// The edit `undo` covers is wholly on disk: clears its record,
+    /// durably (from then on the edit is acknowledged and never taken
+    /// back), then removes the chunks its snapshots replaced. An error
+    /// means the record may still be there: the caller takes the edit back
+    /// ([`Store::roll_back`]).
+    pub fn end_undo(&self, _undo: &Undo, retired: &[PathBuf]) -> Result<()> {
+        self.write_undo(b"")?;
+        self.retire(retired);
+        Ok(())
+    }
+
+    /// Removes chunks a snapshot replaced, once the edit that wrote the
+    /// snapshot is whole. A chunk left behind (an I/O error here) holds
+    /// only changes the snapshot holds too, and the next compaction
+    /// removes it, so this only warns: failing would tell the user an edit
+    /// that landed had not.
+    fn retire(&self, chunks: &[PathBuf]) {
+        let mut dirs = std::collections::BTreeSet::new();
+        for old in chunks {
+            match self.fs.remove_file(old) {
+                Ok(()) => {
+                    dirs.extend(old.parent().map(Path::to_path_buf));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(file = %old.display(), error = %e, "a chunk a snapshot replaced could not be removed");
+                }
+            }
+        }
+        for dir in dirs {
+            if let Err(e) = chunk::sync_dir_with(&*self.fs, &dir) {
+                tracing::warn!(error = %e, "removing replaced chunks");
+            }
+        }
+    }
+
+    /// Takes back the edit `undo` covers: removes every chunk its parts did
+    /// not hold before it, durably, then clears the record. Idempotent:
+    /// after a crash half-way, running it again finishes it.
+    pub fn roll_back(&self, undo: &Undo) -> Result<()> {
+        for (rel, keep) in &undo.before {
+            let Some((part, shard)) = part_dir(rel) else {
+                continue;
+            };
+            let dir = self.root.join(part).join(shard.name());
+            let mut removed = false;
+            for (name, _) in list_chunks(&*self.fs, &dir)? {
+                if keep.contains(&name) {
+                    continue;
+                }
+                let path = dir.join(&name);
+                match self.fs.remove_file(&path) {
+                    Ok(()) => removed = true,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(&path, e)),
+                }
+            }
+            if removed {
+                chunk::sync_dir_with(&*self.fs, &dir)?;
+            }
+        }
+        self.write_undo(b"")
+    }
+
+    /// [`Store::roll_back`] for an edit that already failed: its own error
+    /// is the one to report, and a record left behind is taken back by the
+    /// next writer.
+    pub fn roll_back_or_leave(&self, undo: &Undo) {
+        if let Err(e) = self.roll_back(undo) {
+            tracing::warn!(error = %e, "could not take back a failed edit; the next command will");
+        }
+    }
+
+    /// Whether the undo file holds anything (a cheap look, without the
+    /// lock, before [`Store::unfinished`]).
+    pub fn has_unfinished(&self) -> Result<bool> {
+        let path = self.undo_file();
+        match self.fs.read(&path) {
+            Ok(bytes) => Ok(!bytes.is_empty()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// The undo record of an edit that never finished (its writer died, or
+    /// a power cut came first), if there is one. Call with the write lock
+    /// held: a live writer's record is its own business. A record that
+    /// does not hold together (torn by a power cut while it was written,
+    /// so its edit never began) is cleared.
+    pub fn unfinished(&self) -> Result<Option<Undo>> {
+        let path = self.undo_file();
+        let bytes = match self.fs.read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        let header = UNDO_MAGIC.len() + 32;
+        let record = (bytes.len() >= header
+            && &bytes[..UNDO_MAGIC.len()] == UNDO_MAGIC
+            && sha2::Sha256::digest(&bytes[header..])[..] == bytes[UNDO_MAGIC.len()..header])
+            .then(|| serde_json::from_slice::<UndoRecord>(&bytes[header..]).ok())
+            .flatten();
+        match record {
+            Some(UndoRecord { before }) => Ok(Some(Undo { before })),
+            None => {
+                tracing::info!(file = %path.display(), "an undo record torn before it was whole: its edit never began");
+                self.write_undo(b"")?;
+                Ok(None)
+            }
+        }
+    }
+
     /// Loads a shard's shared part from raw automerge bytes; used by import
     /// of whole shards and by tests.
     pub fn doc_from_bytes<P: Part>(bytes: &[u8]) -> Result<ShardDoc<P>> {
@@ -1173,6 +1435,154 @@ mod tests {
         store.clear_intent(&path).unwrap();
         store.clear_intent(&path).unwrap();
         assert!(store.intents().unwrap().is_empty());
+    }
+
+    fn chunk_names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| chunk::kind_of_name(n).is_some())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    fn name_of(store: &Store, id: &Id) -> Option<String> {
+        let mut report = LoadReport::default();
+        let pair = store.load_pair(&id.shard(), &mut report).unwrap();
+        assert!(report.is_clean(), "{report:?}");
+        pair.entity(Kind::Person, id)
+            .unwrap()
+            .and_then(|e| e.str("name").map(str::to_string))
+    }
+
+    /// One edit of one shard, written as a standalone edit is, or under an
+    /// undo record (returning the chunks its snapshots replaced).
+    fn edit(store: &Store, change: Change, covered: bool) -> Vec<PathBuf> {
+        let mut report = LoadReport::default();
+        let shard = change.target().1.shard();
+        let mut pair = store.load_pair(&shard, &mut report).unwrap();
+        pair.apply(&change).unwrap();
+        pair.shared.doc.commit("test", 0);
+        pair.private.doc.commit("test", 0);
+        if covered {
+            store.save_pair_covered(&mut pair).unwrap()
+        } else {
+            store.save_pair(&mut pair).unwrap();
+            Vec::new()
+        }
+    }
+
+    fn create(id: &Id, name: &str) -> Change {
+        Change::Create {
+            kind: Kind::Person,
+            id: id.clone(),
+            shared: Fields::from([("name".into(), Json::from(name))]),
+            private: Fields::from([("email".into(), Json::from(format!("{name}@example.com")))]),
+        }
+    }
+
+    fn rename(id: &Id, name: &str) -> Change {
+        Change::Put {
+            kind: Kind::Person,
+            id: id.clone(),
+            field: "name".into(),
+            value: Json::from(name),
+            privacy: Privacy::Shared,
+        }
+    }
+
+    /// An edit of two shards that never finished (its writer died after
+    /// writing every chunk, before clearing its record) is taken back
+    /// whole, and the chunks its compaction replaced are still there to
+    /// take back to; finished, it leaves only the snapshot.
+    #[test]
+    fn an_unfinished_edit_is_taken_back_whole_even_across_a_compaction() {
+        for finish in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), [1; 8]).unwrap();
+            let a = Id::random();
+            let b = (0..1000)
+                .map(|_| Id::random())
+                .find(|b| b.shard() != a.shard())
+                .unwrap();
+            edit(&store, create(&a, "Edna"), false);
+            let shared_a = dir.path().join(Shared::DIR).join(a.shard().name());
+            // Enough chunks that the next edit of the shard compacts it.
+            for i in 0..COMPACT_AFTER {
+                if chunk_names(&shared_a).len() + 1 >= COMPACT_AFTER {
+                    break;
+                }
+                edit(&store, rename(&a, &format!("Edna {i}")), false);
+            }
+            let before = chunk_names(&shared_a);
+            assert_eq!(before.len() + 1, COMPACT_AFTER);
+            let was = name_of(&store, &a);
+            let undo = store.begin_undo(&[a.shard(), b.shard()]).unwrap();
+            let mut retired = edit(&store, rename(&a, "Edna Miggins"), true);
+            retired.extend(edit(&store, create(&b, "Albert"), true));
+            assert_eq!(retired.len(), before.len(), "the compaction's chunks wait");
+            assert_eq!(chunk_names(&shared_a).len(), before.len() + 1);
+            assert!(store.has_unfinished().unwrap());
+            if finish {
+                store.end_undo(&undo, &retired).unwrap();
+                assert!(!store.has_unfinished().unwrap());
+                assert_eq!(store.unfinished().unwrap(), None);
+                assert_eq!(chunk_names(&shared_a).len(), 1);
+                assert_eq!(name_of(&store, &a).as_deref(), Some("Edna Miggins"));
+                assert_eq!(name_of(&store, &b).as_deref(), Some("Albert"));
+                continue;
+            }
+            // The writer died here: the next one finds the record.
+            let again = Store::open(dir.path(), [2; 8]).unwrap();
+            let found = again.unfinished().unwrap().expect("the record");
+            assert_eq!(found, undo);
+            let mut shards = vec![a.shard(), b.shard()];
+            shards.sort();
+            assert_eq!(found.shards(), shards);
+            again.roll_back(&found).unwrap();
+            again.roll_back(&found).unwrap();
+            assert!(!again.has_unfinished().unwrap());
+            assert_eq!(chunk_names(&shared_a), before);
+            assert_eq!(name_of(&again, &a), was);
+            assert_eq!(name_of(&again, &b), None);
+            for (_, d) in again.part_dirs(&b.shard()) {
+                assert!(chunk_names(&d).is_empty(), "{}", d.display());
+            }
+        }
+    }
+
+    /// A record torn by a power cut while it was written (its edit never
+    /// began) or one naming paths outside the shards reads as nothing to
+    /// take back, and removes nothing.
+    #[test]
+    fn a_torn_or_strange_undo_record_takes_nothing_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), [1; 8]).unwrap();
+        let a = Id::random();
+        edit(&store, create(&a, "Edna"), false);
+        let undo = store.begin_undo(&[a.shard()]).unwrap();
+        let whole = std::fs::read(dir.path().join(UNDO_FILE)).unwrap();
+        std::fs::write(dir.path().join(UNDO_FILE), &whole[..whole.len() / 2]).unwrap();
+        assert!(store.has_unfinished().unwrap());
+        assert_eq!(store.unfinished().unwrap(), None);
+        assert!(!store.has_unfinished().unwrap());
+        assert_eq!(name_of(&store, &a).as_deref(), Some("Edna"));
+        // A record whose directories are not shard parts touches nothing.
+        let strange = Undo {
+            before: BTreeMap::from([
+                ("..".to_string(), Vec::new()),
+                ("shared/../private".to_string(), Vec::new()),
+                ("quarantine/ab".to_string(), Vec::new()),
+            ]),
+        };
+        assert!(strange.shards().is_empty());
+        store.roll_back(&strange).unwrap();
+        assert_eq!(name_of(&store, &a).as_deref(), Some("Edna"));
+        drop(undo);
     }
 
     fn one_person(name: &str) -> Vec<u8> {

@@ -2,9 +2,12 @@
 //! ([`super::faults_fs::Recorder`]):
 //!
 //! - a power cut at every fsync point of a workload (adds, logs, a set, a
-//!   merge, a compaction, a batch from another device as sync stores it): in every state it could leave, the ledger opens,
-//!   `check` passes, every acknowledged edit is there, and a merge is
-//!   wholly there or not at all;
+//!   merge, a compaction, an add with a new company, a call with two
+//!   people, a batch from another device as sync stores it): in every
+//!   state it could leave, the ledger opens, `check` passes, every
+//!   acknowledged edit is there, and every edit of several chunks (a
+//!   person's two parts, a person and their new company, a call and its
+//!   private summary, a merge) is wholly there or not at all;
 //! - an I/O error at the N-th write, fsync, rename or removal, for every N:
 //!   a clean error, and after reopening the ledger is as it was before the
 //!   failed edit, or (if the edit was already durable) after it.
@@ -32,17 +35,25 @@ fn options() -> kith::OpenOptions<'static> {
 enum Expect {
     Person(Id, String),
     Item(Id, String),
+    Company(Id, String),
     Field(Id, &'static str, String),
     Merged { keep: Id, gone: Id },
     Compacted,
 }
 
-/// Ids the workload made, for checking a merge is whole.
+/// Ids the workload made, for checking a merge (and every other edit of
+/// several chunks) is whole.
 #[derive(Clone, Debug, Default)]
 struct Made {
     edna: Option<Id>,
     dupe: Option<Id>,
     dupe_call: Option<Id>,
+    /// People added: (id, name, email), each written as two parts.
+    people: Vec<(Id, String, String)>,
+    /// Daisy and the company made with her, most likely in two shards.
+    daisy: Option<(Id, Id)>,
+    /// The call with Edna and Albert (shared part, private summary).
+    call_two: Option<Id>,
 }
 
 fn person(name: &str, email: &str) -> NewPerson {
@@ -63,11 +74,11 @@ fn workload(
     expect: &mut Vec<Expect>,
     made: &mut Made,
 ) -> kith::Result<()> {
-    let edna = ledger.add_person(&person("Edna Miggins", "edna@miggins.co.uk"))?;
+    let edna = add(ledger, made, "Edna Miggins", "edna@miggins.co.uk")?;
     made.edna = Some(edna.clone());
     expect.push(Expect::Person(edna.clone(), "Edna Miggins".into()));
     ack(1);
-    let albert = ledger.add_person(&person("Albert Miggins", "albert@miggins.co.uk"))?;
+    let albert = add(ledger, made, "Albert Miggins", "albert@miggins.co.uk")?;
     expect.push(Expect::Person(albert.clone(), "Albert Miggins".into()));
     ack(2);
     let e = ledger.entity(&edna)?;
@@ -101,18 +112,45 @@ fn workload(
     let call3 = ledger.log(&[a], "after compaction", "call", None, None)?;
     expect.push(Expect::Item(call3, "after compaction".into()));
     ack(9);
+    // A new company: the person in one shard, the company in another.
+    let mut daisy = person("Daisy Okafor", "daisy@humbug.example");
+    daisy.company = Some("Humbug Holdings".into());
+    let id = ledger.add_person(&daisy)?;
+    let company = ledger
+        .entity(&id)?
+        .str("company")
+        .and_then(|c| Id::parse(c).ok())
+        .ok_or_else(|| kith::Error::invalid("Daisy has no company"))?;
+    made.daisy = Some((id.clone(), company.clone()));
+    expect.push(Expect::Person(id, "Daisy Okafor".into()));
+    expect.push(Expect::Company(company, "Humbug Holdings".into()));
+    ack(10);
+    // A call with two people in different shards: one item, in Edna's
+    // shard, its summary in the private part.
+    let (e, a) = (ledger.entity(&edna)?, ledger.entity(&albert)?);
+    let call4 = ledger.log(&[e, a], "call with both", "call", None, None)?;
+    made.call_two = Some(call4.clone());
+    expect.push(Expect::Item(call4, "call with both".into()));
+    ack(11);
     // Another device's edits arriving by sync (as the daemon stores them).
     ledger.absorb(batch.items.clone())?;
     for (id, name) in &batch.people {
         expect.push(Expect::Person(id.clone(), name.clone()));
     }
-    ack(10);
+    ack(12);
     Ok(())
 }
 
-const STEPS: usize = 10;
+/// Adds a person, noting them for the check that each add is whole.
+fn add(ledger: &mut Ledger, made: &mut Made, name: &str, email: &str) -> kith::Result<Id> {
+    let id = ledger.add_person(&person(name, email))?;
+    made.people.push((id.clone(), name.into(), email.into()));
+    Ok(id)
+}
+
+const STEPS: usize = 12;
 /// The step that stores a synced batch (not fsynced file by file).
-const ABSORB_STEP: usize = 10;
+const ABSORB_STEP: usize = 12;
 
 /// Changes made on another device, as sync hands them to the ledger.
 struct Batch {
@@ -195,6 +233,51 @@ fn merge_is_whole(ledger: &Ledger, made: &Made) -> Result<bool, String> {
     }
 }
 
+/// Every edit of several chunks but the merge (see [`merge_is_whole`]) is
+/// wholly there or not at all, whether or not it was acknowledged.
+fn edits_are_whole(ledger: &Ledger, made: &Made) -> Result<(), String> {
+    let found = |id: &Id| ledger.entity(id).ok();
+    // An add writes the person's shared part (the name) and private part
+    // (the email, the tag) as two chunks.
+    for (id, name, email) in &made.people {
+        if let Some(p) = found(id) {
+            let text = json(&p);
+            if p.str("name") != Some(name) || !text.contains(email) || !text.contains("faults") {
+                return Err(format!("half an add of {name}: {text}"));
+            }
+        }
+    }
+    if let Some((daisy, company)) = &made.daisy {
+        let (p, c) = (found(daisy), found(company));
+        let person_whole = p.as_ref().is_some_and(|p| {
+            p.str("name") == Some("Daisy Okafor")
+                && p.str("company") == Some(company.as_str())
+                && json(p).contains("daisy@humbug.example")
+        });
+        let company_whole = c
+            .as_ref()
+            .is_some_and(|c| c.str("name") == Some("Humbug Holdings"));
+        if p.is_some() != person_whole || c.is_some() != company_whole || person_whole != company_whole {
+            return Err(format!(
+                "half an add with a new company: person {:?}, company {:?}",
+                p.as_ref().map(json),
+                c.as_ref().map(json)
+            ));
+        }
+    }
+    if let (Some(call), Some(edna), Some((albert, _, _))) =
+        (&made.call_two, &made.edna, made.people.get(1))
+        && let Some(c) = found(call)
+    {
+        let text = json(&c);
+        let both = text.contains(edna.as_str()) && text.contains(albert.as_str());
+        if !both || c.str("summary") != Some("call with both") {
+            return Err(format!("half a call with two people: {text}"));
+        }
+    }
+    Ok(())
+}
+
 /// Opens the ledger in `home` as the next command would, runs check, and
 /// returns what is wrong (None if nothing).
 fn verify(home: &Path, expect: &[Expect], made: &Made, acked: usize) -> Option<String> {
@@ -217,7 +300,7 @@ fn verify(home: &Path, expect: &[Expect], made: &Made, acked: usize) -> Option<S
     if !ledger.report.is_clean() && !torn_batch {
         return Some(format!("check found damage: {:?}", ledger.report));
     }
-    if let Err(e) = merge_is_whole(&ledger, made) {
+    if let Err(e) = merge_is_whole(&ledger, made).and_then(|_| edits_are_whole(&ledger, made)) {
         return Some(e);
     }
     for x in expect {
@@ -226,6 +309,9 @@ fn verify(home: &Path, expect: &[Expect], made: &Made, acked: usize) -> Option<S
                 .entity(id)
                 .map_or(true, |e| e.str("name") != Some(name)),
             Expect::Item(id, text) => ledger.entity(id).map_or(true, |e| !json(&e).contains(text)),
+            Expect::Company(id, name) => ledger
+                .entity(id)
+                .map_or(true, |e| e.str("name") != Some(name)),
             Expect::Field(id, field, value) => ledger
                 .entity(id)
                 .map_or(true, |e| e.str(field) != Some(value)),
@@ -395,3 +481,4 @@ fn an_io_error_at_every_operation_fails_cleanly_and_keeps_the_previous_state() {
     );
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
