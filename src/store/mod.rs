@@ -189,7 +189,9 @@ impl Undo {
 /// or forged record) is None and never touched.
 fn part_dir(dir: &str) -> Option<(&'static str, Shard)> {
     let (part, shard) = dir.split_once('/')?;
-    let part = [Shared::DIR, Private::DIR].into_iter().find(|p| *p == part)?;
+    let part = [Shared::DIR, Private::DIR]
+        .into_iter()
+        .find(|p| *p == part)?;
     Some((part, Shard::parse(shard)?))
 }
 

@@ -257,7 +257,10 @@ fn edits_are_whole(ledger: &Ledger, made: &Made) -> Result<(), String> {
         let company_whole = c
             .as_ref()
             .is_some_and(|c| c.str("name") == Some("Humbug Holdings"));
-        if p.is_some() != person_whole || c.is_some() != company_whole || person_whole != company_whole {
+        if p.is_some() != person_whole
+            || c.is_some() != company_whole
+            || person_whole != company_whole
+        {
             return Err(format!(
                 "half an add with a new company: person {:?}, company {:?}",
                 p.as_ref().map(json),
@@ -482,3 +485,72 @@ fn an_io_error_at_every_operation_fails_cleanly_and_keeps_the_previous_state() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// The real `kith` on every state a power cut in the middle of
+/// `add --company` could leave: the next command lists Daisy and her new
+/// company both or neither; where the undo record was there with part of
+/// the edit on disk, it says it took the edit back; `kith check` passes.
+#[test]
+fn the_next_command_takes_back_half_an_add_left_by_a_power_cut() {
+    let home = template();
+    let root = home.path().join("ledger");
+    let initial = DiskState::read(&root);
+    let recorder = Arc::new(Recorder::default());
+    {
+        let mut ledger = Ledger::open_with(home.path(), options(), recorder.clone()).unwrap();
+        let mut daisy = person("Daisy Okafor", "daisy@humbug.example");
+        daisy.company = Some("Humbug Holdings".into());
+        ledger.add_person(&daisy).unwrap();
+    }
+    let ops = recorder.take();
+    let states = crash_states(&root, &initial, &ops);
+    let new_chunks = |state: &DiskState| {
+        state
+            .files
+            .keys()
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "chunk") && !initial.files.contains_key(*p)
+            })
+            .count()
+    };
+    let (mut taken_back, mut whole, mut absent) = (0, 0, 0);
+    for (state, _) in &states {
+        let recorded = state
+            .files
+            .get(&root.join(kith::store::UNDO_FILE))
+            .is_some_and(|b| !b.is_empty());
+        let cut = crate::common::Home::new();
+        std::fs::copy(
+            home.path().join("device.json"),
+            cut.path().join("device.json"),
+        )
+        .unwrap();
+        state.materialize(&root, &cut.ledger());
+        let list = cut.run(&["list"]);
+        assert_eq!(list.code, Some(0), "{}", list.stderr);
+        let said = list.stderr.contains("took back an edit");
+        match (
+            list.stdout.contains("Daisy Okafor"),
+            list.stdout.contains("Humbug Holdings"),
+        ) {
+            (true, true) => whole += 1,
+            (false, false) => absent += 1,
+            _ => panic!("half an add listed:\n{}", list.stdout),
+        }
+        if recorded && new_chunks(state) > 0 {
+            assert!(said, "a half edit was taken back silently: {}", list.stderr);
+            taken_back += 1;
+        }
+        let check = cut.run(&["check"]);
+        assert_eq!(check.code, Some(0), "{}{}", check.stdout, check.stderr);
+        assert!(!check.stderr.contains("took back"), "{}", check.stderr);
+    }
+    eprintln!(
+        "add --company cut at every fsync point: {} states; {taken_back} taken back by the next \
+         command, {whole} whole, {absent} without it",
+        states.len()
+    );
+    assert!(
+        taken_back > 0 && whole > 0,
+        "no state had half the edit on disk"
+    );
+}
