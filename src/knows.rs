@@ -105,22 +105,187 @@ impl<'a> Asked<'a> {
         asked
     }
 
-    /// Every record the query names, in every ledger.
-    fn matching(&self, query: &Query) -> Result<Vec<Record>> {
-        let mut records = Vec::new();
+    /// Every record the query names, in every ledger, with its score on
+    /// `today`: those of ledgers opened one by one in full, with bounds on
+    /// their scores from their interactions' days (scored in full only if
+    /// ranking needs it); the team index's rows only as far as grouping
+    /// and ranking need them.
+    fn matching(&self, query: &Query, today: Date) -> Result<Matched> {
+        let started = std::time::Instant::now();
+        let mut full = Vec::new();
+        let mut bounds = Vec::new();
         for (i, index) in self.indexes.iter().enumerate() {
             let Some(index) = index else { continue };
             let mut ids = matching_people(index, query)?;
             ids.sort();
             ids.dedup();
-            for id in ids {
-                records.extend(record(index, i, &id)?);
+            let records = records_in(index, i, &ids)?;
+            let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+            for mut days in days_in(index, &ids)? {
+                bounds.push(crate::strength::bounds(&mut days, today));
+            }
+            full.extend(records);
+        }
+        // Keys as the team index numbers them, where it holds them.
+        let mut m = Matched {
+            keys: match self.team {
+                Some(team) => {
+                    let strings = full.iter().flat_map(|r| {
+                        [r.name_key.as_str()]
+                            .into_iter()
+                            .chain(r.company_key.as_deref())
+                            .chain(r.emails.iter().map(String::as_str))
+                    });
+                    let (numbers, next) = team.key_numbers(strings.chain([""]))?;
+                    KeyTable::with_numbers(numbers, next)
+                }
+                None => KeyTable::default(),
+            },
+            ..Matched::default()
+        };
+        for (n, (r, (low, high))) in full.iter().zip(bounds).enumerate() {
+            m.keys.push_strings(
+                &r.name_key,
+                r.company_key.as_deref(),
+                r.emails.iter().map(String::as_str),
+            );
+            let found = Found {
+                source: r.source,
+                low,
+                high,
+                name: (0, 0),
+                at: At::Full(n),
+            };
+            m.push(found, &r.name);
+        }
+        m.full = full;
+        let own = started.elapsed();
+        if let Some(team) = self.team {
+            self.team_matching(team, query, today, &mut m)?;
+        }
+        tracing::debug!(?own, team = ?started.elapsed(), records = m.found.len(), "who-knows matching");
+        Ok(m)
+    }
+
+    /// Scores exactly the records `pending` of `m` whose scores were only
+    /// bounded.
+    fn score_exactly(&self, m: &mut Matched, pending: &[usize], today: Date) -> Result<()> {
+        let mut by_source: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for &i in pending {
+            by_source.entry(m.found[i].source).or_default().push(i);
+        }
+        for (source, records) in by_source {
+            let Some(index) = self.indexes[source] else {
+                continue;
+            };
+            let ids = records.iter().filter_map(|&i| match m.found[i].at {
+                At::Full(n) => Some(m.full[n].id.as_str()),
+                At::Team(_) => None,
+            });
+            let mut touches = touches_in(index, ids)?;
+            for i in records {
+                if let At::Full(n) = m.found[i].at {
+                    let t = touches.remove(m.full[n].id.as_str()).unwrap_or_default();
+                    let score = score_of(t, today);
+                    m.found[i].low = score;
+                    m.found[i].high = score;
+                }
             }
         }
-        if let Some(team) = self.team {
-            records.extend(self.placed(team_matching(team, query)?));
+        Ok(())
+    }
+
+    /// The team index's rows a query names, as [`team_matching`] reads
+    /// them, added to `m` lean: a broad tag names tens of thousands, and
+    /// only the people shown are read in full.
+    fn team_matching(
+        &self,
+        team: &TeamIndex,
+        query: &Query,
+        today: Date,
+        m: &mut Matched,
+    ) -> Result<()> {
+        let mut seen = HashSet::new();
+        let mut summary = crate::strength::Summary::empty();
+        let mut memo = crate::strength::Memo::default();
+        let day = crate::strength::day_number(today);
+        // Rows whose stored summary cannot score today: scored from their
+        // interactions once the query is done.
+        let mut unscored = Vec::new();
+        let damaged = |i| {
+            rusqlite::Error::FromSqlConversionFailure(
+                i,
+                rusqlite::types::Type::Blob,
+                "not a lean row of this kith".into(),
+            )
+        };
+        team_matching(team, query, "p.person, p.lean", &mut |row| {
+            let person: i64 = row.get(0)?;
+            // A tag's rows come once each (its primary key); other
+            // queries may find a row twice.
+            if !matches!(query, Query::Tag(_)) && !seen.insert(person) {
+                return Ok(());
+            }
+            let bytes = row.get_ref(1)?.as_blob().map_err(|_| damaged(1))?;
+            let lean = team::Lean::decode(bytes).ok_or_else(|| damaged(1))?;
+            let Some(&source) = self.team_sources.get(&lean.owner) else {
+                return Ok(());
+            };
+            let score = match lean.summary {
+                Some(bytes) if summary.decode_into(bytes) && summary.covers(today) => {
+                    Some(summary.score_memo(day, &mut memo))
+                }
+                None if lean.interactions == 0 => Some(0),
+                _ => None,
+            };
+            if score.is_none() {
+                unscored.push((m.found.len(), person));
+            }
+            m.keys.push(lean.name_key, lean.company_key, lean.emails());
+            let score = score.unwrap_or(0);
+            let found = Found {
+                source,
+                low: score,
+                high: score,
+                name: (0, 0),
+                at: At::Team(person),
+            };
+            m.push(found, lean.name);
+            Ok(())
+        })?;
+        for (i, person) in unscored {
+            let touches = team
+                .rows(
+                    "SELECT packed FROM touches WHERE person = ?1",
+                    [person],
+                    |r| r.get::<_, String>(0),
+                )?
+                .first()
+                .map(|packed| team::unpack_touches(packed))
+                .unwrap_or_default();
+            let score = score_of(touches, today);
+            m.found[i].low = score;
+            m.found[i].high = score;
         }
-        Ok(records)
+        Ok(())
+    }
+
+    /// Record `i` of `m` in full.
+    fn record_of(&self, m: &Matched, i: usize) -> Result<Option<Record>> {
+        let found = &m.found[i];
+        Ok(match (found.at, self.team) {
+            (At::Full(n), _) => Some(m.full[n].clone()),
+            (At::Team(person), Some(team)) => {
+                team_rows(team, "FROM people p WHERE p.person = ?1", [person])?
+                    .into_iter()
+                    .next()
+                    .map(|(_, mut r)| {
+                        r.source = found.source;
+                        r
+                    })
+            }
+            (At::Team(_), None) => None,
+        })
     }
 
     /// Records of the same person as `seed`, in every ledger.
@@ -147,11 +312,6 @@ impl<'a> Asked<'a> {
                 Some(r)
             })
             .collect()
-    }
-
-    /// The strength of one record: what contacts are ranked by.
-    fn score(&self, r: &Record, today: Date) -> Result<u8> {
-        Ok(self.strength(r, today, false)?.0.score)
     }
 
     /// A record's strength and last channel. A team record's stored
@@ -211,6 +371,189 @@ impl<'a> Asked<'a> {
             (None, Some(index), _) => touches(index, &r.id)?,
             _ => Vec::new(),
         })
+    }
+}
+
+/// The records a who-knows query matched, in the order met, each with
+/// what grouping and ranking need: its keys, its score (or bounds on it)
+/// and the name it would be shown by. Only the records of the people
+/// shown are then read in full.
+#[derive(Default)]
+struct Matched {
+    keys: KeyTable,
+    found: Vec<Found>,
+    /// Every record's name, one after another (`Found::name`).
+    names: String,
+    /// Records of ledgers read one by one, already in full.
+    full: Vec<Record>,
+}
+
+struct Found {
+    source: usize,
+    /// The score lies in `low..=high`; known when they are equal.
+    low: u8,
+    high: u8,
+    /// Where its name is in `Matched::names`.
+    name: (usize, usize),
+    at: At,
+}
+
+#[derive(Clone, Copy)]
+enum At {
+    /// `Matched::full[n]`.
+    Full(usize),
+    /// The team index's row of this person.
+    Team(i64),
+}
+
+impl Matched {
+    fn push(&mut self, mut found: Found, name: &str) {
+        let start = self.names.len();
+        self.names.push_str(name);
+        found.name = (start, self.names.len());
+        self.found.push(found);
+    }
+
+    fn name(&self, i: usize) -> &str {
+        let (start, end) = self.found[i].name;
+        &self.names[start..end]
+    }
+}
+
+/// What [`same_person`] compares of each record, as numbers: the team
+/// index's numbers for keys its rows hold (`index::team::Lean`), others
+/// numbered here from `next` on.
+#[derive(Default)]
+struct KeyTable {
+    numbers: HashMap<String, usize>,
+    next: usize,
+    /// Per record: name key, company key, and its emails' range in `emails`.
+    keys: Vec<(usize, Option<usize>, (usize, usize))>,
+    emails: Vec<usize>,
+    /// Above every number used.
+    size: usize,
+}
+
+impl KeyTable {
+    /// Numbers strings as the team index does, where it holds them.
+    fn with_numbers(numbers: HashMap<String, usize>, next: usize) -> KeyTable {
+        KeyTable {
+            numbers,
+            next,
+            ..KeyTable::default()
+        }
+    }
+
+    fn number(&mut self, s: &str) -> usize {
+        if let Some(&n) = self.numbers.get(s) {
+            return n;
+        }
+        let n = self.next;
+        self.next += 1;
+        self.numbers.insert(s.to_string(), n);
+        n
+    }
+
+    /// The number of the empty name, which matches no one by name.
+    fn empty(&mut self) -> usize {
+        self.number("")
+    }
+
+    fn push_strings<'e>(
+        &mut self,
+        name_key: &str,
+        company_key: Option<&str>,
+        emails: impl Iterator<Item = &'e str>,
+    ) {
+        let name = self.number(name_key);
+        let company = company_key.map(|c| self.number(c));
+        let emails: Vec<usize> = emails.map(|e| self.number(e)).collect();
+        self.push(name, company, emails.into_iter());
+    }
+
+    fn push(&mut self, name: usize, company: Option<usize>, emails: impl Iterator<Item = usize>) {
+        let start = self.emails.len();
+        self.emails.extend(emails);
+        let most = self.emails[start..]
+            .iter()
+            .copied()
+            .chain([name, company.unwrap_or(0)])
+            .max()
+            .unwrap_or(0);
+        self.size = self.size.max(most + 1);
+        self.keys.push((name, company, (start, self.emails.len())));
+    }
+
+    fn emails(&self, i: usize) -> &[usize] {
+        let (start, end) = self.keys[i].2;
+        &self.emails[start..end]
+    }
+
+    /// [`same_person`] of records `a` and `b`.
+    fn same_person(&self, a: usize, b: usize, empty: usize) -> bool {
+        let other = self.emails(b);
+        if self.emails(a).iter().any(|e| other.contains(e)) {
+            return true;
+        }
+        let (name_a, company_a, _) = self.keys[a];
+        let (name_b, company_b, _) = self.keys[b];
+        let companies_agree = match (company_a, company_b) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        };
+        name_a != empty && name_a == name_b && companies_agree
+    }
+
+    /// The records grouped into people (see [`group`]), as indexes.
+    fn groups(&mut self) -> Vec<Vec<usize>> {
+        let empty = self.empty();
+        let n = self.keys.len();
+        let mut parent: Vec<usize> = (0..n).collect();
+        fn root(parent: &mut [usize], mut i: usize) -> usize {
+            while parent[i] != i {
+                parent[i] = parent[parent[i]];
+                i = parent[i];
+            }
+            i
+        }
+        let join = |parent: &mut Vec<usize>, i: usize, j: usize| {
+            let (a, b) = (root(parent, i), root(parent, j));
+            parent[a] = b;
+        };
+        // By email and by name, so grouping stays near-linear. The first
+        // record with a name stands for it. Each holds a record + 1 (0:
+        // none), so the tables start as zeroed memory the system hands
+        // out lazily, however large the numbers.
+        let size = self.size.max(empty + 1);
+        let mut by_email = vec![0usize; size];
+        let mut by_name = vec![0usize; size];
+        for i in 0..n {
+            for &e in self.emails(i) {
+                match by_email[e] {
+                    0 => by_email[e] = i + 1,
+                    j => join(&mut parent, i, j - 1),
+                }
+            }
+            let name = self.keys[i].0;
+            match by_name[name] {
+                0 => by_name[name] = i + 1,
+                j if self.same_person(j - 1, i, empty) => join(&mut parent, i, j - 1),
+                _ => {}
+            }
+        }
+        // Groups in the order of their roots, each in record order.
+        let mut slot = vec![usize::MAX; n];
+        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+        for i in 0..n {
+            let r = root(&mut parent, i);
+            if slot[r] == usize::MAX {
+                slot[r] = groups.len();
+                groups.push((r, Vec::new()));
+            }
+            groups[slot[r]].1.push(i);
+        }
+        groups.sort_unstable_by_key(|g| g.0);
+        groups.into_iter().map(|g| g.1).collect()
     }
 }
 
@@ -422,49 +765,23 @@ fn same_in(index: &Index, source: usize, r: &Record) -> Result<Vec<Record>> {
     Ok(out)
 }
 
-/// Groups records into people: union of every pair that is the same person.
+/// Groups records into people: union of every pair that is the same
+/// person, found through each email's and each name's first record.
+/// Groups come in the order of their union-find roots.
 fn group(records: Vec<Record>) -> Vec<Vec<Record>> {
-    let mut parent: Vec<usize> = (0..records.len()).collect();
-    fn root(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
+    let mut keys = KeyTable::default();
+    for r in &records {
+        keys.push_strings(
+            &r.name_key,
+            r.company_key.as_deref(),
+            r.emails.iter().map(String::as_str),
+        );
     }
-    // Index by email and by name, so grouping stays near-linear. The first
-    // record with a name stands for it.
-    {
-        let mut by_email: HashMap<&str, usize> = HashMap::new();
-        let mut by_name: HashMap<&str, usize> = HashMap::new();
-        let join = |parent: &mut Vec<usize>, i: usize, j: usize| {
-            let (a, b) = (root(parent, i), root(parent, j));
-            parent[a] = b;
-        };
-        for (i, r) in records.iter().enumerate() {
-            for e in &r.emails {
-                match by_email.get(e.as_str()) {
-                    Some(&j) => join(&mut parent, i, j),
-                    None => {
-                        by_email.insert(e, i);
-                    }
-                }
-            }
-            match by_name.get(r.name_key.as_str()) {
-                Some(&j) if same_person(&records[j], r) => join(&mut parent, i, j),
-                Some(_) => {}
-                None => {
-                    by_name.insert(&r.name_key, i);
-                }
-            }
-        }
-    }
-    let mut groups: BTreeMap<usize, Vec<Record>> = BTreeMap::new();
-    for (i, r) in records.into_iter().enumerate() {
-        let g = root(&mut parent, i);
-        groups.entry(g).or_default().push(r);
-    }
-    groups.into_values().collect()
+    let mut records: Vec<Option<Record>> = records.into_iter().map(Some).collect();
+    keys.groups()
+        .into_iter()
+        .map(|g| g.into_iter().filter_map(|i| records[i].take()).collect())
+        .collect()
 }
 
 /// The interactions a ledger holds with one person.
@@ -492,6 +809,118 @@ fn touches(index: &Index, id: &Id) -> Result<Vec<(Touch, String)>> {
 /// How well the owner of `index` knows one of its people, on `today`.
 pub fn strength_of(index: &Index, id: &Id, today: Date) -> Result<(Strength, Option<String>)> {
     Ok(strength_from(touches(index, id)?, today))
+}
+
+/// The score alone of these interactions on `today`: as
+/// [`strength_from`] gives it, without wording its terms.
+fn score_of(touches: Vec<(Touch, String)>, today: Date) -> u8 {
+    let past: Vec<&Touch> = touches
+        .iter()
+        .map(|(t, _)| t)
+        .filter(|t| t.date <= today)
+        .collect();
+    crate::strength::Summary::of(past).map_or(0, |s| s.score_only(today).score)
+}
+
+/// A list of ids as SQL reads it through `json_each`: one query for many
+/// people instead of one each.
+fn id_list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    serde_json::Value::from(ids.collect::<Vec<_>>()).to_string()
+}
+
+/// The records of `ids` in one ledger, in that order, each as [`record`]
+/// reads it; ids of no one are left out.
+fn records_in(index: &Index, source: usize, ids: &[Id]) -> Result<Vec<Record>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = id_list(ids.iter().map(Id::as_str));
+    let mut emails: HashMap<String, Vec<String>> = HashMap::new();
+    for (id, email) in index.rows(
+        "SELECT e.id, e.email FROM json_each(?1) j JOIN emails e ON e.id = j.value
+         ORDER BY e.id, e.email",
+        [&list],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+    )? {
+        emails.entry(id).or_default().push(email);
+    }
+    index.rows(
+        "SELECT p.id, p.name, p.name_key, c.name, c.name_key
+         FROM json_each(?1) j JOIN people p ON p.id = j.value
+           LEFT JOIN companies c ON c.id = p.company AND c.deleted = 0
+         ORDER BY j.key",
+        [&list],
+        |r| {
+            let id: String = r.get(0)?;
+            Ok(Record {
+                source,
+                emails: emails.remove(&id).unwrap_or_default(),
+                // Ids in an index were checked when written.
+                id: Id::trusted(id),
+                name: r.get(1)?,
+                name_key: r.get(2)?,
+                company: r.get(3)?,
+                company_key: r.get(4)?,
+                team_row: None,
+            })
+        },
+    )
+}
+
+/// The days of the interactions a ledger holds with each of `ids`, as
+/// [`crate::strength::day_number`]s, by position in `ids`: the index on
+/// (person, at) answers without reading the interactions.
+fn days_in(index: &Index, ids: &[&str]) -> Result<Vec<Vec<i32>>> {
+    let mut out = vec![Vec::new(); ids.len()];
+    for (n, day) in index.rows(
+        "SELECT j.key, i.at FROM json_each(?1) j JOIN involved i ON i.person = j.value",
+        [id_list(ids.iter().copied())],
+        |r| {
+            // As `Touch::stored`: an interaction whose day cannot be read
+            // does not count.
+            let day = r
+                .get_ref(1)?
+                .as_str()
+                .ok()
+                .and_then(|at| at.get(..10))
+                .and_then(|d| d.parse::<Date>().ok())
+                .map(crate::strength::day_number);
+            Ok((r.get::<_, i64>(0)?, day))
+        },
+    )? {
+        if let (Some(list), Some(day)) = (usize::try_from(n).ok().and_then(|n| out.get_mut(n)), day)
+        {
+            list.push(day);
+        }
+    }
+    Ok(out)
+}
+
+/// The interactions a ledger holds with each of `ids`, as [`touches`]
+/// reads them for one.
+fn touches_in<'a>(
+    index: &Index,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<HashMap<String, Vec<(Touch, String)>>> {
+    let mut out: HashMap<String, Vec<(Touch, String)>> = HashMap::new();
+    for (person, at, channel, direction) in index.rows(
+        "SELECT i.person, i.at, i.channel, i.direction
+         FROM json_each(?1) j JOIN involved i ON i.person = j.value",
+        [id_list(ids)],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        },
+    )? {
+        if let Some(t) = Touch::stored(at, channel, direction.as_deref()) {
+            out.entry(person).or_default().push(t);
+        }
+    }
+    Ok(out)
 }
 
 /// The strength of these interactions, and the channel of the last one.
@@ -544,57 +973,61 @@ fn team_rows<P: rusqlite::Params>(
 }
 
 /// Every replica's people a query names, from the team index: the same
-/// rules as [`matching_people`] for one ledger.
-fn team_matching(team: &TeamIndex, query: &Query) -> Result<Vec<(i64, Record)>> {
+/// rules as [`matching_people`] for one ledger. Each row's `columns` are
+/// passed to `each`, in order; a row found by two lookups comes twice.
+fn team_matching(
+    team: &TeamIndex,
+    query: &Query,
+    columns: &str,
+    each: &mut dyn FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>,
+) -> Result<()> {
     // `tags` carries the record's columns: a tag's rows are read in one
     // run, not looked up one by one.
     const TAGGED: &str = "FROM tags p WHERE p.tag = ?1";
-    let rows = match query {
-        Query::Tag(tag) => team_rows(team, TAGGED, [tag])?,
-        Query::Email(email) => team_rows(
-            team,
-            "FROM emails e JOIN people p ON p.person = e.person WHERE e.email = ?1",
+    let sql = |from: &str| format!("SELECT {columns} {from}");
+    match query {
+        Query::Tag(tag) => team.each_row(&sql(TAGGED), [tag], &mut *each),
+        Query::Email(email) => team.each_row(
+            &sql("FROM emails e JOIN people p ON p.person = e.person WHERE e.email = ?1"),
             [email],
-        )?,
+            &mut *each,
+        ),
         Query::Domain(domain) => {
-            let mut rows = team_rows(
-                team,
-                "FROM emails e JOIN people p ON p.person = e.person WHERE e.domain = ?1",
+            team.each_row(
+                &sql("FROM emails e JOIN people p ON p.person = e.person WHERE e.domain = ?1"),
                 [domain],
+                &mut *each,
             )?;
-            rows.extend(team_rows(
-                team,
-                "FROM people p WHERE p.company_domain = ?1",
+            team.each_row(
+                &sql("FROM people p WHERE p.company_domain = ?1"),
                 [domain],
-            )?);
-            rows
+                &mut *each,
+            )
         }
         Query::Words(words) => {
             let key = name_key(words);
-            let mut rows = team_rows(team, TAGGED, [words.to_lowercase()])?;
-            rows.extend(team_rows(
-                team,
-                "FROM people p WHERE p.company_key = ?1 OR (p.company_key >= ?2 AND p.company_key < ?3)",
+            team.each_row(&sql(TAGGED), [words.to_lowercase()], &mut *each)?;
+            team.each_row(
+                &sql("FROM people p WHERE p.company_key = ?1 OR (p.company_key >= ?2 AND p.company_key < ?3)"),
                 params![key, format!("{key} "), format!("{key}!")],
-            )?);
+                &mut *each,
+            )?;
             if key.chars().count() < 3 {
-                rows.extend(team_rows(
-                    team,
-                    "FROM people p WHERE p.name_key = ?1",
+                team.each_row(
+                    &sql("FROM people p WHERE p.name_key = ?1"),
                     [&key],
-                )?);
+                    &mut *each,
+                )
             } else {
                 let phrase = format!("\"{}\"", key.replace('"', "\"\""));
-                rows.extend(team_rows(
-                    team,
-                    "FROM names n JOIN people p ON p.person = n.rowid WHERE names MATCH ?1 LIMIT 10000",
+                team.each_row(
+                    &sql("FROM names n JOIN people p ON p.person = n.rowid WHERE names MATCH ?1 LIMIT 10000"),
                     [phrase],
-                )?);
+                    &mut *each,
+                )
             }
-            rows
         }
-    };
-    Ok(distinct(rows))
+    }
 }
 
 /// Each team index row once (several lookups may find it).
@@ -638,11 +1071,11 @@ pub fn who_knows(
     let asked = Asked::new(sources, team);
     let _snapshot = asked.team.map(TeamIndex::snapshot).transpose()?;
     let started = std::time::Instant::now();
-    let records = asked.matching(&query)?;
+    let mut found = asked.matching(&query, today)?;
     let matched = started.elapsed();
-    let groups = group(records);
+    let groups = found.keys.groups();
     let grouped = started.elapsed();
-    let ranked = rank(&asked, groups, today, limit, explain)?;
+    let ranked = rank(&asked, &mut found, groups, today, limit, explain)?;
     tracing::debug!(?matched, ?grouped, ranked = ?started.elapsed(), "who-knows");
     // A teammate may know someone the query matched only in another ledger
     // (the company recorded by one of them): complete the people shown.
@@ -657,32 +1090,89 @@ pub fn who_knows(
 
 /// The `limit` strongest contacts, strongest first, each with the record
 /// it is best known by. Every record is scored (from the team index's
-/// stored summary, which is cheap), but only the contacts shown are built.
+/// stored summary, which is cheap) or bounded (from its interactions'
+/// days); only the records that could change which contacts are shown are
+/// scored in full, and only the contacts shown are read in full and built.
 fn rank(
     asked: &Asked<'_>,
-    groups: Vec<Vec<Record>>,
+    found: &mut Matched,
+    groups: Vec<Vec<usize>>,
     today: Date,
     limit: usize,
     explain: bool,
 ) -> Result<Vec<(Contact, Record)>> {
-    let mut scored = Vec::with_capacity(groups.len());
-    for records in groups {
-        let mut best = 0;
-        for r in &records {
-            best = best.max(asked.score(r, today)?);
+    // The record each group is shown by, as `shown`.
+    let shown: Vec<usize> = groups
+        .iter()
+        .map(|g| {
+            g.iter()
+                .copied()
+                .find(|&i| asked.owners[found.found[i].source].mine)
+                .unwrap_or(g[0])
+        })
+        .collect();
+    let high = |found: &Matched, g: &[usize]| -> u8 {
+        g.iter().map(|&i| found.found[i].high).max().unwrap_or(0)
+    };
+    let mut highs: Vec<u8> = groups.iter().map(|g| high(found, g)).collect();
+    let top = loop {
+        let view: &Matched = found;
+        // A group's score is its best record's. Where a bounded record
+        // could beat its group's best known score, the group is ranked by
+        // the bound: when the first `limit` so ranked all have known
+        // scores, no other group can rank above any of them.
+        let known = |g: &[usize]| -> Option<u8> {
+            g.iter()
+                .filter(|&&i| view.found[i].low == view.found[i].high)
+                .map(|&i| view.found[i].high)
+                .max()
+        };
+        let mut order: Vec<(u8, usize)> = highs.iter().copied().zip(0..).collect();
+        // As `contact_order`: strongest first, then by the name shown,
+        // then as grouped (a stable sort of the groups).
+        let cmp = |a: &(u8, usize), b: &(u8, usize)| {
+            b.0.cmp(&a.0)
+                .then_with(|| view.name(shown[a.1]).cmp(view.name(shown[b.1])))
+                .then(a.1.cmp(&b.1))
+        };
+        if order.len() > limit && limit > 0 {
+            order.select_nth_unstable_by(limit - 1, cmp);
         }
-        scored.push((best, records));
+        order.truncate(limit);
+        order.sort_unstable_by(cmp);
+        let pending: Vec<usize> = order
+            .iter()
+            .flat_map(|&(_, n)| {
+                let known = known(&groups[n]);
+                groups[n]
+                    .iter()
+                    .copied()
+                    .filter(move |&i| {
+                        let f = &view.found[i];
+                        f.low != f.high && known.is_none_or(|k| f.high > k)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if pending.is_empty() {
+            break order;
+        }
+        asked.score_exactly(found, &pending, today)?;
+        for (_, n) in order {
+            highs[n] = high(found, &groups[n]);
+        }
+    };
+    let mut ranked = Vec::with_capacity(top.len());
+    for (_, n) in top {
+        let mut records = Vec::with_capacity(groups[n].len());
+        for &i in &groups[n] {
+            records.extend(asked.record_of(found, i)?);
+        }
+        if !records.is_empty() {
+            ranked.push(contact_of(asked, records, today, explain)?);
+        }
     }
-    // As `contact_order`: strongest first, then by the name shown.
-    scored.sort_by(|a, b| {
-        b.0.cmp(&a.0)
-            .then_with(|| shown(asked, &a.1).name.cmp(&shown(asked, &b.1).name))
-    });
-    scored.truncate(limit);
-    scored
-        .into_iter()
-        .map(|(_, records)| contact_of(asked, records, today, explain))
-        .collect()
+    Ok(ranked)
 }
 
 /// The record a contact is shown by: the own ledger's, else the first.

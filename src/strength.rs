@@ -215,7 +215,29 @@ impl Summary {
     /// the figures they came from: days since the last, interactions in
     /// the last year, days from first to last.
     fn points(&self, today: Date) -> ([f64; 5], f64, usize, f64) {
-        let today = epoch_day(today);
+        self.points_on(epoch_day(today), recency_points, frequency_points)
+    }
+
+    /// The score alone on `today` (a day number, not before
+    /// [`Summary::last`]), as [`Summary::score_only`] gives it, with the
+    /// terms that depend on a count of days taken from `memo`: scoring
+    /// tens of thousands of people then computes each power once.
+    pub fn score_memo(&self, today: i32, memo: &mut Memo) -> u8 {
+        let Memo { recency, frequency } = memo;
+        let (points, ..) = self.points_on(
+            today,
+            |since| Memo::recency(recency, since),
+            |in_year| Memo::frequency(frequency, in_year),
+        );
+        total(&points)
+    }
+
+    fn points_on(
+        &self,
+        today: i32,
+        recency: impl FnOnce(f64) -> f64,
+        frequency: impl FnOnce(usize) -> f64,
+    ) -> ([f64; 5], f64, usize, f64) {
         let days = |from: i32, to: i32| (to - from).max(0) as f64;
         let (latest, first) = (self.days[0], self.days[self.days.len() - 1]);
         let since_last = days(latest, today);
@@ -223,8 +245,8 @@ impl Summary {
         let in_year = self.days.partition_point(|d| *d > year_ago);
         let span = days(first, latest);
         let points = [
-            RECENCY * 0.5f64.powf(since_last / RECENCY_HALF_LIFE),
-            FREQUENCY * (1.0 - 0.5f64.powf(in_year as f64 / FREQUENCY_HALF)),
+            recency(since_last),
+            frequency(in_year),
             CHANNEL * self.channel_mean,
             RECIPROCITY * reciprocity_share(self.inbound, self.outbound),
             DURATION * (span / DURATION_FULL).min(1.0),
@@ -286,47 +308,201 @@ impl Summary {
         }
     }
 
-    /// A compact form to store: little-endian counts, the channel mean's
-    /// bits, then each day.
+    /// A compact form to store: the counts as varints, the channel mean's
+    /// bits, the last day (zigzag varint), then each earlier day as its
+    /// distance from the one after it. A person's row in the team index
+    /// carries it, and a broad question reads tens of thousands.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(24 + 4 * self.days.len());
+        let mut out = Vec::with_capacity(16 + 2 * self.days.len());
         for n in [self.window, self.inbound, self.outbound, self.days.len()] {
-            out.extend_from_slice(&(n as u32).to_le_bytes());
+            push_varint(&mut out, n as u64);
         }
         out.extend_from_slice(&self.channel_mean.to_bits().to_le_bytes());
-        for d in &self.days {
-            out.extend_from_slice(&d.to_le_bytes());
+        let mut previous = None;
+        for &d in &self.days {
+            match previous {
+                None => push_varint(&mut out, zigzag(d)),
+                Some(p) => push_varint(&mut out, (i64::from(p) - i64::from(d)) as u64),
+            }
+            previous = Some(d);
         }
         out
     }
 
     /// What [`Summary::encode`] wrote; None for anything else.
     pub fn decode(bytes: &[u8]) -> Option<Summary> {
-        let u32_at = |i: usize| -> Option<usize> {
-            Some(u32::from_le_bytes(bytes.get(i..i + 4)?.try_into().ok()?) as usize)
-        };
-        let (window, inbound, outbound, n) = (u32_at(0)?, u32_at(4)?, u32_at(8)?, u32_at(12)?);
-        let channel_mean = f64::from_bits(u64::from_le_bytes(bytes.get(16..24)?.try_into().ok()?));
-        if n == 0 || bytes.len() != 24 + 4 * n {
-            return None;
-        }
-        let days: Vec<i32> = bytes[24..]
-            .chunks_exact(4)
-            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        if days.windows(2).any(|w| w[0] < w[1])
-            || days.iter().any(|d| !(MIN_DAY..=MAX_DAY).contains(d))
-        {
-            return None;
-        }
-        Some(Summary {
-            days,
-            channel_mean,
-            window,
-            inbound,
-            outbound,
-        })
+        let mut summary = Summary::empty();
+        summary.decode_into(bytes).then_some(summary)
     }
+
+    /// A summary with no interactions, only to be filled by
+    /// [`Summary::decode_into`].
+    pub fn empty() -> Summary {
+        Summary {
+            days: Vec::new(),
+            channel_mean: 0.0,
+            window: 0,
+            inbound: 0,
+            outbound: 0,
+        }
+    }
+
+    /// [`Summary::decode`] into `self`, reusing its memory: scoring tens of
+    /// thousands of stored summaries then allocates nothing. False, and
+    /// `self` not to be used, for anything `encode` did not write.
+    pub fn decode_into(&mut self, bytes: &[u8]) -> bool {
+        let mut at = 0;
+        let mut next = || take_varint(bytes, &mut at);
+        let (Some(window), Some(inbound), Some(outbound), Some(n)) =
+            (next(), next(), next(), next())
+        else {
+            return false;
+        };
+        let Some(mean) = bytes.get(at..at + 8).and_then(|b| b.try_into().ok()) else {
+            return false;
+        };
+        at += 8;
+        let limit = u64::from(u32::MAX);
+        if n == 0
+            || n > bytes.len() as u64
+            || [window, inbound, outbound].iter().any(|c| *c > limit)
+        {
+            return false;
+        }
+        self.days.clear();
+        let mut day = None;
+        for _ in 0..n {
+            let Some(v) = take_varint(bytes, &mut at) else {
+                return false;
+            };
+            let d = match day {
+                None => unzigzag(v),
+                Some(p) => i64::from(p) - i64::try_from(v).unwrap_or(i64::MAX),
+            };
+            if !(i64::from(MIN_DAY)..=i64::from(MAX_DAY)).contains(&d) {
+                return false;
+            }
+            day = Some(d as i32);
+            self.days.push(d as i32);
+        }
+        if at != bytes.len() {
+            return false;
+        }
+        self.channel_mean = f64::from_bits(u64::from_le_bytes(mean));
+        self.window = window as usize;
+        self.inbound = inbound as usize;
+        self.outbound = outbound as usize;
+        true
+    }
+}
+
+fn recency_points(since_last: f64) -> f64 {
+    RECENCY * 0.5f64.powf(since_last / RECENCY_HALF_LIFE)
+}
+
+fn frequency_points(in_year: usize) -> f64 {
+    FREQUENCY * (1.0 - 0.5f64.powf(in_year as f64 / FREQUENCY_HALF))
+}
+
+/// The recency and frequency terms already computed, by count of days
+/// and of interactions ([`Summary::score_memo`]).
+#[derive(Default)]
+pub struct Memo {
+    recency: Vec<Option<f64>>,
+    frequency: Vec<Option<f64>>,
+}
+
+impl Memo {
+    /// Counts up to this are kept; larger ones are computed each time.
+    const KEPT: usize = 4096;
+
+    fn recency(kept: &mut Vec<Option<f64>>, since_last: f64) -> f64 {
+        let n = since_last as usize;
+        if since_last.fract() != 0.0 || n >= Self::KEPT {
+            return recency_points(since_last);
+        }
+        memo(kept, n, || recency_points(since_last))
+    }
+
+    fn frequency(kept: &mut Vec<Option<f64>>, in_year: usize) -> f64 {
+        if in_year >= Self::KEPT {
+            return frequency_points(in_year);
+        }
+        memo(kept, in_year, || frequency_points(in_year))
+    }
+}
+
+fn memo(kept: &mut Vec<Option<f64>>, n: usize, f: impl FnOnce() -> f64) -> f64 {
+    if kept.len() <= n {
+        kept.resize(n + 1, None);
+    }
+    *kept[n].get_or_insert_with(f)
+}
+
+/// How low and how high the strength of a history can be on `today`,
+/// knowing only the days of its interactions: the terms they decide
+/// (recency, frequency, duration) exactly, the channel and reciprocity
+/// terms anywhere from nothing to their most. `days` are days since
+/// 1970-01-01 ([`day_number`]), in any order; those after `today` do not
+/// count, as in [`strength`].
+pub fn bounds(days: &mut Vec<i32>, today: Date) -> (u8, u8) {
+    let t = epoch_day(today);
+    days.retain(|d| *d <= t);
+    if days.is_empty() {
+        return (0, 0);
+    }
+    days.sort_unstable_by(|a, b| b.cmp(a));
+    let summary = Summary {
+        days: std::mem::take(days),
+        channel_mean: 0.0,
+        window: 0,
+        inbound: 0,
+        outbound: 0,
+    };
+    let (mut points, ..) = summary.points(today);
+    *days = summary.days;
+    points[2] = 0.0;
+    points[3] = 0.0;
+    let low = total(&points);
+    points[2] = CHANNEL;
+    points[3] = RECIPROCITY;
+    (low, total(&points))
+}
+
+/// A day as [`bounds`] takes it: days since 1970-01-01.
+pub fn day_number(d: Date) -> i32 {
+    epoch_day(d)
+}
+
+/// Appends `n` as a varint (7 bits a byte, low first).
+pub fn push_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// A varint at `*at`, moving past it; None past the end or over 64 bits.
+pub fn take_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    let mut n = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*at)?;
+        *at += 1;
+        n |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+fn zigzag(d: i32) -> u64 {
+    ((i64::from(d) << 1) ^ (i64::from(d) >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
 /// Balanced is best: a relationship where both sides get in touch. With no
@@ -452,6 +628,10 @@ mod tests {
             let summary = Summary::of(touches.iter().collect()).unwrap();
             let stored = Summary::decode(&summary.encode()).unwrap();
             proptest::prop_assert_eq!(&stored, &summary);
+            // Decoding into a summary that held another history.
+            let mut reused = Summary::of(vec![&touches[0]]).unwrap();
+            proptest::prop_assert!(reused.decode_into(&summary.encode()));
+            proptest::prop_assert_eq!(&reused, &summary);
             let today = summary.last() + jiff::Span::new().days(after);
             let full = strength(&touches, today);
             let quick = stored.score(today);
@@ -461,7 +641,18 @@ mod tests {
             let earlier = summary.last() - jiff::Span::new().days(after);
             proptest::prop_assert_eq!(strength(&touches, earlier).score, documented(&touches, earlier));
             proptest::prop_assert_eq!(stored.score_only(today).score, quick.score);
+            let mut memo = Memo::default();
+            for _ in 0..2 {
+                proptest::prop_assert_eq!(stored.score_memo(day_number(today), &mut memo), quick.score);
+            }
             proptest::prop_assert_eq!(full.interactions, quick.interactions);
+            // The bounds from days alone hold the score, on any day.
+            for day in [today, earlier] {
+                let mut days: Vec<i32> = touches.iter().map(|t| day_number(t.date)).collect();
+                let (low, high) = bounds(&mut days, day);
+                let score = strength(&touches, day).score;
+                proptest::prop_assert!(low <= score && score <= high, "{low} {score} {high}");
+            }
             proptest::prop_assert_eq!(full.last, quick.last);
         }
     }
@@ -486,5 +677,8 @@ mod tests {
         let bytes = Summary::of(t.iter().collect()).unwrap().encode();
         assert!(Summary::decode(&bytes[..bytes.len() - 1]).is_none());
         assert!(Summary::decode(&[]).is_none());
+        let mut reused = Summary::empty();
+        assert!(!reused.decode_into(&bytes[..bytes.len() - 1]));
+        assert!(reused.decode_into(&bytes));
     }
 }

@@ -35,12 +35,13 @@ use crate::strength::{Summary, Touch};
 /// Bump when the schema or what is copied changes (the encoding of
 /// `strength::Summary` included): the file is rebuilt. The ledger index's
 /// version is part of it, since rows are copied from those indexes.
-const SCHEMA_VERSION: &str = "8";
+const SCHEMA_VERSION: &str = "9";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE owners(owner INTEGER PRIMARY KEY, member TEXT NOT NULL UNIQUE, generation BLOB NOT NULL);
-CREATE TABLE people(person INTEGER PRIMARY KEY, owner INTEGER NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL, company TEXT, company_key TEXT, company_domain TEXT, emails TEXT NOT NULL, interactions INTEGER NOT NULL, summary BLOB, last_channel TEXT);
+CREATE TABLE keys(n INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
+CREATE TABLE people(person INTEGER PRIMARY KEY, owner INTEGER NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL, company TEXT, company_key TEXT, company_domain TEXT, emails TEXT NOT NULL, interactions INTEGER NOT NULL, summary BLOB, last_channel TEXT, lean BLOB);
 CREATE INDEX people_owner ON people(owner, id);
 CREATE INDEX people_name ON people(name_key);
 CREATE INDEX people_company ON people(company_key);
@@ -50,7 +51,7 @@ CREATE TABLE emails(email TEXT NOT NULL, domain TEXT NOT NULL, person INTEGER NO
 CREATE INDEX emails_email ON emails(email);
 CREATE INDEX emails_domain ON emails(domain);
 CREATE INDEX emails_person ON emails(person);
-CREATE TABLE tags(tag TEXT NOT NULL, person INTEGER NOT NULL, owner INTEGER NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL, company TEXT, company_key TEXT, emails TEXT NOT NULL, interactions INTEGER NOT NULL, summary BLOB, last_channel TEXT, PRIMARY KEY(tag, person)) WITHOUT ROWID;
+CREATE TABLE tags(tag TEXT NOT NULL, person INTEGER NOT NULL, lean BLOB NOT NULL, PRIMARY KEY(tag, person)) WITHOUT ROWID;
 CREATE INDEX tags_person ON tags(person);
 CREATE VIRTUAL TABLE names USING fts5(text, content='', contentless_delete=1, tokenize='trigram remove_diacritics 1');
 CREATE TABLE tag_rows(tag TEXT NOT NULL, person INTEGER NOT NULL);
@@ -97,14 +98,107 @@ INSERT INTO touches(person, packed)
   FROM people t JOIN r.involved i ON i.person = t.id WHERE t.owner = ?1 GROUP BY t.person;
 ";
 
-/// The rest of a copy, once each person's strength summary is in.
+/// The rest of a copy, once each person's strength summary and lean row
+/// are in.
 const COPY_AFTER: &str = "
 INSERT INTO emails(email, domain, person)
   SELECT e.email, e.domain, t.person FROM r.emails e JOIN people t ON t.owner = ?1 AND t.id = e.id;
-INSERT OR IGNORE INTO tags(tag, person, owner, id, name, name_key, company, company_key, emails, interactions, summary, last_channel)
-  SELECT g.tag, t.person, t.owner, t.id, t.name, t.name_key, t.company, t.company_key, t.emails, t.interactions, t.summary, t.last_channel
-  FROM r.tags g JOIN people t ON t.owner = ?1 AND t.id = g.id;
+INSERT OR IGNORE INTO tags(tag, person, lean)
+  SELECT g.tag, t.person, t.lean FROM r.tags g JOIN people t ON t.owner = ?1 AND t.id = g.id;
 ";
+
+/// A person's row as a broad question reads it: one blob, since SQLite
+/// spends more per column read than per byte, and numbers for the keys
+/// records are grouped by (`keys`), so grouping compares numbers. Written
+/// by [`Lean::encode`]: varints for the owner, the name key's number, the
+/// company key's number + 1 (0: none), the interactions, the count of
+/// emails and each one's number, then the name and the strength summary
+/// (`strength::Summary::encode`), each after its length.
+#[derive(Debug)]
+pub struct Lean<'a> {
+    pub owner: i64,
+    pub name_key: usize,
+    pub company_key: Option<usize>,
+    pub interactions: u64,
+    emails: &'a [u8],
+    email_count: usize,
+    pub name: &'a str,
+    pub summary: Option<&'a [u8]>,
+}
+
+impl<'a> Lean<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn encode(
+        owner: i64,
+        name_key: usize,
+        company_key: Option<usize>,
+        interactions: i64,
+        emails: &[usize],
+        name: &str,
+        summary: Option<&[u8]>,
+    ) -> Vec<u8> {
+        use crate::strength::push_varint as put;
+        let mut out = Vec::with_capacity(24 + name.len() + summary.map_or(0, <[u8]>::len));
+        put(&mut out, owner.max(0) as u64);
+        put(&mut out, name_key as u64);
+        put(&mut out, company_key.map_or(0, |c| c as u64 + 1));
+        put(&mut out, interactions.max(0) as u64);
+        put(&mut out, emails.len() as u64);
+        for e in emails {
+            put(&mut out, *e as u64);
+        }
+        put(&mut out, name.len() as u64);
+        out.extend_from_slice(name.as_bytes());
+        put(&mut out, summary.map_or(0, <[u8]>::len) as u64);
+        out.extend_from_slice(summary.unwrap_or_default());
+        out
+    }
+
+    /// What `encode` wrote; None for anything else.
+    pub fn decode(bytes: &'a [u8]) -> Option<Lean<'a>> {
+        use crate::strength::take_varint as take;
+        let mut at = 0;
+        let owner = i64::try_from(take(bytes, &mut at)?).ok()?;
+        let name_key = usize::try_from(take(bytes, &mut at)?).ok()?;
+        let company_key = match take(bytes, &mut at)? {
+            0 => None,
+            n => Some(usize::try_from(n - 1).ok()?),
+        };
+        let interactions = take(bytes, &mut at)?;
+        let email_count = usize::try_from(take(bytes, &mut at)?).ok()?;
+        let start = at;
+        for _ in 0..email_count {
+            take(bytes, &mut at)?;
+        }
+        let emails = &bytes[start..at];
+        let slice = |at: &mut usize| -> Option<&'a [u8]> {
+            let len = usize::try_from(take(bytes, at)?).ok()?;
+            let s = bytes.get(*at..at.checked_add(len)?)?;
+            *at += len;
+            Some(s)
+        };
+        let name = std::str::from_utf8(slice(&mut at)?).ok()?;
+        let summary = Some(slice(&mut at)?).filter(|s| !s.is_empty());
+        (at == bytes.len()).then_some(Lean {
+            owner,
+            name_key,
+            company_key,
+            interactions,
+            emails,
+            email_count,
+            name,
+            summary,
+        })
+    }
+
+    /// The numbers of the emails, in the order of the person's `emails`.
+    pub fn emails(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut at = 0;
+        (0..self.email_count).map_while(move |_| {
+            crate::strength::take_varint(self.emails, &mut at).map(|n| n as usize)
+        })
+    }
+}
 
 /// SQL reading a field of the entity `e.json` as `Entity::get` does: the
 /// private value when the field is there, else the shared one.
@@ -221,7 +315,12 @@ impl TeamIndex {
 
     fn try_open(path: &Path) -> Result<TeamIndex> {
         // Derived data: a commit lost to a power cut is only copied again.
-        let conn = super::connect(path, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32000;")?;
+        // Mapped into memory: a broad question reads thousands of pages,
+        // each otherwise a system call and a copy into a fresh buffer.
+        let conn = super::connect(
+            path,
+            "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32000; PRAGMA mmap_size=1073741824;",
+        )?;
         let mut index = TeamIndex {
             conn,
             path: path.to_path_buf(),
@@ -522,6 +621,46 @@ impl TeamIndex {
         Ok(rows)
     }
 
+    /// Calls `each` on every row of a query, in order, without collecting
+    /// them: a broad question reads tens of thousands of rows and keeps
+    /// little of each.
+    pub fn each_row<P, F>(&self, sql: &str, params: P, mut each: F) -> Result<()>
+    where
+        P: rusqlite::Params,
+        F: FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>,
+    {
+        let run = || -> rusqlite::Result<()> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut rows = stmt.query(params)?;
+            while let Some(row) = rows.next()? {
+                each(row)?;
+            }
+            Ok(())
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// The numbers of those of `keys` some replica's rows hold (see
+    /// [`Lean`]), and a number above every number in use.
+    pub fn key_numbers<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k str>,
+    ) -> Result<(HashMap<String, usize>, usize)> {
+        let list = serde_json::Value::from(keys.collect::<Vec<_>>()).to_string();
+        let found = self.rows(
+            "SELECT j.value, k.n FROM json_each(?1) j JOIN keys k ON k.key = j.value",
+            [list],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as usize)),
+        )?;
+        let next = self
+            .conn
+            .query_row("SELECT coalesce(max(n), 0) + 1 FROM keys", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| self.err(e))?;
+        Ok((found.into_iter().collect(), next.max(0) as usize))
+    }
+
     /// The team's members as the roster says, its signatures checked once
     /// per roster version.
     pub fn roster_members(&self, dir: &crate::team::TeamDir) -> Result<Vec<crate::team::Member>> {
@@ -576,26 +715,97 @@ impl Drop for Snapshot<'_> {
     }
 }
 
-/// Stores each of an owner's people's strength summary and last channel:
-/// a question then scores a record from its row alone, with no lookup.
+/// Stores each of an owner's people's strength summary, last channel
+/// and lean row: a question then scores a record from its row alone, with
+/// no lookup, and groups records by number.
 fn summarize(tx: &rusqlite::Transaction<'_>, owner: i64) -> rusqlite::Result<()> {
-    let mut read = tx.prepare(
-        "SELECT t.person, t.packed FROM touches t JOIN people p ON p.person = t.person WHERE p.owner = ?1",
+    type Row = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        String,
+        i64,
+        Option<String>,
+    );
+    // Read first, written after: a statement reading a table it writes
+    // may see rows twice.
+    let rows: Vec<Row> = tx
+        .prepare(
+            "SELECT p.person, p.name, p.name_key, p.company_key, p.emails, p.interactions, t.packed
+             FROM people p LEFT JOIN touches t ON t.person = p.person WHERE p.owner = ?1",
+        )?
+        .query_map([owner], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut write = tx.prepare(
+        "UPDATE people SET summary = ?2, last_channel = ?3, lean = ?4 WHERE person = ?1",
     )?;
-    let mut write =
-        tx.prepare("UPDATE people SET summary = ?2, last_channel = ?3 WHERE person = ?1")?;
-    let mut rows = read.query([owner])?;
-    while let Some(row) = rows.next()? {
-        let person: i64 = row.get(0)?;
-        let packed: String = row.get(1)?;
-        let touches = unpack_touches(&packed);
-        let Some(summary) = Summary::of(touches.iter().map(|(t, _)| t).collect()) else {
-            continue;
-        };
-        let last = crate::strength::last_channel(&touches, summary.last());
-        write.execute(params![person, summary.encode(), last])?;
+    let mut keys = KeyNumbers::new(tx)?;
+    for (person, name, name_key, company_key, emails, interactions, packed) in rows {
+        let touches = packed.as_deref().map(unpack_touches).unwrap_or_default();
+        let summary = Summary::of(touches.iter().map(|(t, _)| t).collect());
+        let last = summary
+            .as_ref()
+            .and_then(|s| crate::strength::last_channel(&touches, s.last()));
+        let encoded = summary.as_ref().map(Summary::encode);
+        let mut email_numbers = Vec::new();
+        for e in emails.split(FIELD).filter(|e| !e.is_empty()) {
+            email_numbers.push(keys.number(e)?);
+        }
+        let company = company_key.as_deref().map(|c| keys.number(c)).transpose()?;
+        let lean = Lean::encode(
+            owner,
+            keys.number(&name_key)?,
+            company,
+            interactions,
+            &email_numbers,
+            &name,
+            encoded.as_deref(),
+        );
+        write.execute(params![person, encoded, last, lean])?;
     }
     Ok(())
+}
+
+/// Numbers for the keys records are grouped by (`keys`): kept across
+/// copies, so every replica's rows use the same number for the same key.
+struct KeyNumbers<'t> {
+    find: rusqlite::Statement<'t>,
+    add: rusqlite::Statement<'t>,
+    known: HashMap<String, usize>,
+}
+
+impl<'t> KeyNumbers<'t> {
+    fn new(tx: &'t rusqlite::Transaction<'_>) -> rusqlite::Result<KeyNumbers<'t>> {
+        Ok(KeyNumbers {
+            find: tx.prepare("SELECT n FROM keys WHERE key = ?1")?,
+            add: tx.prepare("INSERT INTO keys(key) VALUES(?1) RETURNING n")?,
+            known: HashMap::new(),
+        })
+    }
+
+    fn number(&mut self, key: &str) -> rusqlite::Result<usize> {
+        if let Some(&n) = self.known.get(key) {
+            return Ok(n);
+        }
+        let n: i64 = match self.find.query_row([key], |r| r.get(0)).optional()? {
+            Some(n) => n,
+            None => self.add.query_row([key], |r| r.get(0))?,
+        };
+        let n = n.max(0) as usize;
+        self.known.insert(key.to_string(), n);
+        Ok(n)
+    }
 }
 
 /// Copies what `who-wants` reads: tags in the replica's order, and its

@@ -502,3 +502,60 @@ fn who_knows_at_a_past_day_answers_from_history() {
     assert_eq!(code, 1);
     assert!(err.contains("--at someday"), "{err}");
 }
+
+/// However few people are asked for, the list starts as the long one does:
+/// who is strongest is decided over everyone the query names, the ones
+/// known only a little included (a short list scores fewer of them in
+/// full). Ties on strength go by name.
+#[test]
+fn a_short_list_starts_as_the_long_one_does() {
+    let home = Home::new();
+    let people = [
+        ("Ann Ashby", 0, "visit"),
+        ("Ben Brook", 3, "email"),
+        ("Cal Crane", 1, "call"),
+        ("Dee Dale", 0, "note"),
+        ("Eve Eaton", 2, "visit"),
+        ("Fay Frost", 5, "email"),
+        ("Gus Grant", 1, "visit"),
+        ("Hal Hurst", 4, "call"),
+        ("Ida Irwin", 0, "visit"),
+        ("Jo Jarvis", 6, "note"),
+    ];
+    for (name, _, _) in people {
+        home.ok_at("2026-01-02T09:00:00Z", &["add", name, "--tag", "wine"]);
+    }
+    // Up to three interactions each, months apart, ending some months
+    // before now (2026-11-28): recency, frequency and channel all differ,
+    // and Ann and Ida have the same history.
+    for (name, months_ago, channel) in people {
+        for k in 0..3 {
+            let month = 10 - months_ago - 2 * k;
+            if month >= 1 {
+                let at = format!("2026-{month:02}-10T10:00:00Z");
+                home.ok_at(&at, &["log", name, "met", "-c", channel]);
+            }
+        }
+    }
+    let long = json(&home.ok(&["who-knows", "#wine", "--limit", "100", "--json"]));
+    let long = long.as_array().unwrap();
+    assert_eq!(long.len(), people.len(), "{long:?}");
+    let strengths: Vec<u64> = long.iter().map(|c| strength_of(c, "you")).collect();
+    assert!(strengths.windows(2).all(|w| w[0] >= w[1]), "{strengths:?}");
+    let ann = long.iter().position(|c| c["name"] == "Ann Ashby").unwrap();
+    assert_eq!(long[ann + 1]["name"], "Ida Irwin", "{long:?}");
+    for limit in [1, 2, 3, 5, 9] {
+        let short = json(&home.ok(&[
+            "who-knows",
+            "#wine",
+            "--limit",
+            &limit.to_string(),
+            "--json",
+        ]));
+        assert_eq!(
+            short.as_array().unwrap()[..],
+            long[..limit],
+            "--limit {limit}"
+        );
+    }
+}
