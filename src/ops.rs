@@ -785,18 +785,22 @@ impl Ledger {
     /// People matching the filter, by sort name.
     pub fn list_people(&self, f: &ListFilter) -> Result<Vec<Entity>> {
         Ok(self
-            .list_people_json(f)?
+            .list_people_json(f, false)?
             .iter()
             .filter_map(|(j, _)| serde_json::from_str(j).ok())
             .collect())
     }
 
     /// The records of the people matching the filter, by sort name, as
-    /// the index holds them, each with its last contact (one query; the
-    /// record is found by the person's rowid, which is its own). People
-    /// with the same sort name come in the order the index got them, as in
-    /// [`Ledger::people_page`].
-    fn list_people_json(&self, f: &ListFilter) -> Result<Vec<(String, Option<String>)>> {
+    /// the index holds them, each with its last contact if `last` (one
+    /// query; the record is found by the person's rowid, which is its own).
+    /// People with the same sort name come in the order the index got
+    /// them, as in [`Ledger::people_page`].
+    fn list_people_json(
+        &self,
+        f: &ListFilter,
+        last: bool,
+    ) -> Result<Vec<(String, Option<String>)>> {
         let limit = f.limit.map(|l| l as i64).unwrap_or(-1);
         let company = f.company.as_ref().map(|c| c.to_string());
         let json =
@@ -808,6 +812,17 @@ impl Ledger {
         // holding `deleted` and sorted them (130 ms) instead of reading
         // the sort index (0.1 ms).
         match (&f.tag, company) {
+            // The tag's index entries come in list order and say who is
+            // removed: only the records are read, and a person's row only
+            // for the last contact.
+            (Some(tag), None) => self.index().rows(
+                "SELECT e.json, CASE WHEN ?3 THEN (SELECT last FROM people WHERE rowid = t.row) END \
+                 FROM tags t JOIN entities e ON e.rowid = t.row \
+                 WHERE t.tag = ?1 AND t.deleted = ?2 AND t.sort_key IS NOT NULL \
+                 ORDER BY t.sort_key, t.row LIMIT ?4",
+                rusqlite::params![tag.trim().to_lowercase(), removed, last, limit],
+                json,
+            ),
             (Some(tag), company) => self.index().rows(
                 "SELECT e.json, p.last FROM tags t JOIN people p ON p.rowid = t.row JOIN entities e ON e.rowid = t.row \
                  WHERE t.tag = ?1 AND +p.deleted = ?2 AND (?3 IS NULL OR p.company = ?3) \
@@ -842,16 +857,16 @@ impl Ledger {
     /// handed to `each` one at a time. They are read with one query and
     /// completed a batch at a time ([`view::summaries`]), so a thousand
     /// people cost a few queries, and only a batch of them is held as views
-    /// while `each` writes them out. Without `facts`, the views' facts are
-    /// left empty, for output that does not show them. Returns how many
-    /// there were.
+    /// while `each` writes them out. Without `facts`, the views' facts and
+    /// last contacts are left empty, for output that does not show them.
+    /// Returns how many there were.
     pub fn list_summaries<E: From<Error>>(
         &self,
         f: &ListFilter,
         facts: bool,
         mut each: impl FnMut(PersonView) -> std::result::Result<(), E>,
     ) -> std::result::Result<usize, E> {
-        let rows = self.list_people_json(f)?;
+        let rows = self.list_people_json(f, facts)?;
         for batch in rows.chunks(SUMMARY_BATCH) {
             let people = batch
                 .iter()

@@ -90,7 +90,7 @@ pub fn run(env: &Env, args: ListArgs) -> anyhow::Result<()> {
         out.flush()?;
         return Ok(());
     }
-    // The lines show no facts: they are not read.
+    // The lines show no facts and no last contact: they are not read.
     ledger.list_summaries(&filter, false, |p| {
         let at = match (&p.title, &p.company) {
             (Some(t), Some(c)) => format!("{t}, {c}"),

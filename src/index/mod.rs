@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::model::{Entity, Id, Kind, PartialDate, Shard};
 
 /// Bump when the schema or what is derived changes: the index is rebuilt.
-pub(crate) const SCHEMA_VERSION: &str = "17";
+pub(crate) const SCHEMA_VERSION: &str = "18";
 
 /// `entities` holds each record's two parts as JSON, and its kind as a
 /// number ([`kind_code`]); `kind` and `json` (the record as
@@ -33,8 +33,11 @@ pub(crate) const SCHEMA_VERSION: &str = "17";
 /// A person's row in `people`, and a fact's, note's or link's in `items`,
 /// has the rowid of its record in `entities`, and `tags.row` is the tagged
 /// record's, so lists reach the person and the record without a lookup by
-/// id: `list --tag` reads the tag's index entries in order, then one
-/// `people` row and one record per person.
+/// id. A person's tag rows also copy `deleted` and `sort_key` from
+/// `people` (a company's have no sort key), so `list --tag` reads the
+/// tag's index entries already in list order and then only the records:
+/// one page read per person where it read the tag row, the person by id
+/// and the person's row, and sorted them.
 const SCHEMA: &str = r#"
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE shards(shard TEXT PRIMARY KEY, version TEXT NOT NULL DEFAULT '', dirty INTEGER NOT NULL DEFAULT 0);
@@ -50,8 +53,8 @@ CREATE INDEX people_anniversary ON people(anniversary_md, deleted, name);
 CREATE INDEX people_cadence ON people(cadence);
 CREATE TABLE companies(id TEXT PRIMARY KEY, name TEXT NOT NULL, name_key TEXT NOT NULL, domain TEXT, deleted INTEGER NOT NULL);
 CREATE INDEX companies_name ON companies(name_key);
-CREATE TABLE tags(tag TEXT NOT NULL, id TEXT NOT NULL, row INTEGER NOT NULL);
-CREATE INDEX tags_tag ON tags(tag, row);
+CREATE TABLE tags(tag TEXT NOT NULL, id TEXT NOT NULL, row INTEGER NOT NULL, deleted INTEGER NOT NULL, sort_key TEXT);
+CREATE INDEX tags_tag ON tags(tag, deleted, sort_key, row);
 CREATE INDEX tags_id ON tags(id);
 CREATE TABLE emails(email TEXT NOT NULL, id TEXT NOT NULL, domain TEXT NOT NULL);
 CREATE INDEX emails_email ON emails(email);
@@ -611,7 +614,7 @@ impl Index {
                     params![rowid, names.to_lowercase()],
                 )?;
                 self.refresh_touch(id)?;
-                self.put_tags(id, rowid, entity)?;
+                self.put_tags(id, rowid, deleted, Some(&name_key(&sort)), entity)?;
                 for e in entity.set_values("emails") {
                     self.exec(
                         "INSERT INTO emails VALUES(?1, ?2, ?3)",
@@ -641,7 +644,7 @@ impl Index {
                     "INSERT INTO names(rowid, text) VALUES(?1, ?2)",
                     params![rowid, name.to_lowercase()],
                 )?;
-                self.put_tags(id, rowid, entity)?;
+                self.put_tags(id, rowid, deleted, None, entity)?;
                 self.put_handles(id, entity)?;
                 self.put_text(rowid, &format!("{name} {}", text_of("domain")))?;
             }
@@ -704,11 +707,18 @@ impl Index {
         Ok(())
     }
 
-    fn put_tags(&mut self, id: &str, rowid: i64, entity: &Entity) -> Result<()> {
+    fn put_tags(
+        &mut self,
+        id: &str,
+        rowid: i64,
+        deleted: i64,
+        sort_key: Option<&str>,
+        entity: &Entity,
+    ) -> Result<()> {
         for t in entity.set_values("tags") {
             self.exec(
-                "INSERT INTO tags(tag, id, row) VALUES(?1, ?2, ?3)",
-                params![t.value.to_lowercase(), id, rowid],
+                "INSERT INTO tags(tag, id, row, deleted, sort_key) VALUES(?1, ?2, ?3, ?4, ?5)",
+                params![t.value.to_lowercase(), id, rowid, deleted, sort_key],
             )?;
         }
         Ok(())
@@ -926,7 +936,8 @@ mod tests {
             .count(
                 "SELECT (SELECT count(*) FROM people p LEFT JOIN entities e ON e.rowid = p.rowid WHERE e.id IS NOT p.id)
                       + (SELECT count(*) FROM items i LEFT JOIN entities e ON e.rowid = i.rowid WHERE e.id IS NOT i.id)
-                      + (SELECT count(*) FROM tags t LEFT JOIN entities e ON e.rowid = t.row WHERE e.id IS NOT t.id)",
+                      + (SELECT count(*) FROM tags t LEFT JOIN entities e ON e.rowid = t.row WHERE e.id IS NOT t.id)
+                      + (SELECT count(*) FROM tags t JOIN people p ON p.rowid = t.row WHERE t.deleted IS NOT p.deleted OR t.sort_key IS NOT p.sort_key)",
             )
             .expect("count");
         assert_eq!(unlinked, 0);

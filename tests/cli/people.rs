@@ -392,3 +392,35 @@ fn add_with_every_option() {
     assert!(strings(&q["private"], None).contains(&"emails".to_string()));
     assert!(strings(&q["private"], None).contains(&"name".to_string()));
 }
+
+#[test]
+fn list_by_tag_follows_renames_removals_and_restores() {
+    let h = Home::new();
+    h.add(&["Ann Abbot", "--tag", "choir"]);
+    h.add(&["Cy Corder", "--tag", "choir"]);
+    h.add(&["Bea Bell", "--tag", "choir"]);
+    // A company's tag is not a person's: never listed by `list --tag`.
+    h.ok(&["add-company", "Choral Supplies", "--tag", "choir"]);
+    let choir = |extra: &[&str]| {
+        let mut args = vec!["list", "--tag", "choir", "--json"];
+        args.extend_from_slice(extra);
+        names(&h.json(&args))
+    };
+    assert_eq!(choir(&[]), ["Ann Abbot", "Bea Bell", "Cy Corder"]);
+    // A new sort name moves her; the list as text keeps the same order.
+    h.ok(&["set", "ann", "sort-name", "Zabbot, Ann"]);
+    assert_eq!(choir(&[]), ["Bea Bell", "Cy Corder", "Ann Abbot"]);
+    let text = h.ok(&["list", "--tag", "choir"]);
+    let firsts: Vec<&str> = text
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
+    assert_eq!(firsts, ["Bea", "Cy", "Ann"], "{text}");
+    // Removed people leave the tag's list for the removed list, and come back.
+    h.ok(&["rm", "bea"]);
+    assert_eq!(choir(&[]), ["Cy Corder", "Ann Abbot"]);
+    assert_eq!(choir(&["--removed"]), ["Bea Bell"]);
+    h.ok(&["restore", "bea"]);
+    assert_eq!(choir(&["--removed"]), Vec::<String>::new());
+    assert_eq!(choir(&["--limit", "1"]), ["Bea Bell"]);
+}
