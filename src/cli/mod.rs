@@ -25,6 +25,7 @@ mod link;
 mod list;
 mod log;
 mod maintenance;
+mod man;
 mod note;
 mod rm;
 mod set;
@@ -120,6 +121,7 @@ enum Command {
     Adopt(adopt::AdoptArgs),
     Ui(ui::UiArgs),
     Carddav(carddav::CarddavArgs),
+    Man(man::ManArgs),
 }
 
 /// `--shared` / `--private`, for commands that add an item.
@@ -380,6 +382,7 @@ fn dispatch(env: &Env, command: Command) -> anyhow::Result<ExitCode> {
         Command::Adopt(a) => ok(adopt::run(env, a)),
         Command::Ui(a) => ok(ui::run(env, a)),
         Command::Carddav(a) => ok(carddav::run(env, a)),
+        Command::Man(a) => ok(man::run(env, a)),
     }
 }
 

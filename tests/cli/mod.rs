@@ -11,6 +11,7 @@ mod history;
 mod items;
 mod knows;
 mod lan;
+mod machine;
 mod maintenance;
 pub mod nat;
 mod people;

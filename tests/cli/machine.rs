@@ -1,0 +1,113 @@
+//! Fitting the machine: the manual pages `kith man` makes from the same
+//! definitions as `--help`, shown one at a time or written to a folder
+//! for packaging, and rendered by the real `man` where it is installed
+//! (CI sets KITH_REQUIRE_MAN so that part cannot skip there).
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use crate::common::Home;
+
+/// Whether `man` is here to render pages; a missing one fails the test
+/// where KITH_REQUIRE_MAN is set.
+fn have_man() -> bool {
+    let found = Command::new("man").arg("--version").output().is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("KITH_REQUIRE_MAN").is_none(),
+            "KITH_REQUIRE_MAN is set but man is not on PATH"
+        );
+        eprintln!("skipping the man rendering: man is not installed");
+    }
+    found
+}
+
+#[test]
+fn a_subcommand_page_says_what_its_help_says() {
+    let home = Home::new();
+    let page = home.ok(&["man", "show"]);
+    assert!(page.contains(".TH kith-show 1"), "{page}");
+    assert!(
+        page.contains("Show everything about a person or company"),
+        "{page}"
+    );
+    // Every option `kith show --help` lists is on the page.
+    let help = home.ok(&["show", "--help"]);
+    for option in ["--interactions", "--json", "--home", "--at"] {
+        assert!(help.contains(option), "{option} not in show's help");
+        assert!(
+            page.contains(&option.replace('-', "\\-")),
+            "{option} not on the page"
+        );
+    }
+    let nested = home.ok(&["man", "team", "invite"]);
+    assert!(nested.contains(".TH kith-team-invite 1"), "{nested}");
+    assert!(nested.contains("\\-\\-expires"), "{nested}");
+}
+
+#[test]
+fn a_page_for_a_command_kith_does_not_have_is_a_usage_error() {
+    let home = Home::new();
+    let (code, stderr) = home.fails(&["man", "team", "frobnicate"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("there is no `kith team frobnicate`"),
+        "{stderr}"
+    );
+    let (code, _) = home.fails(&["man", "--out", "x", "show"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn every_page_is_written_to_a_folder_and_man_renders_them() {
+    let home = Home::new();
+    let dir = home.path().join("pages");
+    let listed = home.ok(&["man", "--out", dir.to_str().unwrap()]);
+    let written: BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(listed.lines().count(), written.len(), "{listed}");
+    for page in [
+        "kith.1",
+        "kith-show.1",
+        "kith-team-join.1",
+        "kith-carddav-serve.1",
+        "kith-man.1",
+    ] {
+        assert!(written.contains(page), "{page} missing from {written:?}");
+    }
+    // One page per command `--help` lists, and none for clap's `help`.
+    let help = home.ok(&["--help"]);
+    let commands: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        // A command's line starts two spaces in; wrapped help goes deeper.
+        .filter(|l| l.starts_with("  ") && !l[2..].starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() > 30, "{help}");
+    for c in &commands {
+        assert!(written.contains(&format!("kith-{c}.1")), "no page for {c}");
+    }
+    assert!(!written.iter().any(|p| p.contains("help")), "{written:?}");
+    if !have_man() {
+        return;
+    }
+    let rendered = Command::new("man")
+        .args(["-l", "-P", "cat"])
+        .arg(dir.join("kith-team-join.1"))
+        .env("MANWIDTH", "80")
+        .output()
+        .unwrap();
+    assert!(rendered.status.success(), "{rendered:?}");
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    assert!(text.contains("NAME") && text.contains("SYNOPSIS"), "{text}");
+    assert!(text.contains("kith-team-join"), "{text}");
+}
