@@ -5,5 +5,6 @@ mod cli;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    cli::complete_if_asked();
     cli::run(cli::Cli::parse())
 }

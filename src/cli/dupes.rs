@@ -19,6 +19,7 @@ pub struct DupesArgs {
 #[derive(Args, Debug)]
 pub struct MergeArgs {
     /// The record to keep
+    #[arg(add = super::completions::who())]
     who: String,
     /// The record to merge into it (it is removed)
     other: String,
@@ -31,6 +32,7 @@ pub struct MergeArgs {
 #[derive(Args, Debug)]
 pub struct UnmergeArgs {
     /// The record that was merged away, or the one kept
+    #[arg(add = super::completions::who())]
     who: String,
 }
 

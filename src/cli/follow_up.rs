@@ -8,6 +8,7 @@ use super::{Env, PrivacyFlags, person, print_json};
 #[derive(Args, Debug)]
 pub struct FollowUpArgs {
     /// A name (typos are fine), an email, or an id prefix
+    #[arg(add = super::completions::who())]
     who: String,
     /// What to do
     text: String,

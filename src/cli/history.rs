@@ -10,6 +10,7 @@ use super::{Env, person, print_json};
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
     /// A name (typos are fine), an email, or an id prefix
+    #[arg(add = super::completions::who())]
     who: String,
     /// Only the latest N events
     #[arg(long)]

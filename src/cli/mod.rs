@@ -7,6 +7,7 @@ mod add;
 mod add_company;
 mod adopt;
 mod carddav;
+mod completions;
 mod daemon;
 mod demo;
 mod device;
@@ -122,6 +123,10 @@ enum Command {
     Ui(ui::UiArgs),
     Carddav(carddav::CarddavArgs),
     Man(man::ManArgs),
+    Completions(completions::CompletionsArgs),
+    /// The candidates a shell completion is offered (for kith's own scripts)
+    #[command(name = "__complete", hide = true)]
+    Complete(completions::CompleteArgs),
 }
 
 /// `--shared` / `--private`, for commands that add an item.
@@ -299,6 +304,17 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
+/// Answers a shell's completion request (`KITH_COMPLETE=SHELL kith -- …`,
+/// made by the `kith completions` scripts) and exits; returns at once
+/// otherwise. Call before anything else writes to stdout.
+pub fn complete_if_asked() {
+    use clap::CommandFactory;
+    completions::note_shell();
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(completions::VAR)
+        .complete();
+}
+
 pub fn run(cli: Cli) -> ExitCode {
     // Like other Unix tools, end quietly when the reader of our output goes
     // away (`kith list | head`) instead of failing to print.
@@ -383,6 +399,8 @@ fn dispatch(env: &Env, command: Command) -> anyhow::Result<ExitCode> {
         Command::Ui(a) => ok(ui::run(env, a)),
         Command::Carddav(a) => ok(carddav::run(env, a)),
         Command::Man(a) => ok(man::run(env, a)),
+        Command::Completions(a) => ok(completions::run(env, a)),
+        Command::Complete(a) => ok(completions::run_complete(env, a)),
     }
 }
 

@@ -10,6 +10,7 @@ use super::Env;
 #[derive(Args, Debug)]
 pub struct RmArgs {
     /// A name (typos are fine), an email, or an id prefix
+    #[arg(add = super::completions::who())]
     who: String,
 }
 
@@ -17,6 +18,7 @@ pub struct RmArgs {
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
     /// A name (typos are fine), an email, or an id prefix
+    #[arg(add = super::completions::who())]
     who: String,
 }
 

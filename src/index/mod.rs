@@ -229,6 +229,74 @@ impl Index {
         &self.path
     }
 
+    /// Opens an existing index for reading only: never creating,
+    /// migrating or rebuilding it, and waiting at most 200 ms for a writer.
+    /// For shell completion, which must answer at once and change nothing.
+    /// None when there is no index of this schema to read.
+    pub fn open_read_only(path: &Path) -> Option<Index> {
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).ok()?;
+        conn.busy_timeout(std::time::Duration::from_millis(200))
+            .ok()?;
+        let index = Index {
+            conn,
+            path: path.to_path_buf(),
+            fresh: true,
+            bulk: false,
+        };
+        let current = index.schema_version().ok()?? == SCHEMA_VERSION;
+        current.then_some(index)
+    }
+
+    /// Live people whose name starts with `prefix` (letter case and accents
+    /// aside) in name order, then those whose id starts with it: (id, name,
+    /// company's name), at most `limit`. Reads the name index's range only, so it
+    /// costs the same at 100 people or 100,000.
+    pub fn people_starting(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String, Option<String>)>> {
+        let key = name_key(prefix);
+        let mut out: Vec<(String, String, Option<String>)> = Vec::new();
+        let read = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT p.id, p.name, c.name FROM people p LEFT JOIN companies c ON c.id = p.company
+                 WHERE p.name_key >= ?1 AND p.name_key < ?1 || char(1114111) AND p.deleted = 0
+                 ORDER BY p.name_key LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![key, limit as i64], read)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        out.extend(rows);
+        let id = prefix.trim().to_lowercase();
+        if out.len() < limit && !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT p.id, p.name, c.name FROM people p LEFT JOIN companies c ON c.id = p.company
+                     WHERE p.id >= ?1 AND p.id < ?1 || 'zzzz' AND p.deleted = 0
+                     ORDER BY p.id LIMIT ?2",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map(params![id, (limit - out.len()) as i64], read)
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(|e| self.err(e))?;
+            for row in rows {
+                if !out.iter().any(|(i, _, _)| *i == row.0) {
+                    out.push(row);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn err(&self, source: rusqlite::Error) -> Error {
         Error::Index {
             path: self.path.clone(),

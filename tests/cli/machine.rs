@@ -111,3 +111,103 @@ fn every_page_is_written_to_a_folder_and_man_renders_them() {
     assert!(text.contains("NAME") && text.contains("SYNOPSIS"), "{text}");
     assert!(text.contains("kith-team-join"), "{text}");
 }
+
+/// Runs kith's bash completion for `words` (the last being completed) in a
+/// real bash, with the script `kith completions bash` prints; returns what
+/// bash would offer.
+fn bash_completes(home: &Home, words: &[&str]) -> Vec<String> {
+    let script = home.ok(&["completions", "bash"]);
+    let dir = std::path::Path::new(crate::common::kith_bin())
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let line = format!(
+        "{script}\nCOMP_WORDS=({}); COMP_CWORD={}; COMP_TYPE=9\n\
+         _clap_complete_kith kith '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        quoted.join(" "),
+        words.len() - 1,
+        words[words.len() - 1],
+        words[words.len() - 2],
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "-c", &line])
+        .env("PATH", path)
+        .env("KITH_HOME", home.path())
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn bash_completes_commands_and_names_from_the_ledger() {
+    let home = Home::new();
+    home.add(&["Edna Miggins", "--company", "Miggins Corner Shop"]);
+    home.add(&["Zoë Ångström"]);
+    let albert = home.add(&["Albert Miggins"]);
+    let other_albert = home.add(&["Albert Miggins"]);
+    let removed = home.add(&["Edwin Gone"]);
+    home.ok(&["rm", &removed]);
+
+    assert_eq!(bash_completes(&home, &["kith", "sho"]), ["show"]);
+    // A name is offered whole, its space escaped for bash; the removed are not.
+    assert_eq!(
+        bash_completes(&home, &["kith", "show", "Ed"]),
+        ["Edna\\ Miggins"]
+    );
+    // Accents and case aside, as WHO itself matches.
+    assert_eq!(
+        bash_completes(&home, &["kith", "note", "zoe"]),
+        ["Zoë\\ Ångström"]
+    );
+    // Two people of one name: each by id, so what is completed names one.
+    let mut both = bash_completes(&home, &["kith", "set", "albert"]);
+    both.sort();
+    let mut ids = vec![albert.clone(), other_albert.clone()];
+    ids.sort();
+    assert_eq!(both, ids);
+    // An id prefix completes to the whole id.
+    assert_eq!(
+        bash_completes(&home, &["kith", "history", &albert[..6]]),
+        std::slice::from_ref(&albert)
+    );
+    // What bash completes is what WHO resolves.
+    let shown = home.json(&["show", "Edna Miggins", "--json"]);
+    assert_eq!(shown["name"], "Edna Miggins");
+}
+
+#[test]
+fn completion_reads_the_index_without_changing_anything() {
+    let home = Home::new();
+    home.add(&["Edna Miggins"]);
+    let before = home.ledger_files();
+    let listed = home.ok(&["__complete", "who", "edna m"]);
+    assert_eq!(listed.trim(), "Edna Miggins");
+    assert_eq!(home.ledger_files(), before);
+    // No ledger at all: no candidates, no error, and no home made.
+    let empty = tempfile::tempdir().unwrap();
+    let missing = empty.path().join("nobody");
+    let out = Command::new(crate::common::kith_bin())
+        .args(["__complete", "who", "ed"])
+        .env("KITH_HOME", &missing)
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
+    assert!(!missing.exists(), "completion made a home");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = home.ok(&["completions", shell]);
+        assert!(script.contains("KITH_COMPLETE"), "{shell}: {script}");
+    }
+    let (code, _) = home.fails(&["completions", "tcsh"]);
+    assert_eq!(code, 2);
+}
