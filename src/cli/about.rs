@@ -24,7 +24,7 @@ enum Format {
 #[derive(Args, Debug)]
 pub struct AboutArgs {
     /// A name (typos are fine), an email, or an id prefix
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
     /// Also what teammates' ledgers hold (their shared parts)
     #[arg(long)]

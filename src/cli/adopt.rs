@@ -10,6 +10,7 @@ use super::{Env, print_json};
 #[derive(Args, Debug)]
 pub struct AdoptArgs {
     /// MEMBER/WHO: the teammate, then a name, email or id in their ledger
+    #[arg(value_parser = super::lookup)]
     who: String,
     /// Also copy their facts about the person
     #[arg(long)]

@@ -19,7 +19,7 @@ pub struct DupesArgs {
 #[derive(Args, Debug)]
 pub struct MergeArgs {
     /// The record to keep
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
     /// The record to merge into it (it is removed)
     other: String,
@@ -32,7 +32,7 @@ pub struct MergeArgs {
 #[derive(Args, Debug)]
 pub struct UnmergeArgs {
     /// The record that was merged away, or the one kept
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
 }
 

@@ -36,7 +36,7 @@ enum VcardVersion {
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// Only these people (vcard, csv, ics) [default: everyone]
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: Vec<String>,
     /// The format
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]

@@ -9,7 +9,7 @@ use super::{Env, PrivacyFlags, print_json};
 #[derive(Args, Debug)]
 pub struct FactArgs {
     /// A name (typos are fine), an email, or an id prefix
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
     /// The fact, e.g. "husband smokes Old Holborn, 50 g tin"
     text: String,

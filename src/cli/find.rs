@@ -10,6 +10,7 @@ use super::{Env, print_json};
 #[derive(Args, Debug)]
 pub struct FindArgs {
     /// What to look for
+    #[arg(value_parser = super::lookup)]
     query: String,
     /// At most this many results
     #[arg(long, default_value_t = 20)]

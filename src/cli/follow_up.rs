@@ -8,7 +8,7 @@ use super::{Env, PrivacyFlags, person, print_json};
 #[derive(Args, Debug)]
 pub struct FollowUpArgs {
     /// A name (typos are fine), an email, or an id prefix
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
     /// What to do
     text: String,

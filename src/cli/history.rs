@@ -10,7 +10,7 @@ use super::{Env, person, print_json};
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
     /// A name (typos are fine), an email, or an id prefix
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
     /// Only the latest N events
     #[arg(long)]

@@ -10,6 +10,7 @@ use super::{Env, print_json};
 #[derive(Args, Debug)]
 pub struct IntroPathArgs {
     /// A name or an email
+    #[arg(value_parser = super::lookup)]
     who: String,
     /// At most this many paths
     #[arg(long, default_value_t = 5)]

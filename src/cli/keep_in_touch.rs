@@ -8,7 +8,7 @@ use super::{Env, person};
 #[derive(Args, Debug)]
 pub struct KeepInTouchArgs {
     /// A name (typos are fine), an email, or an id prefix
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
     /// How often: 10d, 3w, 2m, 1y
     #[arg(long, required_unless_present = "stop")]

@@ -8,12 +8,12 @@ use super::{Env, PrivacyFlags, person, print_json};
 #[derive(Args, Debug)]
 pub struct LinkArgs {
     /// The first person
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
     /// spouse, child, parent, sibling, colleague, reports-to, friend, introduced-by, or any word
     relation: String,
     /// The second person
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who2: String,
     #[command(flatten)]
     privacy: PrivacyFlags,

@@ -466,6 +466,19 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Parses a WHO or a lookup's query: something to look for. An empty or
+/// blank one, or one with no letter or digit at all, is a usage error
+/// (exit 2 with the usage), not an empty answer.
+pub fn lookup(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("nothing to look for in an empty string".into());
+    }
+    if !s.chars().any(char::is_alphanumeric) {
+        return Err(format!("'{s}' has no letter or digit to look for"));
+    }
+    Ok(s.to_string())
+}
+
 /// Resolves a WHO argument to a person, with the argument named on failure.
 pub fn person(ledger: &Ledger, who: &str) -> anyhow::Result<kith::model::Entity> {
     Ok(ledger.resolve_person(who)?)

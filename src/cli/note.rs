@@ -9,7 +9,7 @@ use super::{Env, PrivacyFlags, print_json};
 #[derive(Args, Debug)]
 pub struct NoteArgs {
     /// A name (typos are fine), an email, or an id prefix
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
     /// The note
     text: String,

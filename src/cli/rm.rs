@@ -10,7 +10,7 @@ use super::Env;
 #[derive(Args, Debug)]
 pub struct RmArgs {
     /// A name (typos are fine), an email, or an id prefix
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
 }
 
@@ -18,7 +18,7 @@ pub struct RmArgs {
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
     /// A name (typos are fine), an email, or an id prefix
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
 }
 

@@ -9,7 +9,7 @@ use super::{Env, PrivacyFlags};
 #[derive(Args, Debug)]
 pub struct SetArgs {
     /// A name (typos are fine), an email, or an id prefix
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
     /// name, sort-name, nickname, email, phone, address, company, title,
     /// birthday, anniversary, tag, keep-in-touch (domain for companies)
@@ -26,7 +26,7 @@ pub struct SetArgs {
 #[derive(Args, Debug)]
 pub struct UnsetArgs {
     /// A name (typos are fine), an email, or an id prefix
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
     /// The field to clear
     field: String,

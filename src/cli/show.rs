@@ -12,7 +12,7 @@ use super::{Env, print_json};
 #[derive(Args, Debug)]
 pub struct ShowArgs {
     /// A name (typos are fine), an email, or an id prefix; MEMBER/WHO for a teammate's ledger
-    #[arg(add = super::completions::who())]
+    #[arg(add = super::completions::who(), value_parser = super::lookup)]
     who: String,
     /// How many interactions to show
     #[arg(long, default_value_t = 10)]

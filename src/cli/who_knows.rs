@@ -11,6 +11,7 @@ use super::{Env, print_json};
 #[derive(Args, Debug)]
 pub struct WhoKnowsArgs {
     /// A company, a person, an email domain (acme.com, @acme.com) or a tag (#wine, tag:wine)
+    #[arg(value_parser = super::lookup)]
     query: String,
     /// Show the terms each strength is the sum of
     #[arg(long)]

@@ -10,6 +10,7 @@ use super::{Env, print_json};
 #[derive(Args, Debug)]
 pub struct WhoWantsArgs {
     /// A product, an interest, a word
+    #[arg(value_parser = super::lookup)]
     topic: String,
     /// Also use teammates' shared ledgers
     #[arg(long)]

@@ -214,6 +214,42 @@ fn usage_errors_exit_2() {
     assert!(h.ok(&["--version"]).starts_with("kith "));
 }
 
+/// A lookup given nothing to look for is a usage error, not an empty
+/// answer: `kith find ""` used to print "nothing matches ''" and exit 0.
+#[test]
+fn an_empty_or_meaningless_lookup_is_a_usage_error() {
+    let s = story();
+    let h = &s.home;
+    let before = h.ledger_files();
+    for args in [
+        vec!["find", ""],
+        vec!["find", "   "],
+        vec!["find", "?!"],
+        vec!["show", ""],
+        vec!["history", " "],
+        vec!["note", "", "hello"],
+        vec!["set", "", "title", "Owner"],
+        vec!["who-knows", "#"],
+        vec!["who-knows", ""],
+        vec!["who-wants", ""],
+        vec!["intro-path", ""],
+        vec!["export", "--format", "vcard", ""],
+    ] {
+        let r = h.run(&args);
+        assert_eq!(r.code, Some(2), "kith {args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "kith {args:?} printed {}", r.stdout);
+        assert!(
+            r.stderr.contains("nothing to look for") || r.stderr.contains("no letter or digit"),
+            "kith {args:?}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(h.ledger_files(), before);
+    // Something to look for is still looked for.
+    assert!(h.ok(&["find", "edna"]).contains("Edna Miggins"));
+    assert!(h.ok(&["show", "edna"]).contains("Edna Miggins"));
+}
+
 #[test]
 fn a_bad_environment_is_one_line() {
     let h = Home::new();
