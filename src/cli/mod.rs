@@ -1,44 +1,25 @@
-//! The command line: one file per subcommand, a shared [`Env`] that knows
-//! where the ledger is and opens it only when a command needs it, and the one
-//! place errors become messages and exit codes (0 ok, 1 error, 2 usage).
+//! The command line: one file per subcommand, grouped by what they serve
+//! (people, timeline, peers, questions, interop, faces, machine), a shared
+//! [`Env`] that knows where the ledger is and opens it only when a command
+//! needs it, and the one place errors become messages and exit codes (0 ok,
+//! 1 error, 2 usage).
 
-mod about;
-mod add;
-mod add_company;
-mod adopt;
-mod carddav;
-mod completions;
-mod daemon;
-mod demo;
-mod device;
-mod done;
-mod dupes;
-mod export;
-mod fact;
-mod find;
-mod follow_up;
-mod history;
-mod id;
-mod import;
-mod intro_path;
-mod keep_in_touch;
-mod link;
-mod list;
-mod log;
-mod maintenance;
-mod man;
-mod note;
-mod rm;
-mod set;
-mod show;
-mod status;
+mod faces;
+mod interop;
+mod machine;
+mod peers;
+mod people;
+mod questions;
 mod style;
-mod sync;
-mod team;
-mod today;
-mod ui;
-mod who_knows;
-mod who_wants;
+mod timeline;
+
+use faces::{carddav, demo, ui};
+use interop::{export, import};
+use machine::{completions, maintenance, man};
+use peers::{daemon, device, status, sync, team};
+use people::{about, add, add_company, dupes, find, history, id, list, rm, set, show};
+use questions::{adopt, intro_path, who_knows, who_wants};
+use timeline::{done, fact, follow_up, keep_in_touch, link, log, note, today};
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
