@@ -297,6 +297,52 @@ pub fn import_file(
     }
 }
 
+/// Imports a vdir (`kith import DIR`): a folder of `.vcf` files, one card
+/// or more each, as khard, vdirsyncer and aerc keep them. Every file is
+/// read and parsed first, its problems named `FILE:LINE`; the cards are
+/// then matched and written as one import, so a file that cannot be read
+/// at all (binary, unreadable) changes nothing. Files not ending in `.vcf`
+/// and sub-folders are left alone, as other vdir tools do.
+pub fn import_vdir(
+    ledger: &mut Ledger,
+    dir: &std::path::Path,
+    dry_run: bool,
+    progress: &dyn Fn(usize, usize),
+) -> Result<(String, ImportSummary)> {
+    let name = dir.display().to_string();
+    let read_err = |source| Error::Read {
+        name: name.clone(),
+        source,
+    };
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_err)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x.eq_ignore_ascii_case("vcf")))
+        .collect();
+    if files.is_empty() {
+        return Err(Error::invalid(format!(
+            "{name}: no .vcf file in this folder"
+        )));
+    }
+    // Cards in a stable order, so two imports of one folder plan alike.
+    files.sort();
+    let mut all = Parsed::default();
+    for path in &files {
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            name: file.clone(),
+            source,
+        })?;
+        let text = decode(&file, &bytes)?;
+        let parsed = vcard::parse(&file, &text);
+        all.contacts.extend(parsed.contacts);
+        all.skipped.extend(parsed.skipped);
+    }
+    nothing_read(&name, Format::Vcard, &all)?;
+    let summary = ledger.import_contacts(&name, all, dry_run, progress)?;
+    Ok((format!("a vdir of {} vCard files", files.len()), summary))
+}
+
 /// All of `input`, read if it is a stream.
 fn read_all<'a>(name: &str, input: Input<'a>) -> Result<std::borrow::Cow<'a, [u8]>> {
     Ok(match input {

@@ -211,3 +211,60 @@ fn completion_reads_the_index_without_changing_anything() {
     let (code, _) = home.fails(&["completions", "tcsh"]);
     assert_eq!(code, 2);
 }
+
+/// A vdir (a folder of .vcf files, one card each, as khard and vdirsyncer
+/// keep them) imports as one address book, problems named FILE:LINE.
+#[test]
+fn a_vdir_folder_imports_as_one_address_book() {
+    let home = Home::new();
+    let dir = home.path().join("contacts");
+    std::fs::create_dir(&dir).unwrap();
+    let card = |uid: &str, fn_: &str| {
+        format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{fn_}\r\nEND:VCARD\r\n")
+    };
+    std::fs::write(dir.join("a1.vcf"), card("a1", "Edna Miggins")).unwrap();
+    std::fs::write(dir.join("b2.VCF"), card("b2", "Albert Miggins")).unwrap();
+    std::fs::write(
+        dir.join("c3.vcf"),
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nEND:VCARD\r\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("README.txt"), "not a card").unwrap();
+    std::fs::create_dir(dir.join(".git")).unwrap();
+
+    let r = home.run(&["import", dir.to_str().unwrap()]);
+    assert_eq!(
+        r.code,
+        Some(1),
+        "a skipped card makes the exit 1: {}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("c3.vcf:1:"), "{}", r.stderr);
+    assert!(r.stdout.contains("2 created"), "{}", r.stdout);
+    let listed = home.ok(&["list"]);
+    assert!(
+        listed.contains("Edna Miggins") && listed.contains("Albert Miggins"),
+        "{listed}"
+    );
+    // Again: matched, not doubled.
+    std::fs::remove_file(dir.join("c3.vcf")).unwrap();
+    let again = home.ok(&["import", dir.to_str().unwrap()]);
+    assert!(
+        again.contains("0 created") && again.contains("2 unchanged"),
+        "{again}"
+    );
+
+    // A folder with no card, or one with a file that is no text at all,
+    // is an error that changes nothing.
+    let before = home.ledger_files();
+    let empty = home.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let e = home.error(&["import", empty.to_str().unwrap()]);
+    assert!(e.contains("no .vcf file"), "{e}");
+    std::fs::write(dir.join("z9.vcf"), card("z9", "Daisy Miggins")).unwrap();
+    std::fs::write(dir.join("zz.vcf"), [0u8, 159, 146, 150]).unwrap();
+    let e = home.error(&["import", dir.to_str().unwrap()]);
+    assert!(e.contains("zz.vcf"), "{e}");
+    assert_eq!(home.ledger_files(), before);
+    assert!(!home.ok(&["list"]).contains("Daisy"));
+}

@@ -1,5 +1,6 @@
-//! `kith import FILE…`: contacts from vCard and CSV files, or a kith JSONL
-//! export, matched against the ledger so nothing is doubled.
+//! `kith import FILE…`: contacts from vCard and CSV files, a vdir folder of
+//! `.vcf` files, or a kith JSONL export, matched against the ledger so
+//! nothing is doubled.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +25,7 @@ enum FormatArg {
 /// merged, never doubled
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// The files to import
+    /// The files to import; a folder is read as a vdir (every .vcf file in it)
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// The format [default: told from the content]
@@ -50,6 +51,25 @@ pub fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let mut summaries = Vec::new();
     for path in &args.files {
         let name = path.display().to_string();
+        if path.is_dir() {
+            if matches!(args.format, Some(FormatArg::Csv | FormatArg::Jsonl)) || map.is_some() {
+                anyhow::bail!("{name} is a folder: kith reads a folder as a vdir of .vcf files");
+            }
+            let bar = Progress::new(env.interactive, "importing");
+            let progress = |d, t| bar.set(d, t);
+            let (source, summary) =
+                import::import_vdir(&mut ledger, path, args.dry_run, &progress)?;
+            bar.finish();
+            report(
+                &name,
+                &source,
+                &summary,
+                args.json,
+                &mut skipped_any,
+                &mut summaries,
+            );
+            continue;
+        }
         let format = match args.format {
             Some(FormatArg::Vcard) => Format::Vcard,
             Some(FormatArg::Csv) => Format::Csv,
@@ -85,14 +105,14 @@ pub fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
             )?
         };
         bar.finish();
-        for s in &summary.skipped {
-            eprintln!("kith: skipped {s}");
-        }
-        skipped_any |= !summary.skipped.is_empty();
-        if !args.json {
-            print_summary(&name, &source, &summary);
-        }
-        summaries.push(serde_json::json!({ "file": name, "format": source, "summary": summary }));
+        report(
+            &name,
+            &source,
+            &summary,
+            args.json,
+            &mut skipped_any,
+            &mut summaries,
+        );
     }
     if args.json {
         print_json(&summaries)?;
@@ -102,6 +122,26 @@ pub fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Says what one file or folder gave: each record skipped on stderr, the
+/// summary on stdout (or kept for the JSON list).
+fn report(
+    name: &str,
+    source: &str,
+    summary: &ImportSummary,
+    json: bool,
+    skipped_any: &mut bool,
+    summaries: &mut Vec<serde_json::Value>,
+) {
+    for s in &summary.skipped {
+        eprintln!("kith: skipped {s}");
+    }
+    *skipped_any |= !summary.skipped.is_empty();
+    if !json {
+        print_summary(name, source, summary);
+    }
+    summaries.push(serde_json::json!({ "file": name, "format": source, "summary": summary }));
 }
 
 /// The format of a file: by its name, or failing that its first bytes.
