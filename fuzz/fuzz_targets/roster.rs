@@ -91,7 +91,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = roster.creator();
         for peer in &fx.peers {
             let peer: PeerId = peer.parse().unwrap();
-            let _ = roster.allowed_devices(&peer);
             let _ = roster.own_devices(&peer);
             let _ = roster.current_member_of(&peer);
             let _ = roster.without_team(&peer);
