@@ -501,20 +501,11 @@ impl TeamIndex {
         before: &[u8],
         root: &Path,
     ) -> Result<(i64, Vec<u8>)> {
-        let path = self.path.clone();
-        let wrap = |source| Error::Index {
-            path: path.clone(),
-            source,
-        };
         // Deferred, not immediate: an immediate transaction would take a
         // write lock on the attached replica index too, and its writer
         // would wait for the copy. The first read of `r` fixes the
         // snapshot every later statement copies from.
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
-            .map_err(wrap)?;
-        let run = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<(i64, bool)> {
+        self.write_with(rusqlite::TransactionBehavior::Deferred, |tx| {
             let clean: bool = tx.query_row(
                 "SELECT NOT EXISTS(SELECT 1 FROM r.shards WHERE dirty = 1)",
                 [],
@@ -540,27 +531,33 @@ impl TeamIndex {
                 [owner],
             )?;
             copy_wants(tx, owner)?;
-            Ok((owner, clean))
-        };
-        let (owner, clean) = run(&tx).map_err(wrap)?;
-        let after = crate::store::read_generation(root);
-        let generation = if clean && after == before {
-            before.to_vec()
-        } else {
-            Vec::new()
-        };
-        tx.execute(
-            "UPDATE owners SET generation = ?2 WHERE owner = ?1",
-            params![owner, generation],
-        )
-        .map_err(wrap)?;
-        tx.commit().map_err(wrap)?;
-        Ok((owner, generation))
+            // The second look at the generation, after every read of `r`.
+            let after = crate::store::read_generation(root);
+            let generation = if clean && after == before {
+                before.to_vec()
+            } else {
+                Vec::new()
+            };
+            tx.execute(
+                "UPDATE owners SET generation = ?2 WHERE owner = ?1",
+                params![owner, generation],
+            )?;
+            Ok((owner, generation))
+        })
     }
 
     /// Runs `f` in one write transaction, committed if it succeeds.
     fn write<T>(
         &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        self.write_with(rusqlite::TransactionBehavior::Immediate, f)
+    }
+
+    /// [`TeamIndex::write`] with the transaction's behaviour chosen.
+    fn write_with<T>(
+        &mut self,
+        behavior: rusqlite::TransactionBehavior,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
         let path = self.path.clone();
@@ -570,7 +567,7 @@ impl TeamIndex {
         };
         let tx = self
             .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .transaction_with_behavior(behavior)
             .map_err(wrap)?;
         let out = f(&tx).map_err(wrap)?;
         tx.commit().map_err(wrap)?;

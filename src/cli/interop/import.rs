@@ -51,54 +51,19 @@ pub fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let mut summaries = Vec::new();
     for path in &args.files {
         let name = path.display().to_string();
-        if path.is_dir() {
+        let bar = Progress::new(env.interactive, "importing");
+        let progress = |d, t| bar.set(d, t);
+        let (source, summary) = if path.is_dir() {
             if matches!(args.format, Some(FormatArg::Csv | FormatArg::Jsonl)) || map.is_some() {
                 anyhow::bail!("{name} is a folder: kith reads a folder as a vdir of .vcf files");
             }
-            let bar = Progress::new(env.interactive, "importing");
-            let progress = |d, t| bar.set(d, t);
-            let (source, summary) =
-                import::import_vdir(&mut ledger, path, args.dry_run, &progress)?;
-            bar.finish();
-            report(
-                &name,
-                &source,
-                &summary,
-                args.json,
-                &mut skipped_any,
-                &mut summaries,
-            );
-            continue;
-        }
-        let format = match args.format {
-            Some(FormatArg::Vcard) => Format::Vcard,
-            Some(FormatArg::Csv) => Format::Csv,
-            Some(FormatArg::Jsonl) => Format::Jsonl,
-            None => sniff(path, &name)?,
-        };
-        let bar = Progress::new(env.interactive, "importing");
-        let progress = |d, t| bar.set(d, t);
-        let (source, summary) = if format == Format::Jsonl {
-            // Streamed: a backup of 100,000 people is not read into memory.
-            let file = std::fs::File::open(path).with_context(|| format!("cannot read {name}"))?;
-            let mut input = std::io::BufReader::new(file);
-            let input = Input::Reader(&mut input);
-            import::import_file(
-                &mut ledger,
-                &name,
-                input,
-                Some(format),
-                map.as_ref(),
-                args.dry_run,
-                &progress,
-            )?
+            import::import_vdir(&mut ledger, path, args.dry_run, &progress)?
         } else {
-            let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
-            import::import_file(
+            import_one(
                 &mut ledger,
+                path,
                 &name,
-                Input::Bytes(&bytes),
-                Some(format),
+                args.format,
                 map.as_ref(),
                 args.dry_run,
                 &progress,
@@ -122,6 +87,37 @@ pub fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Imports one file: a JSONL export streamed, anything else read whole.
+fn import_one(
+    ledger: &mut kith::Ledger,
+    path: &std::path::Path,
+    name: &str,
+    format: Option<FormatArg>,
+    map: Option<&ColumnMap>,
+    dry_run: bool,
+    progress: &dyn Fn(usize, usize),
+) -> anyhow::Result<(String, ImportSummary)> {
+    let format = match format {
+        Some(FormatArg::Vcard) => Format::Vcard,
+        Some(FormatArg::Csv) => Format::Csv,
+        Some(FormatArg::Jsonl) => Format::Jsonl,
+        None => sniff(path, name)?,
+    };
+    let read = || format!("cannot read {name}");
+    let done = if format == Format::Jsonl {
+        // Streamed: a backup of 100,000 people is not read into memory.
+        let file = std::fs::File::open(path).with_context(read)?;
+        let mut input = std::io::BufReader::new(file);
+        let input = Input::Reader(&mut input);
+        import::import_file(ledger, name, input, Some(format), map, dry_run, progress)?
+    } else {
+        let bytes = std::fs::read(path).with_context(read)?;
+        let input = Input::Bytes(&bytes);
+        import::import_file(ledger, name, input, Some(format), map, dry_run, progress)?
+    };
+    Ok(done)
 }
 
 /// Says what one file or folder gave: each record skipped on stderr, the
