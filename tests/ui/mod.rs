@@ -384,15 +384,25 @@ where
     }
 }
 
-/// The text of the page's `<main>`.
+/// The text of the page's `<main>`. A page that loads between finding
+/// `<main>` and reading it leaves a stale element: find it again (at most
+/// five times).
 pub async fn main_text(client: &Client) -> String {
-    client
-        .find(Locator::Css("main"))
-        .await
-        .expect("the page has a <main>")
-        .text()
-        .await
-        .expect("its text")
+    let mut tries = 0;
+    loop {
+        let main = client
+            .find(Locator::Css("main"))
+            .await
+            .expect("the page has a <main>");
+        match main.text().await {
+            Ok(text) => return text,
+            Err(e) if tries < 5 && format!("{e:?}").contains("StaleElementReference") => {
+                tries += 1;
+                tokio::time::sleep(POLL).await;
+            }
+            Err(e) => panic!("its text: {e:?}"),
+        }
+    }
 }
 
 /// Waits until `<main>` contains `needle`; returns its text.
