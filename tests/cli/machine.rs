@@ -268,3 +268,105 @@ fn a_vdir_folder_imports_as_one_address_book() {
     assert_eq!(home.ledger_files(), before);
     assert!(!home.ok(&["list"]).contains("Daisy"));
 }
+
+/// The systemd user units the Debian package installs (packaging/systemd/)
+/// must start real kith commands: each ExecStart is /usr/bin/kith, the path
+/// the package puts the binary at, with a subcommand this kith accepts, and
+/// the man page its Documentation= names is one `kith man` writes.
+#[test]
+fn the_packaged_user_units_start_real_kith_commands() {
+    let home = Home::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd");
+    for (unit, summary) in [
+        ("kith-daemon.service", "Sync with teammates"),
+        ("kith-carddav.service", "Serve your contacts"),
+    ] {
+        let text = std::fs::read_to_string(dir.join(unit)).unwrap();
+        let value = |key: &str| -> Vec<&str> {
+            text.lines()
+                .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .collect()
+        };
+        let exec = value("ExecStart");
+        assert_eq!(exec.len(), 1, "{unit}: one ExecStart, got {exec:?}");
+        let argv: Vec<&str> = exec[0].split_whitespace().collect();
+        assert_eq!(argv[0], "/usr/bin/kith", "{unit}");
+        let mut help_args = argv[1..].to_vec();
+        help_args.push("--help");
+        let help = home.ok(&help_args);
+        assert!(
+            help.contains(summary),
+            "{unit}: kith {help_args:?}:\n{help}"
+        );
+        // The package is installed disabled and each user enables it:
+        // the unit must say where it goes then.
+        assert_eq!(value("WantedBy"), ["default.target"], "{unit}");
+        assert_eq!(value("Restart"), ["on-failure"], "{unit}");
+
+        let docs = value("Documentation");
+        let page = docs
+            .iter()
+            .flat_map(|d| d.split_whitespace())
+            .find_map(|d| d.strip_prefix("man:")?.strip_suffix("(1)"))
+            .unwrap_or_else(|| panic!("{unit}: no man page in Documentation= {docs:?}"));
+        let words: Vec<&str> = page
+            .strip_prefix("kith-")
+            .unwrap_or_else(|| panic!("{unit}: {page} is not a kith page"))
+            .split('-')
+            .collect();
+        assert_eq!(words, argv[1..], "{unit}: the page is not the command's");
+        let mut man_args = vec!["man"];
+        man_args.extend(&words);
+        let roff = home.ok(&man_args);
+        assert!(roff.contains(&format!(".TH {page} 1")), "{unit}: {roff}");
+    }
+}
+
+/// Installed where zsh looks for completion functions (`_kith` in $fpath:
+/// the package's vendor-completions, or ~/.zfunc), the zsh script completes
+/// on the very first Tab, commands and names alike. zsh runs such a file as
+/// the function `_kith` itself; `_describe` is replaced by one that prints
+/// what zsh would offer, so no terminal is needed. Skips without zsh.
+#[test]
+fn zsh_completes_on_the_first_tab_from_its_fpath_file() {
+    if Command::new("zsh").arg("--version").output().is_err() {
+        eprintln!("skipping the zsh completion: zsh is not installed");
+        return;
+    }
+    let home = Home::new();
+    home.add(&["Edna Miggins"]);
+    let fpath = home.path().join("zfunc");
+    std::fs::create_dir(&fpath).unwrap();
+    std::fs::write(fpath.join("_kith"), home.ok(&["completions", "zsh"])).unwrap();
+    let bin_dir = std::path::Path::new(crate::common::kith_bin())
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let first_tab = |words: &str| -> String {
+        let line = format!(
+            "fpath=({} $fpath)\n\
+             compdef() {{ : }}\n\
+             _describe() {{ print -rl -- \"${{(@P)3}}\" }}\n\
+             words=({words}); CURRENT=${{#words}}\n\
+             autoload -Uz _kith; _kith",
+            fpath.display()
+        );
+        let out = Command::new("zsh")
+            .args(["-f", "-c", &line])
+            .env("PATH", &path)
+            .env("KITH_HOME", home.path())
+            .output()
+            .expect("zsh runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let commands = first_tab("kith sho");
+    assert!(commands.starts_with("show:"), "{commands}");
+    let names = first_tab("kith show ed");
+    assert!(names.contains("Edna Miggins"), "{names}");
+}

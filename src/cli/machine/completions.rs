@@ -58,6 +58,18 @@ pub fn run(_env: &Env, args: CompletionsArgs) -> anyhow::Result<()> {
     };
     let mut out = std::io::stdout().lock();
     shell.write_registration(VAR, "kith", "kith", "kith", &mut out)?;
+    if matches!(args.shell, Shell::Zsh) {
+        // clap_complete's zsh script is made to be sourced. Installed as
+        // `_kith` in $fpath (~/.zfunc, or the package's vendor-completions),
+        // zsh instead runs the whole file on the first Tab, which then only
+        // registers the completer: that Tab offered nothing. Complete it
+        // too, only when run as `_kith`, so sourcing is unchanged (and
+        // still ends with status 0).
+        writeln!(
+            out,
+            "if [[ ${{funcstack[1]}} = _kith ]]; then _clap_dynamic_completer_kith \"$@\"; fi"
+        )?;
+    }
     out.flush()?;
     Ok(())
 }
