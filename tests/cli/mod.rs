@@ -15,6 +15,7 @@ mod machine;
 mod maintenance;
 pub mod nat;
 mod people;
+mod schema;
 mod snapshots;
 pub mod team;
 mod today;
