@@ -743,25 +743,28 @@ impl<'a> ContactImport<'a> {
         self.load_links(from)?;
         let relation = r.relation.trim().to_lowercase();
         let inverse = inverse_relation(&relation);
+        // The card says what `to` is to its holder (`from`): Daisy on
+        // Edna's card as "child" is Edna's child, the link `Daisy child
+        // Edna` (as `kith link` writes it and the export reads it back).
         let known = self
             .links
-            .contains(&(from.clone(), relation.clone(), to.clone()))
+            .contains(&(to.clone(), relation.clone(), from.clone()))
             || self
                 .links
-                .contains(&(to.clone(), inverse.clone(), from.clone()));
+                .contains(&(from.clone(), inverse.clone(), to.clone()));
         if known {
             return Ok(());
         }
         self.links
-            .insert((from.clone(), relation.clone(), to.clone()));
+            .insert((to.clone(), relation.clone(), from.clone()));
         let fields = Fields::from([
-            ("from".to_string(), text(from.as_str())),
+            ("from".to_string(), text(to.as_str())),
             ("relation".to_string(), text(&relation)),
-            ("to".to_string(), text(to.as_str())),
+            ("to".to_string(), text(from.as_str())),
             ("at".to_string(), text(self.ledger.now_string())),
         ]);
         let privacy = self.ledger.settings.privacy.relationships;
-        self.create_item(Kind::Link, from, fields, Fields::new(), privacy);
+        self.create_item(Kind::Link, &to, fields, Fields::new(), privacy);
         Ok(())
     }
 
