@@ -116,9 +116,15 @@ fn uid_is_path_safe(uid: &str) -> bool {
 
 /// The href a person's card is served at (see the module docs).
 pub fn href_of(e: &Entity) -> String {
-    if let Some(h) = e.str(HREF_FIELD) {
-        return h.to_string();
+    match e.str(HREF_FIELD) {
+        Some(h) => h.to_string(),
+        None => file_name_of(e),
     }
+}
+
+/// The name derived from the UID alone, without an href a phone chose:
+/// the card's href, and its file name in a vdir (`kith export --vdir`).
+pub fn file_name_of(e: &Entity) -> String {
     let uid = vcard::entity_uid(e);
     if uid_is_path_safe(&uid) {
         format!("{uid}.vcf")

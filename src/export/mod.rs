@@ -1,6 +1,7 @@
 //! Taking contacts out to other programs: vCard 3.0 and 4.0 for address
 //! books, Google Contacts CSV for spreadsheets, and an iCalendar file of
-//! birthdays, anniversaries and follow-ups for calendars. (The complete
+//! birthdays, anniversaries and follow-ups for calendars; vCards also as a
+//! vdir, a folder of one `.vcf` file per card (`vdir.rs`). (The complete
 //! native backup, JSONL, is [`crate::transfer`].)
 //!
 //! Everything is read from the index. With `include_private` off, only the
@@ -10,6 +11,7 @@
 pub mod csv;
 pub mod ics;
 pub mod vcard;
+pub mod vdir;
 
 use serde::Serialize;
 

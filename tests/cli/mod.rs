@@ -20,6 +20,7 @@ mod snapshots;
 pub mod team;
 mod today;
 mod transfer;
+mod vdir;
 
 use crate::common::Home;
 
