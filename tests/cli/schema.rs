@@ -37,6 +37,7 @@ const SOLO: &[&str] = &[
     "check",
     "id",
     "import",
+    "export",
     "carddav-devices",
     "about",
     "who-knows",
@@ -122,6 +123,20 @@ impl Checker {
 
     fn run_at(&mut self, home: &Home, now: &str, schema: &str, args: &[&str]) -> Json {
         let out = home.json_at(now, args);
+        self.validate(schema, &format!("kith {}", args.join(" ")), &out);
+        out
+    }
+
+    /// Runs `kith ARGS`, which may fail (`check` prints its report and
+    /// then exits 1 naming what is damaged), and validates its stdout.
+    fn run_may_fail(&mut self, home: &Home, schema: &str, args: &[&str]) -> Json {
+        let r = home.run(args);
+        let out = serde_json::from_str(&r.stdout).unwrap_or_else(|e| {
+            panic!(
+                "kith {args:?} printed no JSON ({e}):\n{}\n{}",
+                r.stdout, r.stderr
+            )
+        });
         self.validate(schema, &format!("kith {}", args.join(" ")), &out);
         out
     }
@@ -350,6 +365,22 @@ fn every_json_output_matches_its_schema() {
     h.ok(&["export", "-o", backup.to_str().unwrap()]);
     c.run(h, "import", &["import", backup.to_str().unwrap(), "--json"]);
 
+    // A vdir written, then written again beside a card that is not kith's.
+    let vdir = h.path().join("contacts");
+    let vdir = vdir.to_str().unwrap();
+    let first = c.run(h, "export", &["export", "--vdir", vdir, "--json"]);
+    assert!(first["written"].as_u64().is_some_and(|n| n > 0), "{first}");
+    std::fs::write(
+        Path::new(vdir).join("mine.vcf"),
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:not-kith\r\nFN:Someone Else\r\nEND:VCARD\r\n",
+    )
+    .unwrap();
+    let again = c.run(h, "export", &["export", "--vdir", vdir, "--json"]);
+    assert!(
+        again["foreign"].as_array().is_some_and(|f| f.len() == 1),
+        "{again}"
+    );
+
     h.ok(&["carddav", "pair", "Anna's iPhone"]);
     let devices = c.run(h, "carddav-devices", &["carddav", "devices", "--json"]);
     assert_eq!(devices.as_array().map(Vec::len), Some(1), "{devices}");
@@ -368,6 +399,22 @@ fn every_json_output_matches_its_schema() {
     c.run(h, "team-members", &["team", "members", "--json"]);
     c.run(h, "team-relays", &["team", "relays", "--json"]);
     c.run(h, "status", &["status", "--json"]);
+
+    // A damaged chunk: check quarantines it and says where it went.
+    let chunk = h.chunk_files().pop().expect("a chunk");
+    let mut bytes = std::fs::read(&chunk).unwrap();
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&chunk, bytes).unwrap();
+    let damaged = c.run_may_fail(h, "check", &["check", "--json"]);
+    assert!(
+        damaged["quarantined"]
+            .as_array()
+            .is_some_and(|q| !q.is_empty()),
+        "{damaged}"
+    );
 
     c.assert_used(SOLO);
 }
