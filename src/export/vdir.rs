@@ -11,8 +11,12 @@
 //!
 //! Other tools watch these files' modification times, so a file whose
 //! bytes would not change is not touched. A changed file is written beside
-//! its target, synced and renamed over it, so a reader never sees half a
-//! card; the folder is synced once at the end.
+//! its target and renamed over it once it is on disk, so a reader (or a
+//! power cut) never leaves half a card under a card's name. Files are made
+//! durable in batches of [`BATCH`] with one `syncfs` rather than an fsync
+//! each (as the store syncs a batch of chunks): a first export of 10,000
+//! people took 33 s with an fsync per file. The folder is synced once at
+//! the end.
 //!
 //! Whose files are whose: a file belongs to kith when the UID of its one
 //! card is one of kith's: `kith-<id>` of a record in the ledger, or the
@@ -38,6 +42,7 @@ use crate::error::{Error, Result};
 use crate::import::KITH_UID_PREFIX;
 use crate::ledger::Ledger;
 use crate::model::{Entity, Id, Kind};
+use crate::store::fs::{Fs, StdFs};
 
 /// What one vdir export did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -75,6 +80,11 @@ enum Fate {
     NotNamed,
     Foreign,
 }
+
+/// Cards written (unsynced) before one `syncfs` makes them all durable and
+/// they are renamed into place: bounds the temporary files left if kith is
+/// stopped midway.
+const BATCH: usize = 1000;
 
 fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
@@ -154,6 +164,10 @@ pub fn write_vdir(
         .map(|(file, _)| file.name.clone())
         .collect();
     let mut wrote_any = false;
+    let mut batch = Batch {
+        dir,
+        files: Vec::new(),
+    };
     for (i, r) in records.iter().enumerate() {
         progress(i, records.len());
         let text = vcard::card(r, version);
@@ -167,10 +181,14 @@ pub fn write_vdir(
             }
             None => new_name(&r.entity, &mut taken)?,
         };
-        write_file(dir, &name, text.as_bytes())?;
+        batch.write(&name, text.as_bytes())?;
         summary.written += 1;
         wrote_any = true;
+        if batch.files.len() >= BATCH {
+            batch.commit()?;
+        }
     }
+    batch.commit()?;
     progress(records.len(), records.len());
     for (file, fate) in found.iter().zip(&fates) {
         match fate {
@@ -340,36 +358,68 @@ fn new_name(e: &Entity, taken: &mut HashSet<String>) -> Result<String> {
     )))
 }
 
-/// Writes one card file: beside its target, synced, renamed over it, with
-/// the permissions of the file it replaces.
-fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let target = dir.join(name);
-    // Not ending in .vcf, so no vdir reader takes it for a card.
-    let tmp: PathBuf = dir.join(format!(
-        ".{name}.{}-{:08x}.kith-tmp",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        if let Ok(old) = std::fs::metadata(&target) {
-            f.set_permissions(old.permissions())?;
+/// Changed cards on their way into the folder: temporary files (never
+/// named `.vcf`, so no vdir reader takes one for a card) with their
+/// targets. Dropped before [`Batch::commit`], the temporary files go.
+struct Batch<'a> {
+    dir: &'a Path,
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Batch<'_> {
+    /// Writes one card beside its target, with the permissions of the file
+    /// it will replace; not yet synced or renamed.
+    fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let target = self.dir.join(name);
+        let tmp = self.dir.join(format!(
+            ".{name}.{}-{:08x}.kith-tmp",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)?;
+            f.write_all(bytes)?;
+            if let Ok(old) = std::fs::metadata(&target) {
+                f.set_permissions(old.permissions())?;
+            }
+            Ok(())
+        };
+        if let Err(e) = write() {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::io(&tmp, e));
         }
-        f.sync_all()
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(&tmp, e));
+        self.files.push((tmp, target));
+        Ok(())
     }
-    if let Err(e) = std::fs::rename(&tmp, &target) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(&target, e));
+
+    /// Puts the batch on disk with one `syncfs`, then renames each card
+    /// into place.
+    fn commit(&mut self) -> Result<()> {
+        if self.files.is_empty() {
+            return Ok(());
+        }
+        StdFs
+            .sync_all(self.dir)
+            .map_err(|e| Error::io(self.dir, e))?;
+        while let Some((tmp, target)) = self.files.pop() {
+            if let Err(e) = std::fs::rename(&tmp, &target) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(Error::io(&target, e));
+            }
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        for (tmp, _) in &self.files {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
 }
 
 #[cfg(test)]
