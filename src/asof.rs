@@ -199,6 +199,7 @@ impl<'a> Derivation<'a> {
             let mut pair = store.load_pair(&shard, &mut report)?;
             Ok(ShardOutcome {
                 entities: pair.entities_at(secs)?,
+                gone: Vec::new(),
                 shard,
                 whole: false,
                 report,

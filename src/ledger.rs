@@ -476,11 +476,11 @@ impl Ledger {
     }
 
     /// Stores automerge changes that arrived by sync, durably and under the
-    /// write lock, then derives the index rows of the shards they touched:
-    /// the same lock and dirty marks as a local edit, so a crash in between
-    /// is repaired the same way. Each item is (shard, private part?, the
-    /// changes as `save_after` bytes).
-    pub fn absorb(&mut self, items: Vec<(Shard, bool, Vec<u8>)>) -> Result<()> {
+    /// write lock, then derives the index rows they affect: the same lock
+    /// and dirty marks as a local edit, so a crash in between is repaired
+    /// the same way. A shard whose every item names the entities it
+    /// touched derives only those; any other, the whole shard.
+    pub fn absorb(&mut self, items: Vec<Incoming>) -> Result<()> {
         if items.is_empty() {
             return Ok(());
         }
@@ -491,17 +491,41 @@ impl Ledger {
         if bulk {
             self.index.begin_bulk()?;
         }
-        let mut shards: Vec<Shard> = items.iter().map(|(s, _, _)| s.clone()).collect();
-        shards.sort();
-        shards.dedup();
+        // Per shard: the entities to derive, or None for all of them.
+        let mut touched: BTreeMap<Shard, Option<Vec<(Kind, Id)>>> = BTreeMap::new();
+        for item in &items {
+            let slot = touched
+                .entry(item.shard.clone())
+                .or_insert_with(|| Some(Vec::new()));
+            match (slot, &item.touched) {
+                (Some(all), Some(these)) if !bulk => all.extend(these.iter().cloned()),
+                (slot, _) => *slot = None,
+            }
+        }
+        let shards: Vec<Shard> = touched.keys().cloned().collect();
         // Marks first, then the generation: the team index copies this
         // replica without its lock, and takes a copy as current only if
         // it saw no dirty mark and the same generation before and after
         // (`TeamIndex::copy`), which holds only in this order.
         self.index.mark_dirty(&shards)?;
         self.store.begin_generation()?;
-        self.store.append_many(&items)?;
-        self.reindex_shards(&shards)?;
+        let files: Vec<(Shard, bool, Vec<u8>)> = items
+            .into_iter()
+            .map(|i| (i.shard, i.private, i.bytes))
+            .collect();
+        self.store.append_many(&files)?;
+        drop(files);
+        self.index.begin()?;
+        let work = shards.iter().map(|s| (s.clone(), Vec::new())).collect();
+        let derive = |store: &Store, shard: Shard, _: &[Change]| match &touched[&shard] {
+            Some(these) => derive_touched(store, shard, these),
+            None => derive_whole(store, shard, &[]),
+        };
+        let result = pipeline(&self.store, &mut self.index, work, derive, &mut |_| {});
+        // Whatever was derived is committed either way; failed shards stay dirty.
+        let committed = self.index.commit();
+        self.report.absorb(result?);
+        committed?;
         if bulk {
             self.index.end_bulk()?;
         }
@@ -653,6 +677,8 @@ pub(crate) struct ShardOutcome {
     /// Every entity of the shard is here: replace all its index rows.
     pub(crate) whole: bool,
     pub(crate) entities: Vec<Entity>,
+    /// Entities the shard no longer holds at all: their rows go.
+    pub(crate) gone: Vec<Id>,
     pub(crate) report: LoadReport,
 }
 
@@ -724,8 +750,42 @@ fn derive_whole(store: &Store, shard: Shard, _: &[Change]) -> Result<ShardOutcom
     let pair = store.load_pair(&shard, &mut report)?;
     Ok(ShardOutcome {
         entities: pair.entities()?,
+        gone: Vec::new(),
         shard,
         whole: true,
+        report,
+    })
+}
+
+/// Loads a shard and hands over the entities named (all of them if
+/// loading found damage): what changes that arrived by sync touched.
+fn derive_touched(store: &Store, shard: Shard, touched: &[(Kind, Id)]) -> Result<ShardOutcome> {
+    let mut report = LoadReport::default();
+    let pair = store.load_pair(&shard, &mut report)?;
+    if !report.is_clean() {
+        return Ok(ShardOutcome {
+            entities: pair.entities()?,
+            gone: Vec::new(),
+            shard,
+            whole: true,
+            report,
+        });
+    }
+    let mut keys: Vec<&(Kind, Id)> = touched.iter().collect();
+    keys.sort();
+    keys.dedup();
+    let (mut entities, mut gone) = (Vec::with_capacity(keys.len()), Vec::new());
+    for (kind, id) in keys {
+        match pair.entity(*kind, id)? {
+            Some(e) => entities.push(e),
+            None => gone.push(id.clone()),
+        }
+    }
+    Ok(ShardOutcome {
+        entities,
+        gone,
+        shard,
+        whole: false,
         report,
     })
 }
@@ -768,8 +828,8 @@ fn edit_shard(
         None => store.save_pair(&mut pair)?,
     }
     let whole = !report.is_clean();
-    let entities = if whole {
-        pair.entities()?
+    let (entities, gone) = if whole {
+        (pair.entities()?, Vec::new())
     } else {
         touched_entities(&pair, changes)?
     };
@@ -777,14 +837,19 @@ fn edit_shard(
         shard,
         whole,
         entities,
+        gone,
         report,
     })
 }
 
-/// The entities a batch of changes touched, as the shard now holds them.
-/// An entity whose only change was its creation is taken from the change
-/// itself: reading it back from automerge would cost more than writing it.
-fn touched_entities(pair: &crate::store::ShardPair, changes: &[Change]) -> Result<Vec<Entity>> {
+/// The entities a batch of changes touched, as the shard now holds them,
+/// and those it no longer holds. An entity whose only change was its
+/// creation is taken from the change itself: reading it back from
+/// automerge would cost more than writing it.
+fn touched_entities(
+    pair: &crate::store::ShardPair,
+    changes: &[Change],
+) -> Result<(Vec<Entity>, Vec<Id>)> {
     let mut count: std::collections::HashMap<(Kind, &Id), usize> = Default::default();
     for c in changes {
         *count.entry(c.target()).or_default() += 1;
@@ -809,23 +874,54 @@ fn touched_entities(pair: &crate::store::ShardPair, changes: &[Change]) -> Resul
     }
     read_back.sort();
     read_back.dedup();
+    let mut gone = Vec::new();
     for (kind, id) in read_back {
-        if let Some(e) = pair.entity(kind, id)? {
-            out.push(e);
+        match pair.entity(kind, id)? {
+            Some(e) => out.push(e),
+            None => gone.push(id.clone()),
         }
     }
-    Ok(out)
+    Ok((out, gone))
 }
 
 fn apply_outcome(index: &mut Index, store: &Store, o: &ShardOutcome) -> Result<()> {
     if o.whole {
         index.clear_shard(&o.shard)?;
     }
+    for id in &o.gone {
+        index.remove(id)?;
+    }
     for e in &o.entities {
         index.put(e)?;
     }
     let version = store.shard_version(&o.shard)?;
     index.set_shard_clean(&o.shard, &version)
+}
+
+/// Changes that arrived by sync for one part of one shard, as
+/// [`Ledger::absorb`] stores them.
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    pub shard: Shard,
+    /// The private part (from the owner's own device), or the shared one.
+    pub private: bool,
+    /// The changes, as automerge's `save_after` bytes.
+    pub bytes: Vec<u8>,
+    /// The entities the changes touched, when the receiver could tell
+    /// (it diffed its copy before and after); None derives the whole shard.
+    pub touched: Option<Vec<(Kind, Id)>>,
+}
+
+impl Incoming {
+    /// Changes whose effect is not known: the whole shard is derived again.
+    pub fn whole(shard: Shard, private: bool, bytes: Vec<u8>) -> Self {
+        Incoming {
+            shard,
+            private,
+            bytes,
+            touched: None,
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -560,6 +560,11 @@ impl Index {
         Ok(())
     }
 
+    /// Drops every row derived from an entity the store no longer holds.
+    pub fn remove(&mut self, id: &Id) -> Result<()> {
+        self.remove_rows(id.as_str())
+    }
+
     fn remove_rows(&mut self, id: &str) -> Result<()> {
         let rowid: Option<i64> = self
             .conn

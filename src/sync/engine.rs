@@ -26,7 +26,9 @@ use super::proto::{BATCH_BYTES, JoinRequest, LedgerDigest, LedgerRef, PartKind, 
 use crate::error::{Error, Result};
 use crate::identity::{self, Keys};
 use crate::index::team::TeamIndex;
-use crate::model::Shard;
+use crate::ledger::Incoming;
+use crate::model::{Id, Kind, Shard};
+use crate::store::doc::parse_key;
 use crate::store::{LoadReport, Private, Shared, Store, chunk};
 use crate::team::{Claim, Invite, Roster, Statement, TeamDir, TicketKind};
 use crate::{Ledger, OpenOptions};
@@ -734,18 +736,23 @@ impl Engine {
         // changes), and loading it later costs a fraction of the changes.
         // Changes still waiting for their dependencies are left out: they
         // were never checked (automerge's default keeps them).
-        let bytes = if old_heads.is_empty() {
-            doc.save_with_options(automerge::SaveOptions {
+        let (bytes, touched) = if old_heads.is_empty() {
+            let whole = doc.save_with_options(automerge::SaveOptions {
                 deflate: true,
                 retain_orphans: false,
-            })
+            });
+            (whole, None)
         } else {
-            doc.save_after(old_heads)
+            (
+                doc.save_after(old_heads),
+                touched(&mut doc, old_heads, &new_heads),
+            )
         };
         Ok(Some(Absorb {
             ledger: ledger.clone(),
             shard: shard.clone(),
             bytes,
+            touched,
             proofs: keep_proofs,
             peer: *peer,
             state: state.encode(),
@@ -785,12 +792,11 @@ impl Engine {
             }
             let batch = items
                 .iter()
-                .map(|a| {
-                    (
-                        a.shard.clone(),
-                        a.ledger.part == PartKind::Private,
-                        a.bytes.clone(),
-                    )
+                .map(|a| Incoming {
+                    shard: a.shard.clone(),
+                    private: a.ledger.part == PartKind::Private,
+                    bytes: a.bytes.clone(),
+                    touched: a.touched.clone(),
                 })
                 .collect();
             self.with_ledger(&home, |l| l.absorb(batch))?;
@@ -1222,9 +1228,48 @@ pub struct Absorb {
     pub ledger: LedgerRef,
     pub shard: Shard,
     bytes: Vec<u8>,
+    /// The entities the new changes touched, so that storing them derives
+    /// only those (None: the whole shard, as after a first sync).
+    touched: Option<Vec<(Kind, Id)>>,
     proofs: Vec<Proof>,
     peer: PeerId,
     state: Vec<u8>,
+}
+
+/// The entities whose visible state differs between `before` and `after`:
+/// every entity is one key of the root map (`store::doc`), so each patch's
+/// first step names one. None when a patch names no entity, so that the
+/// caller derives the whole shard rather than guess.
+fn touched(
+    doc: &mut AutoCommit,
+    before: &[ChangeHash],
+    after: &[ChangeHash],
+) -> Option<Vec<(Kind, Id)>> {
+    use automerge::{PatchAction, Prop};
+    let mut out = Vec::new();
+    for patch in doc.diff(before, after) {
+        let key = match (patch.path.first(), &patch.action) {
+            (Some((_, Prop::Map(key))), _) => key.clone(),
+            (Some(_), _) => return None,
+            (
+                None,
+                PatchAction::PutMap { key, .. }
+                | PatchAction::DeleteMap { key }
+                | PatchAction::Increment {
+                    prop: Prop::Map(key),
+                    ..
+                }
+                | PatchAction::Conflict {
+                    prop: Prop::Map(key),
+                },
+            ) => key.clone(),
+            (None, _) => return None,
+        };
+        out.push(parse_key(&key)?);
+    }
+    out.sort();
+    out.dedup();
+    Some(out)
 }
 
 /// Splits a sync message whose changes exceed a batch into several, each
@@ -1413,6 +1458,48 @@ mod tests {
         let id = owner.public().to_peer_id().to_string();
         let sig = owner.sign(&heads_message(&id, shard, &heads)).unwrap();
         Proof { heads, sig }
+    }
+
+    #[test]
+    fn the_entities_a_pull_touched_are_named_and_no_others() {
+        let (edna, bert, call, note) = (
+            "people/y5aaaaaaaaaaaaaa",
+            "people/y5bbbbbbbbbbbbbb",
+            "interactions/y5cccccccccccccc",
+            "notes/y5dddddddddddddd",
+        );
+        let mut doc = AutoCommit::new();
+        let person = doc
+            .put_object(automerge::ROOT, edna, automerge::ObjType::Map)
+            .unwrap();
+        doc.put(&person, "name", "Edna").unwrap();
+        let other = doc
+            .put_object(automerge::ROOT, bert, automerge::ObjType::Map)
+            .unwrap();
+        doc.put(&other, "name", "Bert").unwrap();
+        doc.put(automerge::ROOT, note, "a note").unwrap();
+        doc.commit();
+        let before = doc.get_heads();
+        // A field inside a person, a new item, a removed item.
+        doc.put(&person, "name", "Edna Miggins").unwrap();
+        doc.put(automerge::ROOT, call, "a call").unwrap();
+        doc.delete(automerge::ROOT, note).unwrap();
+        doc.commit();
+        let after = doc.get_heads();
+        let mut named: Vec<String> = touched(&mut doc, &before, &after)
+            .expect("every patch names an entity")
+            .into_iter()
+            .map(|(kind, id)| crate::store::doc::key_of(kind, &id))
+            .collect();
+        named.sort();
+        let mut want = vec![edna.to_string(), call.to_string(), note.to_string()];
+        want.sort();
+        assert_eq!(named, want, "Bert was not touched");
+        // A root key that names no entity: derive the whole shard.
+        doc.put(automerge::ROOT, "not an entity", 1).unwrap();
+        doc.commit();
+        let now = doc.get_heads();
+        assert_eq!(touched(&mut doc, &after, &now), None);
     }
 
     fn pull(doc: AutoCommit) -> Pull {

@@ -218,6 +218,19 @@ fn invite_join_sync_and_live_edits_reach_a_teammate() {
         let r = bob.run(&["show", "alice/edna", "--json"]);
         r.code == Some(0) && json(&r.stdout)["title"] == "Shopkeeper"
     }));
+    // A removal arrives too: bob's daemon derives only what the change
+    // touched, and that must include the person it took away.
+    alice.ok(&["rm", "daisy"]);
+    assert!(
+        wait_until(10, || team_hits(&bob, "daisy").is_empty()),
+        "a live removal did not propagate"
+    );
+    assert!(
+        team_hits(&bob, "edna")
+            .iter()
+            .any(|(n, o)| n == "Edna Miggins" && o == "alice"),
+        "a removal in the same ledger took Edna with it"
+    );
 
     // Status shows the connection and the last sync.
     let status = json(&bob.ok(&["status", "--json"]));

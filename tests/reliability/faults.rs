@@ -154,7 +154,7 @@ const ABSORB_STEP: usize = 12;
 
 /// Changes made on another device, as sync hands them to the ledger.
 struct Batch {
-    items: Vec<(kith::model::Shard, bool, Vec<u8>)>,
+    items: Vec<kith::ledger::Incoming>,
     people: Vec<(Id, String)>,
 }
 
@@ -170,12 +170,26 @@ fn batch() -> Batch {
     }
     let store = ledger.store();
     let mut items = Vec::new();
+    // Named as the daemon names them after diffing its copy, so the
+    // receiver derives only these people, not their whole shards.
+    let incoming = |shard: &kith::model::Shard, private, bytes| kith::ledger::Incoming {
+        shard: shard.clone(),
+        private,
+        bytes,
+        touched: Some(
+            people
+                .iter()
+                .filter(|(id, _)| id.shard() == *shard)
+                .map(|(id, _)| (kith::model::Kind::Person, id.clone()))
+                .collect(),
+        ),
+    };
     for shard in store.shards().unwrap() {
         for bytes in store.raw_payloads::<kith::store::Shared>(&shard).unwrap() {
-            items.push((shard.clone(), false, bytes));
+            items.push(incoming(&shard, false, bytes));
         }
         for bytes in store.raw_payloads::<kith::store::Private>(&shard).unwrap() {
-            items.push((shard.clone(), true, bytes));
+            items.push(incoming(&shard, true, bytes));
         }
     }
     Batch { items, people }
