@@ -1,7 +1,8 @@
 //! What `show`, `list` and `find` print: people and companies with their
 //! facts, relationships, interactions and follow-ups gathered from the index.
-//! These structs are the documented `--json` output (docs/USER-GUIDE.md):
-//! fields are only ever added, never renamed.
+//! These structs are the documented `--json` output, each described by a
+//! versioned JSON Schema in docs/schema/ (tests/cli/schema.rs holds them to
+//! it): renaming or removing a field means bumping that schema's version.
 
 use serde::Serialize;
 use serde_json::Value as Json;
