@@ -6,7 +6,7 @@
 //! where KITH_REQUIRE_VDIRSYNCER is set (CI sets it).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -16,29 +16,16 @@ use serde_json::Value as Json;
 
 use super::story;
 use crate::common::Home;
+use crate::common::tools::{Khard, TOOL_WAIT, on_path, run_bounded, wait_child};
 
 /// How long the server may take to print its URL, and one vdirsyncer run
 /// to finish: both take well under a second or two here.
 const WAIT: Duration = Duration::from_secs(20);
-const SYNC_WAIT: Duration = Duration::from_secs(60);
 
 /// vdirsyncer, if it is on PATH; else skips with a message, or fails
 /// where KITH_REQUIRE_VDIRSYNCER is set.
 fn vdirsyncer() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .map(|d| d.join("vdirsyncer"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("KITH_REQUIRE_VDIRSYNCER").is_none(),
-            "KITH_REQUIRE_VDIRSYNCER is set but vdirsyncer is not on PATH"
-        );
-        eprintln!(
-            "skipped: the CardDAV end-to-end test needs vdirsyncer (apt-get install vdirsyncer)"
-        );
-    }
-    found
+    on_path("vdirsyncer", "the CardDAV end-to-end test")
 }
 
 /// A running `kith carddav serve`, killed when dropped.
@@ -111,20 +98,6 @@ impl Drop for Serve {
     }
 }
 
-/// Waits for `child` at most `limit`; kills it if it is still running.
-fn wait_child(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
 /// A vdirsyncer set up in `dir` against the server, syncing its address
 /// book into `dir/cards/kith/`.
 struct Sync {
@@ -185,12 +158,12 @@ password = "{password}"
         let (ok, text) = self.try_run(args);
         assert!(
             ok,
-            "vdirsyncer {args:?} failed or took over {SYNC_WAIT:?}:\n{text}"
+            "vdirsyncer {args:?} failed or took over {TOOL_WAIT:?}:\n{text}"
         );
         text
     }
 
-    /// Runs `vdirsyncer -c CONFIG ARGS` for at most [`SYNC_WAIT`]: whether
+    /// Runs `vdirsyncer -c CONFIG ARGS` for at most [`TOOL_WAIT`]: whether
     /// it succeeded, and its output.
     fn try_run(&self, args: &[&str]) -> (bool, String) {
         let mut cmd = Command::new(&self.bin);
@@ -200,89 +173,6 @@ password = "{password}"
 
     fn sync(&self) -> String {
         self.run(&["sync"])
-    }
-}
-
-/// Runs `cmd` with a clean environment (PATH, HOME in `dir`, a UTF-8
-/// locale), `input` on its stdin, for at most [`SYNC_WAIT`]: whether it
-/// succeeded, and its stdout and stderr.
-fn run_bounded(mut cmd: Command, dir: &Path, input: &str) -> (bool, String) {
-    let mut child = cmd
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir.join("home"))
-        .env("LANG", "C.UTF-8")
-        .env("LC_ALL", "C.UTF-8")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the program starts");
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    let out = child.stdout.take().unwrap();
-    let err = child.stderr.take().unwrap();
-    let read = |mut r: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    };
-    let (out, err) = (read(Box::new(out)), read(Box::new(err)));
-    let status = wait_child(&mut child, SYNC_WAIT);
-    let text = format!(
-        "{}{}",
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default()
-    );
-    (status.is_some_and(|s| s.success()), text)
-}
-
-/// khard, the command-line address book, on the synced directory: edits
-/// and new cards written as a user of it would write them.
-struct Khard {
-    config: PathBuf,
-    dir: PathBuf,
-}
-
-impl Khard {
-    fn new(dir: &Path, cards: &Path) -> Option<Khard> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        if !std::env::split_paths(&path).any(|d| d.join("khard").is_file()) {
-            assert!(
-                std::env::var_os("KITH_REQUIRE_VDIRSYNCER").is_none(),
-                "KITH_REQUIRE_VDIRSYNCER is set but khard is not on PATH"
-            );
-            eprintln!("skipped: the CardDAV end-to-end test needs khard (apt-get install khard)");
-            return None;
-        }
-        let config = dir.join("khard.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "[addressbooks]\n[[kith]]\npath = {}/\n[general]\neditor = /bin/false\nmerge_editor = /bin/false\n[vcard]\npreferred_version = 3.0\n",
-                cards.display()
-            ),
-        )
-        .unwrap();
-        Some(Khard {
-            config,
-            dir: dir.to_path_buf(),
-        })
-    }
-
-    /// `khard ARGS` with `input` on stdin, which must succeed; its output.
-    fn run(&self, args: &[&str], input: &str) -> String {
-        let mut cmd = Command::new("khard");
-        cmd.arg("-c").arg(&self.config).args(args);
-        let (ok, text) = run_bounded(cmd, &self.dir, input);
-        assert!(
-            ok,
-            "khard {args:?} failed or took over {SYNC_WAIT:?}:\n{text}"
-        );
-        text
     }
 }
 
@@ -349,7 +239,7 @@ fn vdirsyncer_syncs_both_ways() {
 
     let server = Serve::start(home, work.path().join("serve.log"));
     let sync = Sync::new(bin, work.path(), &server.url, &user, &password);
-    let Some(khard) = Khard::new(work.path(), &sync.cards()) else {
+    let Some(khard) = Khard::new(work.path(), &sync.cards(), "the CardDAV end-to-end test") else {
         return;
     };
     let discovered = sync.run(&["discover"]);

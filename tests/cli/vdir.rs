@@ -8,19 +8,14 @@
 //! but fails where KITH_REQUIRE_VDIRSYNCER is set (CI sets it).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use serde_json::Value as Json;
 
 use super::story;
 use crate::common::Home;
-
-/// How long one khard command may take: well under a second here.
-const KHARD_WAIT: Duration = Duration::from_secs(60);
+use crate::common::tools::Khard;
 
 /// A card put in the folder by hand: not one of kith's.
 const FOREIGN: &str = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:by-hand-1\r\nFN:Someone Else\r\nN:Else;Someone;;;\r\nEND:VCARD\r\n";
@@ -246,94 +241,6 @@ fn vdir_refusals() {
     assert_eq!(snapshot(&nested).len(), 1);
 }
 
-/// khard, on the exported folder, with a config of its own in a throwaway
-/// XDG_CONFIG_HOME and HOME.
-struct Khard {
-    root: PathBuf,
-}
-
-impl Khard {
-    /// khard, if it is on PATH; else skips with a message, or fails where
-    /// KITH_REQUIRE_VDIRSYNCER is set.
-    fn new(root: &Path, cards: &Path) -> Option<Khard> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        if !std::env::split_paths(&path).any(|d| d.join("khard").is_file()) {
-            assert!(
-                std::env::var_os("KITH_REQUIRE_VDIRSYNCER").is_none(),
-                "KITH_REQUIRE_VDIRSYNCER is set but khard is not on PATH"
-            );
-            eprintln!("skipped: the vdir round trip needs khard (apt-get install khard)");
-            return None;
-        }
-        let config = root.join("config").join("khard");
-        std::fs::create_dir_all(&config).unwrap();
-        std::fs::create_dir_all(root.join("home")).unwrap();
-        std::fs::write(
-            config.join("khard.conf"),
-            format!(
-                "[addressbooks]\n[[kith]]\npath = {}/\n[general]\neditor = /bin/false\nmerge_editor = /bin/false\n[vcard]\npreferred_version = 3.0\n",
-                cards.display()
-            ),
-        )
-        .unwrap();
-        Some(Khard {
-            root: root.to_path_buf(),
-        })
-    }
-
-    /// `khard ARGS` with `input` on stdin, for at most [`KHARD_WAIT`];
-    /// it must succeed. Its stdout and stderr.
-    fn run(&self, args: &[&str], input: &str) -> String {
-        let mut child = Command::new("khard")
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.root.join("home"))
-            .env("XDG_CONFIG_HOME", self.root.join("config"))
-            .env("LANG", "C.UTF-8")
-            .env("LC_ALL", "C.UTF-8")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("khard starts");
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(input.as_bytes());
-        }
-        let read = |mut r: Box<dyn std::io::Read + Send>| {
-            std::thread::spawn(move || {
-                let mut s = String::new();
-                let _ = r.read_to_string(&mut s);
-                s
-            })
-        };
-        let out = read(Box::new(child.stdout.take().unwrap()));
-        let err = read(Box::new(child.stderr.take().unwrap()));
-        let start = Instant::now();
-        let status = loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                break Some(status);
-            }
-            if start.elapsed() > KHARD_WAIT {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let text = format!(
-            "{}{}",
-            out.join().unwrap_or_default(),
-            err.join().unwrap_or_default()
-        );
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "khard {args:?} failed or took over {KHARD_WAIT:?}:\n{text}"
-        );
-        text
-    }
-}
-
 /// The JSONL backup's records by id (the header, which holds the time of
 /// the export, left out).
 fn records(home: &Home) -> BTreeMap<String, Json> {
@@ -349,7 +256,7 @@ fn a_vdir_round_trips_through_khard() {
     let s = story();
     let home = &s.home;
     let dir = home.path().join("contacts");
-    let Some(khard) = Khard::new(&home.path().join("khard"), &dir) else {
+    let Some(khard) = Khard::new(&home.path().join("khard"), &dir, "the vdir round trip") else {
         return;
     };
     export(home, &dir);

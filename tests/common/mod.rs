@@ -10,6 +10,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value as Json;
 
 pub mod netns;
+pub mod tools;
 
 /// The day every command runs on unless a test says otherwise: a Saturday.
 pub const NOW: &str = "2026-11-28";
