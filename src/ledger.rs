@@ -343,7 +343,7 @@ impl Ledger {
     /// import, where rebuilding the secondary indexes once at the end is far
     /// faster than maintaining them row by row.
     pub fn bulk_if_empty<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        if self.index.count("SELECT count(*) FROM entities")? > 0 {
+        if !self.index.is_empty()? {
             return f(self);
         }
         self.index.begin_bulk()?;
@@ -487,7 +487,7 @@ impl Ledger {
         let _lock = self.lock_for_write()?;
         // A first sync into an empty replica loads like a first import:
         // secondary indexes are built once at the end.
-        let bulk = self.index.count("SELECT count(*) FROM entities")? == 0;
+        let bulk = self.index.is_empty()?;
         if bulk {
             self.index.begin_bulk()?;
         }

@@ -945,6 +945,13 @@ impl Index {
             .map_err(|e| self.err(e))
     }
 
+    /// Whether the index holds no entity at all. Asked before every write
+    /// a daemon stores: `count(*)` would read all 1.1 million rows of a
+    /// 100,000-person ledger (tens of milliseconds); this reads one.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.count("SELECT NOT EXISTS (SELECT 1 FROM entities)")? == 1)
+    }
+
     pub fn count(&self, sql: &str) -> Result<i64> {
         self.conn
             .query_row(sql, [], |r| r.get(0))
